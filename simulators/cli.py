@@ -1,0 +1,55 @@
+"""The `pairsim` command line. Each area registers its own subcommands; this module only wires them together.
+
+Bad input of any kind (arguments, files, payloads) ends in one line on stderr and exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Callable, Sequence
+
+from simulators.protocol.errors import PairsimError
+
+EXIT_BAD_INPUT = 2
+
+# Each module exposes `register(subparsers)`, adding parsers whose `func(args) -> int` runs the command.
+COMMAND_MODULES: tuple[str, ...] = (
+    "simulators.phone.cli",
+    "simulators.qr_cli",
+    "simulators.daemon.cli",
+    "simulators.reproduce_cli",
+    "simulators.daemon.doctor_cli",
+)
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        # argparse prints the whole usage block; one line is what a person (and a script) can act on.
+        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="pairsim", description="Simulate and test the Codex phone pairing system.")
+    subparsers = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    func: Callable[[argparse.Namespace], int] = args.func
+    try:
+        return func(args)
+    except PairsimError as exc:
+        print(f"pairsim: error: {exc.message}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,242 @@
+"""Every string a user sees on the phone, the desktop and in `pairsim doctor`, in one place for product review.
+
+Steps assert on these texts verbatim. Each typed error code has its own phone copy; the generic fallback is for
+`unknown` only (tests/test_messages.py checks that mapping exhaustively).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from simulators.protocol.errors import ErrorCode
+
+
+@dataclass(frozen=True)
+class ScreenCopy:
+    title: str
+    body: str
+    actions: tuple[str, ...] = ()
+
+
+GENERIC_SETUP_FAILURE = "Setup failed. Couldn't finish secure setup. Try again."
+
+# The phone's screens on the way to a paired host.
+PHONE_SCREENS: dict[str, ScreenCopy] = {
+    "scan": ScreenCopy("Connect to your Mac", "Scan the QR code shown in Codex on your Mac.", ("Scan QR code",)),
+    "confirm_host": ScreenCopy("Connect to {server_name}?", "Sign in with the ChatGPT account you use on this Mac.", ("Continue", "Cancel")),
+    "signing_in": ScreenCopy("Sign in to ChatGPT", "Finish signing in in the browser.", ("Cancel",)),
+    "securing": ScreenCopy("Setting up a secure connection", "Keep Codex open on {server_name}.", ()),
+    "paired": ScreenCopy("Connected to {server_name}", "You can now follow and approve Codex work from this phone.", ("Done",)),
+    "threads": ScreenCopy("{server_name}", "{thread_count} threads", ("Open", "Switch host")),
+    "approval_command": ScreenCopy("Approve command?", "Codex wants to run `{command}` in {cwd}.", ("Approve", "Decline")),
+    "approval_file_change": ScreenCopy("Approve file change?", "Codex wants to change {path}.", ("Approve", "Decline")),
+    "approval_sent": ScreenCopy("Decision sent", "{decision_text}", ("Done",)),
+}
+
+DECISION_TEXT: dict[str, str] = {
+    "accept": "You approved this request.",
+    "acceptForSession": "You approved this request for the rest of the session.",
+    "decline": "You declined this request.",
+    "cancel": "You cancelled this turn.",
+}
+
+# What the phone says for each typed cause. Title, body, actions.
+PHONE_ERRORS: dict[ErrorCode, ScreenCopy] = {
+    ErrorCode.MFA_REQUIRED: ScreenCopy(
+        "Turn on multi-factor authentication",
+        "Your Mac needs multi-factor authentication enabled before iPhone setup can finish. Enable MFA on your "
+        "ChatGPT account, sign in to Codex on your Mac again, then retry.",
+        ("Open security settings", "Retry"),
+    ),
+    ErrorCode.PAIRING_CODE_EXPIRED: ScreenCopy(
+        "Code expired",
+        "This pairing code has expired. Show a new code in Codex on your Mac and scan again.",
+        ("Scan again",),
+    ),
+    ErrorCode.PAIRING_CODE_CLAIMED: ScreenCopy(
+        "Code already used",
+        "This code was already used by another device. For your security, start pairing again on your Mac.",
+        ("Scan again",),
+    ),
+    ErrorCode.NOT_A_PAIRING_CODE: ScreenCopy(
+        "Not a pairing code",
+        "This QR code is not a Codex pairing code. In Codex on your Mac, open Settings › Connections and choose "
+        "Pair phone.",
+        ("Scan again",),
+    ),
+    ErrorCode.ACCOUNT_MISMATCH: ScreenCopy(
+        "Different account",
+        "This Mac is signed in to a different ChatGPT account. Sign in on your phone with the account you use in "
+        "Codex on your Mac.",
+        ("Switch account",),
+    ),
+    ErrorCode.WORKSPACE_MISMATCH: ScreenCopy(
+        "Different workspace",
+        "This Mac uses a different ChatGPT workspace. Sign in again and choose the workspace you use in Codex on "
+        "your Mac.",
+        ("Choose workspace",),
+    ),
+    ErrorCode.REMOTE_CONTROL_DISABLED: ScreenCopy(
+        "Connections are off on your Mac",
+        "Your Mac isn't accepting connections. In Codex on your Mac, turn on Settings › Connections › Allow other "
+        "devices to connect, then scan again.",
+        ("Scan again",),
+    ),
+    ErrorCode.BLOCKED_BY_POLICY: ScreenCopy(
+        "Blocked by your workspace",
+        "Your workspace admin doesn't allow phones to control Codex on this Mac. Ask your admin to allow remote "
+        "control.",
+        ("OK",),
+    ),
+    ErrorCode.HOST_OFFLINE: ScreenCopy(
+        "Mac not responding",
+        "Your Mac stopped responding. Make sure it's awake, online and has Codex open, then try again.",
+        ("Try again",),
+    ),
+    ErrorCode.RELAY_UNREACHABLE: ScreenCopy(
+        "Can't reach Codex",
+        "Can't reach the Codex connection service. Check your phone's internet connection and try again.",
+        ("Try again",),
+    ),
+    ErrorCode.RATE_LIMITED: ScreenCopy(
+        "Too many attempts",
+        "Too many pairing attempts. Wait a minute, then try again.",
+        ("OK",),
+    ),
+    ErrorCode.REGION_UNAVAILABLE: ScreenCopy(
+        "Not available in your region",
+        "Controlling Codex from your phone isn't available in your account's region yet.",
+        ("OK",),
+    ),
+    ErrorCode.UNSUPPORTED_VERSION: ScreenCopy(
+        "Update required",
+        "This pairing code needs a newer version of the app. Update the ChatGPT app, then scan again.",
+        ("Open App Store",),
+    ),
+    ErrorCode.QR_UNREADABLE: ScreenCopy(
+        "Couldn't read the image",
+        "The camera image couldn't be read. Hold your phone steady in front of your Mac's screen and scan again.",
+        ("Scan again",),
+    ),
+    ErrorCode.QR_NOT_FOUND: ScreenCopy(
+        "No QR code found",
+        "No QR code was found. Point your camera at the code shown in Codex on your Mac.",
+        ("Scan again",),
+    ),
+    ErrorCode.SIGN_IN_FAILED: ScreenCopy(
+        "Sign-in failed",
+        "Your email or password wasn't accepted. Check them and sign in again.",
+        ("Try again",),
+    ),
+    ErrorCode.SIGN_IN_CANCELLED: ScreenCopy(
+        "Sign-in cancelled",
+        "Sign-in was cancelled, so your phone wasn't connected to your Mac.",
+        ("Try again",),
+    ),
+    ErrorCode.MFA_CODE_REJECTED: ScreenCopy(
+        "Verification failed",
+        "Too many verification codes weren't accepted. Wait 15 minutes, then sign in again.",
+        ("OK",),
+    ),
+    ErrorCode.SESSION_EXPIRED: ScreenCopy(
+        "Signed out",
+        "Your ChatGPT sign-in expired, for example after a password change. Sign in again to continue.",
+        ("Sign in",),
+    ),
+    ErrorCode.DEVICE_PROOF_REJECTED: ScreenCopy(
+        "Couldn't verify this phone",
+        "This phone couldn't prove it is the device that was paired. Remove it in Codex on your Mac and pair again.",
+        ("Pair again",),
+    ),
+    ErrorCode.PROTOCOL_VIOLATION: ScreenCopy(
+        "Connection problem",
+        "Your phone and Mac couldn't understand each other. Update Codex on your Mac and the ChatGPT app, then "
+        "try again.",
+        ("Try again",),
+    ),
+    ErrorCode.UNKNOWN: ScreenCopy("Setup failed", GENERIC_SETUP_FAILURE, ("Try again",)),
+}
+
+
+def phone_error(code: ErrorCode | None) -> ScreenCopy:
+    """The phone's copy for a cause; no code (a backend that sends none) gets the generic fallback."""
+    return PHONE_ERRORS[code if code is not None else ErrorCode.UNKNOWN]
+
+
+# Desktop Settings › Connections: one line per remote-control state, and one per blocking cause.
+DESKTOP_ALLOW_CONNECTIONS = "Allow other devices to connect"
+DESKTOP_KEEP_AWAKE = "Keep Mac awake"
+
+DESKTOP_STATUS: dict[str, str] = {
+    "disabled": "Other devices can't connect. Turn on Allow other devices to connect to pair a phone.",
+    "connecting": "Connecting to Codex remote control…",
+    "connected": "Ready. Scan the QR code with your phone to connect.",
+    "errored": "Remote control is errored.",
+}
+
+DESKTOP_BLOCKED: dict[ErrorCode, str] = {
+    ErrorCode.MFA_REQUIRED: (
+        "Multi-factor authentication is required before this Mac can be controlled from iPhone. Open account "
+        "security settings, enable MFA, then sign in to Codex again."
+    ),
+    ErrorCode.BLOCKED_BY_POLICY: (
+        "Your workspace admin doesn't allow remote control of this Mac. Ask your admin to allow remote control, "
+        "then try again."
+    ),
+    ErrorCode.REGION_UNAVAILABLE: "Remote control isn't available in your account's region yet.",
+    ErrorCode.SESSION_EXPIRED: "Your ChatGPT sign-in expired. Sign in to Codex again to reconnect your phone.",
+}
+
+
+@dataclass(frozen=True)
+class DoctorCopy:
+    reason: str
+    action: str
+
+
+DOCTOR_ENROLLMENT_OK = "Remote control enrollment: ok"
+DOCTOR_ENROLLMENT_BLOCKED = "Remote control enrollment: blocked"
+DOCTOR_ENROLLMENT_DISABLED = "Remote control enrollment: disabled"
+DOCTOR_ENROLLMENT_ERRORED = "Remote control enrollment: errored"
+
+DOCTOR_BLOCKED: dict[ErrorCode, DoctorCopy] = {
+    ErrorCode.MFA_REQUIRED: DoctorCopy(
+        "Multi-factor authentication required", "Enable MFA and re-authenticate Codex desktop."
+    ),
+    ErrorCode.BLOCKED_BY_POLICY: DoctorCopy(
+        "Remote control is disabled for this workspace", "Ask your workspace admin to allow remote control."
+    ),
+    ErrorCode.REGION_UNAVAILABLE: DoctorCopy(
+        "Remote control is not available in this region", "Use an account in a supported region."
+    ),
+    ErrorCode.SESSION_EXPIRED: DoctorCopy("ChatGPT sign-in expired", "Sign in to Codex desktop again."),
+}
+
+
+# `pairsim doctor`: the other checks' lines, the enrollment states without a blocking cause, and the layout.
+DOCTOR_REASON_LINE = "Reason: {reason}"
+DOCTOR_ACTION_LINE = "Action: {action}"
+DOCTOR_SUMMARY = "{ok} ok · {warn} warn · {fail} fail"
+DOCTOR_STATE_DB_OK = "State database: ok"
+DOCTOR_STATE_DB_MISSING = "State database: missing"
+DOCTOR_STATE_DB_MISSING_COPY = DoctorCopy(
+    "Codex desktop has not stored any state in this folder", "Start Codex desktop once, or pass the right --home."
+)
+DOCTOR_AUTH_OK = "ChatGPT sign-in: ok"
+DOCTOR_AUTH_MISSING = "ChatGPT sign-in: not signed in"
+DOCTOR_AUTH_MISSING_COPY = DoctorCopy("No ChatGPT tokens are stored", "Sign in to Codex desktop.")
+DOCTOR_ENROLLMENT_PENDING = "Remote control enrollment: not enrolled yet"
+DOCTOR_ENROLLMENT_PENDING_COPY = DoctorCopy(
+    "Codex desktop has not finished enrolling this Mac", "Keep Codex desktop open until it finishes connecting."
+)
+DOCTOR_ENROLLMENT_DISABLED_COPY = DoctorCopy(
+    "Allow other devices to connect is off",
+    "Turn on Settings › Connections › Allow other devices to connect in Codex desktop.",
+)
+DOCTOR_ENROLLMENT_ERRORED_COPY = DoctorCopy(
+    "The backend refused enrollment (HTTP {http_status})",
+    "Check the daemon log for the enrollment error, then turn Allow other devices to connect off and on.",
+)
+DOCTOR_ENROLLMENT_UNREACHABLE_COPY = DoctorCopy(
+    "The remote control service could not be reached", "Check this Mac's internet connection."
+)

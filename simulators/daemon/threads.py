@@ -1,0 +1,339 @@
+"""A small scripted agent behind the mock app-server: threads, turns, and the approvals a phone answers.
+
+Every turn runs the same script, so a scenario knows what to expect: the agent wants to run a command
+(approval requested), then to edit a file (approval requested), then says what it did. The message order per
+approval is the real server's: `item/started`, the approval request, the client's `{decision}`,
+`serverRequest/resolved`, `item/completed`. A `cancel` decision ends the turn as `interrupted`. Turn events go
+to the connection that started the turn. Threads are seeded deterministically, so a phone has something to
+list.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from simulators.daemon.app_server import (
+    APP_SERVER_VERSION,
+    AppServer,
+    AppServerConnection,
+    ConnectionClosed,
+    RequestContext,
+)
+from simulators.protocol.jsonrpc import Response, invalid_request, invalid_type
+
+log = logging.getLogger("pairsim.daemon.threads")
+
+DEFAULT_CWD = "/home/dev/pairsim-demo"
+DEFAULT_PAGE_SIZE = 25
+MAX_PAGE_SIZE = 100
+
+ACCEPT_DECISIONS = frozenset({"accept", "acceptForSession"})
+DECISIONS = frozenset({"accept", "acceptForSession", "decline", "cancel"})
+
+SEEDED_PREVIEWS = (
+    "Fix the flaky login test",
+    "Add retry with backoff to the sync client",
+    "Explain the failing CI job on main",
+    "Rename the settings module and update imports",
+    "Write a migration for the sessions table",
+)
+
+SCRIPT_COMMAND = "pytest -q tests/test_login.py"
+SCRIPT_COMMAND_OUTPUT = "4 passed in 0.31s\n"
+SCRIPT_FILE = "src/login.py"
+SCRIPT_DIFF = "@@ -1,3 +1,3 @@\n-TIMEOUT = 1\n+TIMEOUT = 5\n"
+SCRIPT_MESSAGE = "I raised the login timeout and the login tests pass."
+
+
+@dataclass
+class TurnRecord:
+    id: str
+    status: str = "inProgress"
+    error: dict[str, Any] | None = None
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"id": self.id, "status": self.status, "items": [], "error": self.error}
+
+
+@dataclass
+class ThreadRecord:
+    id: str
+    preview: str
+    cwd: str
+    created_at: int
+    updated_at: int
+    turns: list[TurnRecord] = field(default_factory=list)
+    approved_for_session: set[str] = field(
+        default_factory=set
+    )  # item types the user accepted for the session
+
+    @property
+    def active_turn(self) -> TurnRecord | None:
+        return next((t for t in self.turns if t.status == "inProgress"), None)
+
+    def to_wire(self, include_turns: bool = False) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "preview": self.preview,
+            "modelProvider": "openai",
+            "createdAt": self.created_at,
+            "updatedAt": self.updated_at,
+            "status": {"type": "active", "activeFlags": []} if self.active_turn else {"type": "idle"},
+            "path": None,
+            "cwd": self.cwd,
+            "cliVersion": APP_SERVER_VERSION,
+            "source": "appServer",
+            "gitInfo": None,
+            "name": None,
+            "turns": [t.to_wire() for t in self.turns] if include_turns else [],
+        }
+
+
+def _decision(answer: Response | Any) -> str:
+    """The client's decision; anything unreadable counts as `decline` (the safe side)."""
+    if not isinstance(answer, Response) or not isinstance(answer.result, dict):
+        return "decline"
+    decision = answer.result.get("decision")
+    if isinstance(decision, str) and decision in DECISIONS:
+        return decision
+    if isinstance(decision, dict) and len(decision) == 1:
+        # acceptWithExecpolicyAmendment / applyNetworkPolicyAmendment: an accept with a rule attached.
+        return "accept"
+    log.warning("unreadable approval decision; treating it as decline")
+    return "decline"
+
+
+class ThreadService:
+    """Threads and the scripted turn, registered on an `AppServer` by `install`."""
+
+    def __init__(
+        self, server: AppServer, *, seed: int = 0, seeded_threads: int = 3, cwd: str = DEFAULT_CWD
+    ) -> None:
+        self.server = server
+        self.cwd = cwd
+        self._rng = random.Random(seed)
+        self._threads: dict[str, ThreadRecord] = {}
+        self._item_ids = 0
+        self._turn_ids = 0
+        now = server.clock.now_int()
+        for index in range(seeded_threads):
+            created = now - 86_400 * (seeded_threads - index) - self._rng.randrange(3_600)
+            thread = ThreadRecord(
+                self._new_thread_id(),
+                SEEDED_PREVIEWS[index % len(SEEDED_PREVIEWS)],
+                cwd,
+                created,
+                created + 600,
+            )
+            self._threads[thread.id] = thread
+
+    def install(self) -> ThreadService:
+        self.server.register_method("thread/list", self._thread_list)
+        self.server.register_method("thread/start", self._thread_start)
+        self.server.register_method("thread/read", self._thread_read, required_params=("threadId",))
+        self.server.register_method("turn/start", self._turn_start, required_params=("threadId", "input"))
+        return self
+
+    @property
+    def threads(self) -> list[ThreadRecord]:
+        """Most recently updated first, the order `thread/list` pages through."""
+        return sorted(self._threads.values(), key=lambda t: (-t.updated_at, t.id))
+
+    def thread(self, thread_id: str) -> ThreadRecord:
+        try:
+            return self._threads[thread_id]
+        except KeyError:
+            raise invalid_request(f"thread not found: {thread_id}") from None
+
+    def _new_thread_id(self) -> str:
+        return str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
+
+    def _new_item_id(self) -> str:
+        self._item_ids += 1
+        return f"item-{self._item_ids}"
+
+    # -- methods ---------------------------------------------------------------------------------------------
+
+    async def _thread_list(self, ctx: RequestContext) -> dict[str, Any]:
+        cursor, limit = ctx.params.get("cursor"), ctx.params.get("limit")
+        start = 0
+        if cursor is not None:
+            if not isinstance(cursor, str) or not cursor.isdigit():
+                raise invalid_request(f"invalid cursor: {cursor}")
+            start = int(cursor)
+        if limit is None:
+            limit = DEFAULT_PAGE_SIZE
+        if not isinstance(limit, int) or isinstance(limit, bool) or limit < 0:
+            raise invalid_type(limit, "u32")
+        limit = min(max(limit, 1), MAX_PAGE_SIZE)
+        threads = self.threads
+        page = threads[start : start + limit]
+        end = start + len(page)
+        return {"data": [t.to_wire() for t in page], "nextCursor": str(end) if end < len(threads) else None}
+
+    async def _thread_start(self, ctx: RequestContext) -> dict[str, Any]:
+        cwd = ctx.params.get("cwd")
+        now = self.server.clock.now_int()
+        thread = ThreadRecord(self._new_thread_id(), "", cwd if isinstance(cwd, str) else self.cwd, now, now)
+        self._threads[thread.id] = thread
+        wire = thread.to_wire()
+
+        async def announce() -> None:
+            await ctx.connection.notify("thread/started", {"thread": wire})
+
+        ctx.after_response(announce)
+        return {"thread": wire}
+
+    async def _thread_read(self, ctx: RequestContext) -> dict[str, Any]:
+        thread = self.thread(str(ctx.params["threadId"]))
+        return {"thread": thread.to_wire(include_turns=bool(ctx.params.get("includeTurns")))}
+
+    async def _turn_start(self, ctx: RequestContext) -> dict[str, Any]:
+        thread = self.thread(str(ctx.params["threadId"]))
+        if thread.active_turn is not None:
+            raise invalid_request(f"thread {thread.id} already has a turn in progress")
+        self._turn_ids += 1
+        turn = TurnRecord(f"turn-{self._turn_ids}")
+        thread.turns.append(turn)
+        thread.updated_at = self.server.clock.now_int()
+        if not thread.preview:
+            thread.preview = _first_text(ctx.params.get("input")) or ""
+        connection = ctx.connection
+
+        async def run() -> None:
+            await self._run_turn(connection, thread, turn)
+
+        ctx.after_response(run)
+        return {"turn": turn.to_wire()}
+
+    # -- the script ------------------------------------------------------------------------------------------
+
+    async def _run_turn(
+        self, connection: AppServerConnection, thread: ThreadRecord, turn: TurnRecord
+    ) -> None:
+        base = {"threadId": thread.id, "turnId": turn.id}
+        try:
+            await connection.notify("turn/started", {"threadId": thread.id, "turn": turn.to_wire()})
+            carry_on = await self._command_step(connection, thread, base)
+            if carry_on and await self._file_change_step(connection, thread, base):
+                await self._agent_message_step(connection, base)
+                turn.status = "completed"
+            else:
+                turn.status = "interrupted"
+        except ConnectionClosed:
+            # The client left mid-approval: the turn ends and nobody waits for an answer that cannot come.
+            turn.status = "interrupted"
+            return
+        finally:
+            if turn.status == "inProgress":
+                turn.status = "interrupted"
+            thread.updated_at = self.server.clock.now_int()
+        await connection.notify("turn/completed", {"threadId": thread.id, "turn": turn.to_wire()})
+
+    async def _approve(
+        self,
+        connection: AppServerConnection,
+        thread: ThreadRecord,
+        kind: str,
+        method: str,
+        params: dict[str, Any],
+    ) -> str:
+        if kind in thread.approved_for_session:
+            return "acceptForSession"
+        answer = await connection.request(method, params)
+        await connection.notify("serverRequest/resolved", {"threadId": thread.id, "requestId": answer.id})
+        decision = _decision(answer)
+        if decision == "acceptForSession":
+            thread.approved_for_session.add(kind)
+        return decision
+
+    async def _command_step(
+        self, connection: AppServerConnection, thread: ThreadRecord, base: dict[str, Any]
+    ) -> bool:
+        """Ask, then run or skip the command. False when the user cancelled the turn."""
+        item_id = self._new_item_id()
+        actions = [{"type": "unknown", "command": SCRIPT_COMMAND}]
+        item: dict[str, Any] = {
+            "type": "commandExecution",
+            "id": item_id,
+            "command": SCRIPT_COMMAND,
+            "cwd": thread.cwd,
+            "processId": None,
+            "status": "inProgress",
+            "commandActions": actions,
+            "aggregatedOutput": None,
+            "exitCode": None,
+            "durationMs": None,
+        }
+        await connection.notify("item/started", {**base, "item": item})
+        decision = await self._approve(
+            connection,
+            thread,
+            "commandExecution",
+            "item/commandExecution/requestApproval",
+            {
+                **base,
+                "itemId": item_id,
+                "reason": "Run the login tests to check the fix",
+                "command": SCRIPT_COMMAND,
+                "cwd": thread.cwd,
+                "commandActions": actions,
+            },
+        )
+        accepted = decision in ACCEPT_DECISIONS
+        if accepted:
+            item.update(
+                status="completed", aggregatedOutput=SCRIPT_COMMAND_OUTPUT, exitCode=0, durationMs=310
+            )
+        else:
+            item.update(status="declined")
+        await connection.notify("item/completed", {**base, "item": item})
+        return decision != "cancel"
+
+    async def _file_change_step(
+        self, connection: AppServerConnection, thread: ThreadRecord, base: dict[str, Any]
+    ) -> bool:
+        """Ask, then apply or skip the edit. False when the user cancelled the turn."""
+        item_id = self._new_item_id()
+        path = f"{thread.cwd.rstrip('/')}/{SCRIPT_FILE}"
+        item: dict[str, Any] = {
+            "type": "fileChange",
+            "id": item_id,
+            "changes": [{"path": path, "kind": {"type": "update", "move_path": None}, "diff": SCRIPT_DIFF}],
+            "status": "inProgress",
+        }
+        await connection.notify("item/started", {**base, "item": item})
+        decision = await self._approve(
+            connection,
+            thread,
+            "fileChange",
+            "item/fileChange/requestApproval",
+            {**base, "itemId": item_id, "reason": "Raise the login timeout", "grantRoot": None},
+        )
+        accepted = decision in ACCEPT_DECISIONS
+        item.update(status="completed" if accepted else "declined")
+        await connection.notify("item/completed", {**base, "item": item})
+        return decision != "cancel"
+
+    async def _agent_message_step(self, connection: AppServerConnection, base: dict[str, Any]) -> None:
+        item = {"type": "agentMessage", "id": self._new_item_id(), "text": ""}
+        await connection.notify("item/started", {**base, "item": item})
+        await connection.notify("item/completed", {**base, "item": {**item, "text": SCRIPT_MESSAGE}})
+
+
+def _first_text(items: object) -> str | None:
+    if not isinstance(items, list):
+        return None
+    for entry in items:
+        if isinstance(entry, dict) and entry.get("type") == "text" and isinstance(entry.get("text"), str):
+            return entry["text"]
+    return None
+
+
+def install_threads(server: AppServer, *, seed: int = 0) -> ThreadService:
+    """Seed a few threads and serve `thread/*` and `turn/start` on `server`."""
+    return ThreadService(server, seed=seed).install()

@@ -1,0 +1,612 @@
+"""JSON-RPC behaviour of the mock app-server over real WebSockets (observed §3.7, §7.7-7.9): initialize,
+errors, notifications, account/read, concurrent clients, and the scripted agent's approval flow."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+from websockets.asyncio.client import ClientConnection, connect
+
+from simulators.clock import FrozenClock
+from simulators.daemon.app_server import (
+    APP_SERVER_VERSION,
+    ApiKeyAccount,
+    AppServer,
+    ChatGptAccount,
+    DesktopAccount,
+    HostPlatform,
+    RequestContext,
+)
+from simulators.daemon.listener import AppServerListener
+from simulators.daemon.threads import SCRIPT_COMMAND, ThreadService, install_threads
+
+T = TypeVar("T")
+NOW = 1_795_270_254.859
+HOME = Path("/tmp/pairsim-codex-home")
+PLATFORM = HostPlatform("Debian 12.0.0", "x86_64", "xterm")
+TIMEOUT = 5.0
+
+
+def run(scenario: Callable[[], Awaitable[T]]) -> T:
+    async def bounded() -> T:
+        return await asyncio.wait_for(scenario(), 20)
+
+    return asyncio.run(bounded())
+
+
+class World:
+    def __init__(self, server: AppServer, threads: ThreadService, listener: AppServerListener) -> None:
+        self.server, self.threads, self.listener = server, threads, listener
+        self.account: DesktopAccount | None = None
+
+
+@contextlib.asynccontextmanager
+async def world(config_warnings: tuple[str, ...] = ()) -> AsyncIterator[World]:
+    holder: dict[str, World] = {}
+    server = AppServer(
+        HOME,
+        FrozenClock(instant=NOW),
+        "vm",
+        "f0b2a875-0000-4000-8000-000000000001",
+        host_platform=PLATFORM,
+        account_provider=lambda: holder["world"].account,
+        config_warnings=config_warnings,
+    )
+    threads = install_threads(server, seed=7)
+    listener = AppServerListener(server)
+    await listener.start()
+    holder["world"] = World(server, threads, listener)
+    try:
+        yield holder["world"]
+    finally:
+        await listener.stop()
+        await server.close()
+
+
+class Client:
+    """A minimal JSON-RPC client over one WebSocket, for asserting exact frames."""
+
+    def __init__(self, ws: ClientConnection) -> None:
+        self.ws = ws
+
+    async def send(self, message: dict[str, Any]) -> None:
+        await self.ws.send(json.dumps(message))
+
+    async def recv_text(self) -> str:
+        text = await asyncio.wait_for(self.ws.recv(), TIMEOUT)
+        assert isinstance(text, str)
+        return text
+
+    async def recv(self) -> dict[str, Any]:
+        return json.loads(await self.recv_text())
+
+    async def call(self, request_id: int | str, method: str, params: Any = None) -> dict[str, Any]:
+        message: dict[str, Any] = {"id": request_id, "method": method}
+        if params is not None:
+            message["params"] = params
+        await self.send(message)
+        return await self.recv()
+
+    async def initialize(
+        self, name: str = "phone", version: str = "1.0", **capabilities: Any
+    ) -> dict[str, Any]:
+        params: dict[str, Any] = {"clientInfo": {"name": name, "title": None, "version": version}}
+        if capabilities:
+            params["capabilities"] = capabilities
+        reply = await self.call("initialize", "initialize", params)
+        if "remoteControl/status/changed" not in capabilities.get("optOutNotificationMethods", []):
+            status = await self.recv()
+            assert status["method"] == "remoteControl/status/changed"
+        return reply
+
+
+@contextlib.asynccontextmanager
+async def client(w: World) -> AsyncIterator[Client]:
+    async with connect(w.listener.url) as ws:
+        yield Client(ws)
+
+
+# ------------------------------------------------------------------------------------------------------------
+# The handshake and its errors, frame for frame
+
+
+def test_requests_before_initialize_get_not_initialized_with_the_id_echoed() -> None:
+    async def scenario() -> None:
+        async with world() as w, client(w) as c:
+            await c.send({"id": 7, "method": "account/read", "params": {}})
+            assert await c.recv_text() == '{"error":{"code":-32600,"message":"Not initialized"},"id":7}'
+            await c.send({"jsonrpc": "2.0", "id": "seven", "method": "thread/list"})
+            assert await c.recv_text() == '{"error":{"code":-32600,"message":"Not initialized"},"id":"seven"}'
+
+    run(scenario)
+
+
+def test_initialize_result_and_the_notifications_that_follow() -> None:
+    async def scenario() -> None:
+        async with world() as w, client(w) as c:
+            await c.send(
+                {
+                    "id": 1,
+                    "method": "initialize",
+                    "params": {
+                        "clientInfo": {"name": "probe_codex_ws", "title": "probe", "version": "0.0.1"}
+                    },
+                }
+            )
+            assert await c.recv_text() == (
+                '{"id":1,"result":{"userAgent":"probe_codex_ws/0.169.0 (Debian 12.0.0; x86_64) xterm '
+                '(probe_codex_ws; 0.0.1)","codexHome":"/tmp/pairsim-codex-home","platformFamily":"unix",'
+                '"platformOs":"linux"}}'
+            )
+            # Sent without waiting for `initialized`, with a top-level emittedAtMs.
+            assert await c.recv_text() == (
+                '{"method":"remoteControl/status/changed","params":{"status":"disabled","serverName":"vm",'
+                '"installationId":"f0b2a875-0000-4000-8000-000000000001","environmentId":null},'
+                '"emittedAtMs":1795270254859}'
+            )
+
+    run(scenario)
+
+
+def test_config_warnings_come_before_the_remote_control_status() -> None:
+    async def scenario() -> None:
+        async with world(config_warnings=("Codex could not find bubblewrap on PATH.",)) as w, client(w) as c:
+            await c.send(
+                {"id": 1, "method": "initialize", "params": {"clientInfo": {"name": "n", "version": "1"}}}
+            )
+            assert (await c.recv())["id"] == 1
+            warning = await c.recv()
+            assert warning == {
+                "method": "configWarning",
+                "params": {"summary": "Codex could not find bubblewrap on PATH.", "details": None},
+                "emittedAtMs": 1795270254859,
+            }
+            assert (await c.recv())["method"] == "remoteControl/status/changed"
+
+    run(scenario)
+
+
+def test_initialize_errors() -> None:
+    async def scenario() -> None:
+        async with world() as w, client(w) as c:
+            await c.send({"id": 1, "method": "initialize", "params": {}})
+            assert await c.recv_text() == (
+                '{"error":{"code":-32600,"message":"Invalid request: missing field `clientInfo`"},"id":1}'
+            )
+            await c.initialize()
+            await c.send(
+                {"id": 2, "method": "initialize", "params": {"clientInfo": {"name": "a", "version": "1"}}}
+            )
+            assert await c.recv_text() == '{"error":{"code":-32600,"message":"Already initialized"},"id":2}'
+
+    run(scenario)
+
+
+def test_unknown_method_is_32600_listing_what_we_serve() -> None:
+    async def scenario() -> None:
+        async with world() as w, client(w) as c:
+            reply = await c.call(3, "no/such")
+            assert reply == {
+                "error": {
+                    "code": -32600,
+                    "message": "Invalid request: unknown variant `no/such`, expected one of `initialize`, "
+                    "`account/read`, `thread/list`, `thread/start`, `thread/read`, `turn/start`",
+                },
+                "id": 3,
+            }
+
+    run(scenario)
+
+
+def test_no_output_ever_carries_jsonrpc_and_string_ids_are_echoed() -> None:
+    async def scenario() -> None:
+        async with world() as w, client(w) as c:
+            await c.send(
+                {
+                    "jsonrpc": "2.0",
+                    "id": "init-x",
+                    "method": "initialize",
+                    "params": {"clientInfo": {"name": "n", "version": "1"}},
+                }
+            )
+            frames = [await c.recv_text(), await c.recv_text()]
+            await c.send({"jsonrpc": "2.0", "method": "initialized"})
+            await c.send({"jsonrpc": "2.0", "id": "acct", "method": "account/read", "params": {}})
+            frames.append(await c.recv_text())
+            assert [json.loads(f).get("id") for f in frames] == ["init-x", None, "acct"]
+            assert all("jsonrpc" not in f for f in frames)
+
+    run(scenario)
+
+
+def test_user_agent_prefix_is_the_first_client_ever_initialized() -> None:
+    async def scenario() -> None:
+        async with world() as w:
+            async with client(w) as first:
+                reply = await first.initialize("probe_codex_ws", "0.0.1")
+                assert reply["result"]["userAgent"].startswith("probe_codex_ws/0.169.0 ")
+            async with client(w) as second:
+                reply = await second.initialize("t", "1")
+                assert reply["result"]["userAgent"] == (
+                    f"probe_codex_ws/{APP_SERVER_VERSION} (Debian 12.0.0; x86_64) xterm (t; 1)"
+                )
+
+    run(scenario)
+
+
+def test_account_read_follows_the_desktop_sign_in() -> None:
+    async def scenario() -> None:
+        async with world() as w, client(w) as c:
+            await c.initialize()
+            assert await c.call(4, "account/read", {}) == {
+                "id": 4,
+                "result": {
+                    "account": None,
+                    "userId": None,
+                    "requiresOpenaiAuth": True,
+                    "workspaceRouting": None,
+                },
+            }
+            w.account = ChatGptAccount("dana@example.com", "pro", user_id="user-dana")
+            assert (await c.call(5, "account/read", {"refreshToken": False}))["result"] == {
+                "account": {"type": "chatgpt", "email": "dana@example.com", "planType": "pro"},
+                "userId": "user-dana",
+                "requiresOpenaiAuth": True,
+                "workspaceRouting": None,
+            }
+            w.account = ApiKeyAccount()
+            assert (await c.call(6, "account/read"))["result"]["account"] == {"type": "apiKey"}
+
+    run(scenario)
+
+
+def test_experimental_methods_need_the_capability() -> None:
+    async def scenario() -> None:
+        async with world() as w:
+
+            async def status_read(ctx: RequestContext) -> dict[str, Any]:
+                return ctx.server.remote_control_status()
+
+            w.server.register_method("remoteControl/status/read", status_read, experimental=True)
+            async with client(w) as plain, client(w) as opted_in:
+                await plain.initialize()
+                await opted_in.initialize(experimentalApi=True)
+                assert (await plain.call(1, "remoteControl/status/read"))["error"] == {
+                    "code": -32600,
+                    "message": "remoteControl/status/read requires experimentalApi capability",
+                }
+                assert (await opted_in.call(1, "remoteControl/status/read"))["result"]["status"] == "disabled"
+
+    run(scenario)
+
+
+def test_broadcast_reaches_initialized_clients_that_did_not_opt_out() -> None:
+    async def scenario() -> None:
+        async with world() as w, client(w) as a, client(w) as b, client(w) as fresh, client(w) as quiet:
+            await a.initialize()
+            await b.initialize()
+            await quiet.initialize(optOutNotificationMethods=["remoteControl/status/changed"])
+            status = {
+                "status": "connected",
+                "serverName": "vm",
+                "installationId": "i",
+                "environmentId": "env-1",
+            }
+            w.server.set_remote_control_status_provider(lambda: status)
+            await w.server.broadcast("remoteControl/status/changed", w.server.remote_control_status())
+            for c in (a, b):
+                assert await c.recv() == {
+                    "method": "remoteControl/status/changed",
+                    "params": status,
+                    "emittedAtMs": 1795270254859,
+                }
+            # The uninitialized and opted-out clients got nothing: their next frame answers their request.
+            assert (await fresh.call("f", "account/read"))["id"] == "f"
+            assert (await quiet.call("q", "account/read"))["id"] == "q"
+            # A later initialize reports the new status.
+            await fresh.send(
+                {"id": 1, "method": "initialize", "params": {"clientInfo": {"name": "n", "version": "1"}}}
+            )
+            await fresh.recv()
+            assert (await fresh.recv())["params"] == status
+
+    run(scenario)
+
+
+def test_eight_concurrent_clients_keep_independent_initialize_state() -> None:
+    async def one(w: World, index: int) -> None:
+        async with client(w) as c:
+            if index % 2:
+                await c.initialize(name=f"c{index}")
+                reply = await c.call(index, "account/read")
+                assert reply["id"] == index and "result" in reply
+                again = await c.call(100 + index, "initialize", {"clientInfo": {"name": "x", "version": "1"}})
+                assert again["error"]["message"] == "Already initialized"
+            else:
+                reply = await c.call(index, "account/read")
+                assert reply == {"error": {"code": -32600, "message": "Not initialized"}, "id": index}
+
+    async def scenario() -> None:
+        async with world() as w:
+            await asyncio.gather(*(one(w, i) for i in range(8)))
+
+    run(scenario)
+
+
+def test_a_failing_handler_answers_internal_error_and_the_connection_survives() -> None:
+    async def scenario() -> None:
+        async with world() as w:
+
+            async def broken(ctx: RequestContext) -> None:
+                raise RuntimeError("boom with a secret-token-123")
+
+            w.server.register_method("test/broken", broken)
+            async with client(w) as c:
+                await c.initialize()
+                reply = await c.call(1, "test/broken")
+                assert reply == {"error": {"code": -32603, "message": "internal error"}, "id": 1}
+                assert (await c.call(2, "account/read"))["id"] == 2
+
+    run(scenario)
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Threads
+
+
+def test_seeded_threads_page_through_thread_list() -> None:
+    async def scenario() -> None:
+        async with world() as w, client(w) as c:
+            await c.initialize()
+            first = (await c.call(1, "thread/list", {"limit": 2}))["result"]
+            assert len(first["data"]) == 2 and first["nextCursor"] is not None
+            second = (await c.call(2, "thread/list", {"limit": 2, "cursor": first["nextCursor"]}))["result"]
+            assert len(second["data"]) == 1 and second["nextCursor"] is None
+            listed = [t["id"] for t in first["data"] + second["data"]]
+            assert listed == [t.id for t in w.threads.threads]
+            assert len(set(listed)) == 3
+            updated = [t["updatedAt"] for t in first["data"] + second["data"]]
+            assert updated == sorted(updated, reverse=True)
+            bad = await c.call(3, "thread/list", {"cursor": "nope"})
+            assert bad["error"]["code"] == -32600
+
+    run(scenario)
+
+
+def test_seeded_threads_are_deterministic() -> None:
+    def ids(seed: int) -> list[str]:
+        server = AppServer(HOME, FrozenClock(instant=NOW), "vm", "i", host_platform=PLATFORM)
+        return [t.id for t in ThreadService(server, seed=seed).threads]
+
+    assert ids(3) == ids(3)
+    assert ids(3) != ids(4)
+
+
+def test_thread_start_answers_then_announces() -> None:
+    async def scenario() -> None:
+        async with world() as w, client(w) as c:
+            await c.initialize()
+            reply = await c.call(1, "thread/start", {"cwd": "/work/project"})
+            thread = reply["result"]["thread"]
+            assert thread["cwd"] == "/work/project" and thread["turns"] == []
+            assert await c.recv() == {
+                "method": "thread/started",
+                "params": {"thread": thread},
+                "emittedAtMs": 1795270254859,
+            }
+            listed = (await c.call(2, "thread/list"))["result"]["data"]
+            assert thread["id"] in [t["id"] for t in listed]
+
+    run(scenario)
+
+
+def test_turn_start_errors() -> None:
+    async def scenario() -> None:
+        async with world() as w, client(w) as c:
+            await c.initialize()
+            assert (await c.call(1, "turn/start", {"input": []}))["error"]["message"] == (
+                "Invalid request: missing field `threadId`"
+            )
+            assert (await c.call(2, "turn/start", {"threadId": "nope", "input": []}))["error"] == {
+                "code": -32600,
+                "message": "thread not found: nope",
+            }
+
+    run(scenario)
+
+
+# ------------------------------------------------------------------------------------------------------------
+# The approval flow
+
+
+async def start_turn(c: Client, thread_id: str, request_id: int = 10) -> str:
+    reply = await c.call(
+        request_id, "turn/start", {"threadId": thread_id, "input": [{"type": "text", "text": "go"}]}
+    )
+    turn = reply["result"]["turn"]
+    assert turn["status"] == "inProgress" and turn["items"] == [] and turn["error"] is None
+    return turn["id"]
+
+
+async def play_turn(c: Client, decisions: dict[str, str]) -> list[dict[str, Any]]:
+    """Answer each approval request with `decisions[method]`; return every frame until turn/completed."""
+    frames: list[dict[str, Any]] = []
+    while True:
+        frame = await c.recv()
+        frames.append(frame)
+        method = frame.get("method", "")
+        if "id" in frame and method.endswith("/requestApproval"):
+            await c.send({"id": frame["id"], "result": {"decision": decisions[method]}})
+        if method == "turn/completed":
+            return frames
+
+
+def shape(frames: list[dict[str, Any]]) -> list[str]:
+    out = []
+    for f in frames:
+        item = f.get("params", {}).get("item")
+        label = f["method"] + (f" {item['type']}:{item.get('status', '-')}" if item else "")
+        out.append(("request " if "id" in f else "") + label)
+    return out
+
+
+COMMAND = "item/commandExecution/requestApproval"
+FILE = "item/fileChange/requestApproval"
+
+
+def test_accepting_both_approvals_completes_the_turn() -> None:
+    async def scenario() -> None:
+        async with world() as w, client(w) as c:
+            await c.initialize()
+            thread_id = w.threads.threads[0].id
+            turn_id = await start_turn(c, thread_id)
+            frames = await play_turn(c, {COMMAND: "accept", FILE: "accept"})
+            assert shape(frames) == [
+                "turn/started",
+                "item/started commandExecution:inProgress",
+                f"request {COMMAND}",
+                "serverRequest/resolved",
+                "item/completed commandExecution:completed",
+                "item/started fileChange:inProgress",
+                f"request {FILE}",
+                "serverRequest/resolved",
+                "item/completed fileChange:completed",
+                "item/started agentMessage:-",
+                "item/completed agentMessage:-",
+                "turn/completed",
+            ]
+            approval = frames[2]
+            assert set(approval["params"]) == {
+                "threadId",
+                "turnId",
+                "itemId",
+                "reason",
+                "command",
+                "cwd",
+                "commandActions",
+            }
+            assert approval["params"]["threadId"] == thread_id and approval["params"]["turnId"] == turn_id
+            assert approval["params"]["itemId"] == frames[1]["params"]["item"]["id"]
+            assert approval["params"]["command"] == SCRIPT_COMMAND
+            assert frames[3]["params"] == {"threadId": thread_id, "requestId": approval["id"]}
+            assert frames[4]["params"]["item"]["exitCode"] == 0
+            assert frames[6]["params"]["itemId"] == frames[5]["params"]["item"]["id"]
+            assert frames[7]["params"]["requestId"] == frames[6]["id"] != approval["id"]
+            assert frames[10]["params"]["item"]["text"]
+            assert frames[-1]["params"] == {
+                "threadId": thread_id,
+                "turn": {"id": turn_id, "status": "completed", "items": [], "error": None},
+            }
+            assert all(f["emittedAtMs"] == 1795270254859 for f in frames if "id" not in f)
+
+    run(scenario)
+
+
+def test_declining_marks_items_declined_and_the_turn_still_completes() -> None:
+    async def scenario() -> None:
+        async with world() as w, client(w) as c:
+            await c.initialize()
+            await start_turn(c, w.threads.threads[1].id)
+            frames = await play_turn(c, {COMMAND: "decline", FILE: "decline"})
+            assert "item/completed commandExecution:declined" in shape(frames)
+            assert "item/completed fileChange:declined" in shape(frames)
+            declined_command = next(
+                f for f in frames if shape([f]) == ["item/completed commandExecution:declined"]
+            )
+            assert declined_command["params"]["item"]["exitCode"] is None
+            assert frames[-1]["params"]["turn"]["status"] == "completed"
+
+    run(scenario)
+
+
+def test_cancel_interrupts_the_turn() -> None:
+    async def scenario() -> None:
+        async with world() as w, client(w) as c:
+            await c.initialize()
+            await start_turn(c, w.threads.threads[0].id)
+            frames = await play_turn(c, {COMMAND: "cancel"})
+            assert shape(frames)[-2:] == ["item/completed commandExecution:declined", "turn/completed"]
+            assert FILE not in [f.get("method") for f in frames]
+            assert frames[-1]["params"]["turn"]["status"] == "interrupted"
+
+    run(scenario)
+
+
+def test_accept_for_session_skips_the_next_approval_of_that_kind() -> None:
+    async def scenario() -> None:
+        async with world() as w, client(w) as c:
+            await c.initialize()
+            thread_id = w.threads.threads[0].id
+            await start_turn(c, thread_id, 10)
+            await play_turn(c, {COMMAND: "acceptForSession", FILE: "accept"})
+            await start_turn(c, thread_id, 11)
+            frames = await play_turn(c, {FILE: "decline"})
+            methods = [f.get("method") for f in frames]
+            assert COMMAND not in methods and FILE in methods
+            assert "item/completed commandExecution:completed" in shape(frames)
+
+    run(scenario)
+
+
+def test_a_client_leaving_mid_approval_never_hangs_the_server() -> None:
+    async def scenario() -> None:
+        async with world() as w:
+            thread_id = w.threads.threads[0].id
+            async with client(w) as leaving:
+                await leaving.initialize()
+                await start_turn(leaving, thread_id)
+                while (await leaving.recv()).get("method") != COMMAND:
+                    pass
+            async with client(w) as other:
+                await other.initialize()
+                read = await other.call(1, "thread/read", {"threadId": thread_id, "includeTurns": True})
+                # The close is processed before this second client's requests: the turn was interrupted.
+                assert read["result"]["thread"]["turns"][-1]["status"] == "interrupted"
+                assert (await other.call(2, "thread/list"))["id"] == 2
+                await start_turn(other, thread_id, 3)  # the thread is free again
+                frames = await play_turn(other, {COMMAND: "accept", FILE: "accept"})
+                assert frames[-1]["params"]["turn"]["status"] == "completed"
+            await asyncio.wait_for(w.server.close(), TIMEOUT)
+
+    run(scenario)
+
+
+def test_stray_and_duplicate_answers_are_ignored() -> None:
+    async def scenario() -> None:
+        async with world() as w, client(w) as c:
+            await c.initialize()
+            await start_turn(c, w.threads.threads[0].id)
+            await c.recv()  # turn/started
+            await c.recv()  # item/started
+            approval = await c.recv()
+            await c.send({"id": 12345, "result": {"decision": "accept"}})
+            await c.send({"id": approval["id"], "result": {"decision": "accept"}})
+            await c.send({"id": approval["id"], "result": {"decision": "decline"}})
+            assert (await c.recv())["method"] == "serverRequest/resolved"
+            assert (await c.recv())["params"]["item"]["status"] == "completed"
+
+    run(scenario)
+
+
+@pytest.mark.parametrize(
+    "answer", [{"result": {}}, {"result": {"decision": "maybe"}}, {"error": {"code": 1, "message": "no"}}]
+)
+def test_unreadable_answers_count_as_decline(answer: dict[str, Any]) -> None:
+    async def scenario() -> None:
+        async with world() as w, client(w) as c:
+            await c.initialize()
+            await start_turn(c, w.threads.threads[0].id)
+            await c.recv()
+            await c.recv()
+            approval = await c.recv()
+            await c.send({"id": approval["id"], **answer})
+            assert (await c.recv())["method"] == "serverRequest/resolved"
+            assert (await c.recv())["params"]["item"]["status"] == "declined"
+
+    run(scenario)

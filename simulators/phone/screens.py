@@ -1,0 +1,69 @@
+"""What the phone shows: catalogue copy from `simulators.messages` with its placeholders filled in.
+
+Pure functions; the state machine picks the screen, this module only renders it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from simulators.messages import DECISION_TEXT, PHONE_SCREENS, ScreenCopy, phone_error
+from simulators.protocol.errors import ErrorCode
+
+
+@dataclass(frozen=True)
+class Screen:
+    """One screen as the user sees it. `name` is the catalogue key (`error:<code>` for failures)."""
+
+    name: str
+    title: str
+    body: str
+    actions: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "title": self.title, "body": self.body, "actions": list(self.actions)}
+
+
+class _Blank(dict[str, Any]):
+    # A screen shown before its data is known (no server name yet) must not crash the app.
+    def __missing__(self, key: str) -> str:
+        return ""
+
+
+def render(name: str, **fields: Any) -> Screen:
+    """The catalogue screen `name` with `{placeholders}` filled from `fields`."""
+    copy = PHONE_SCREENS[name]
+    return _fill(name, copy, fields)
+
+
+def error_screen(code: ErrorCode | None) -> Screen:
+    """The failure screen for a cause; `None` (the backend named no cause) is the generic fallback."""
+    resolved = code if code is not None else ErrorCode.UNKNOWN
+    return _fill(f"error:{resolved.value}", phone_error(code), {})
+
+
+def threads_screen(server_name: str, thread_count: int) -> Screen:
+    return render("threads", server_name=server_name, thread_count=thread_count)
+
+
+def command_approval_screen(command: str, cwd: str) -> Screen:
+    return render("approval_command", command=command, cwd=cwd)
+
+
+def file_change_approval_screen(path: str) -> Screen:
+    return render("approval_file_change", path=path)
+
+
+def decision_screen(decision: str) -> Screen:
+    return render("approval_sent", decision_text=DECISION_TEXT[decision])
+
+
+def _fill(name: str, copy: ScreenCopy, fields: dict[str, Any]) -> Screen:
+    values = _Blank(fields)
+    return Screen(
+        name=name,
+        title=copy.title.format_map(values),
+        body=copy.body.format_map(values),
+        actions=tuple(action.format_map(values) for action in copy.actions),
+    )

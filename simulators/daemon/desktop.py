@@ -1,0 +1,425 @@
+"""The Codex desktop app around the mock daemon: its ChatGPT sign-in, its settings and Settings › Connections.
+
+Sign-in walks the issuer's HTML pages like the desktop's browser window would (authorization code + PKCE, the
+Codex CLI client id, redirect to `http://127.0.0.1:1455/auth/callback`). The redirect is intercepted, not
+served: the desktop here never opens port 1455 (the CLI login simulator with a real callback server is a later
+issue). The tokens are kept in `auth.json` in the daemon home (mode 0600), in the real CLI's shape.
+
+What the desktop shows is decided by the profile (simulators/daemon/profiles.py): `legacy` is today's product,
+which only knows the four statuses, so a refused enrollment reads "Remote control is errored." and the QR
+button shows that same line (there is no remediation text anywhere); `fixed` shows the cause's remediation
+from the catalogue.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import jwt
+
+from simulators import messages
+from simulators.browser import (
+    Browser,
+    BrowserError,
+    Interception,
+    NavigationFailed,
+    Page,
+    shared_ssl_context,
+)
+from simulators.clock import Clock
+from simulators.daemon.app_server import ChatGptAccount
+from simulators.daemon.enrollment_client import ChatGptCredentials
+from simulators.protocol import jsonrpc
+from simulators.protocol.errors import ErrorCode, PairsimError
+from simulators.protocol.oauth import (
+    AUTH_CLAIM_NAMESPACE,
+    CLIENT_ID,
+    AuthorizeRequest,
+    ClaimsError,
+    OpenAIAuthClaims,
+    generate_pkce,
+    generate_state,
+    loopback_redirect_uri,
+)
+from simulators.protocol.pairing_link import PairingLink
+from simulators.qr import render_png, render_terminal
+
+AUTH_FILENAME = "auth.json"
+MAX_PAGES = 20
+PERSONAL = "Personal"
+
+
+@dataclass(frozen=True)
+class StoredTokens:
+    """The desktop's ChatGPT sign-in. Token values never appear in a repr."""
+
+    id_token: str = field(repr=False)
+    access_token: str = field(repr=False)
+    refresh_token: str | None = field(repr=False)
+    account_id: str
+    last_refresh: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "auth_mode": "chatgpt",
+            "OPENAI_API_KEY": None,
+            "tokens": {
+                "id_token": self.id_token,
+                "access_token": self.access_token,
+                "refresh_token": self.refresh_token,
+                "account_id": self.account_id,
+            },
+            "last_refresh": self.last_refresh,
+        }
+
+    def id_claims(self) -> dict[str, Any]:
+        # The desktop reads its own id token for display (email, plan); the backend verifies what matters.
+        try:
+            payload = jwt.decode(self.id_token, options={"verify_signature": False})
+        except jwt.PyJWTError:
+            return {}
+        return payload if isinstance(payload, dict) else {}
+
+
+def read_auth_file(path: Path) -> StoredTokens | None:
+    """The stored sign-in, or None when there is none (missing, unreadable, or not a ChatGPT sign-in)."""
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        tokens = raw["tokens"]
+        return StoredTokens(
+            id_token=str(tokens["id_token"]),
+            access_token=str(tokens["access_token"]),
+            refresh_token=tokens.get("refresh_token"),
+            account_id=str(tokens["account_id"]),
+            last_refresh=str(raw.get("last_refresh", "")),
+        )
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def write_auth_file(path: Path, tokens: StoredTokens) -> None:
+    """Write atomically with mode 0600 from the first byte (never briefly readable by others)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(path.name + ".tmp")
+    with contextlib.suppress(FileNotFoundError):
+        temporary.unlink()
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        json.dump(tokens.to_json(), handle, indent=2)
+    os.replace(temporary, path)
+
+
+class DesktopSignInError(PairsimError):
+    code = ErrorCode.SIGN_IN_FAILED
+
+
+@dataclass(frozen=True)
+class QrShown:
+    png_path: Path
+    link: str = field(repr=False)  # carries the pairing code
+    terminal: str = field(repr=False)
+
+
+@dataclass(frozen=True)
+class Remediation:
+    text: str
+
+
+PairingScreen = QrShown | Remediation
+
+
+class DesktopApp:
+    """The desktop app. Implements the daemon's `DesktopAuth` (credentials, auth recovery) and its account
+    provider."""
+
+    def __init__(
+        self,
+        home: Path,
+        *,
+        issuer_url: str,
+        backend_origin: str,
+        clock: Clock | None = None,
+        http: httpx.AsyncClient | None = None,
+        timeout: float = 10.0,
+    ) -> None:
+        self.home = home
+        self.auth_path = home / AUTH_FILENAME
+        self.issuer_url = issuer_url.rstrip("/")
+        self.backend_origin = backend_origin.rstrip("/")
+        self.clock = clock or Clock()
+        self._http = http or httpx.AsyncClient(
+            timeout=timeout, follow_redirects=False, verify=shared_ssl_context()
+        )
+        self._owns_http = http is None
+        self.timeout = timeout
+        self._controller: Any = None  # RemoteControlController, attached once the daemon exists
+        self._tokens = read_auth_file(self.auth_path)
+
+    def attach(self, controller: Any) -> None:
+        self._controller = controller
+
+    @property
+    def controller(self) -> Any:
+        if self._controller is None:
+            raise PairsimError("the desktop app has no daemon attached")
+        return self._controller
+
+    async def aclose(self) -> None:
+        if self._owns_http:
+            await self._http.aclose()
+
+    # -- the daemon's view of the sign-in --------------------------------------------------------------------
+
+    @property
+    def signed_in(self) -> bool:
+        return self._tokens is not None
+
+    def chatgpt_credentials(self) -> ChatGptCredentials | None:
+        tokens = self._tokens
+        return None if tokens is None else ChatGptCredentials(tokens.access_token, tokens.account_id)
+
+    def account(self) -> ChatGptAccount | None:
+        tokens = self._tokens
+        if tokens is None:
+            return None
+        claims = tokens.id_claims()
+        auth = claims.get(AUTH_CLAIM_NAMESPACE, {})
+        return ChatGptAccount(
+            email=str(claims.get("email", "")),
+            plan_type=str(auth.get("chatgpt_plan_type", "unknown")) if isinstance(auth, dict) else "unknown",
+            user_id=auth.get("chatgpt_user_id") if isinstance(auth, dict) else None,
+        )
+
+    async def recover_auth(self) -> bool:
+        """Refresh the ChatGPT tokens with the refresh token. A refused refresh (revoked by a password change)
+        signs the desktop out, as the real app does when its refresh token is dead."""
+        tokens = self._tokens
+        if tokens is None or tokens.refresh_token is None:
+            return False
+        body = {
+            "client_id": CLIENT_ID,
+            "grant_type": "refresh_token",
+            "refresh_token": tokens.refresh_token,
+            "scope": "openid profile email",
+        }
+        try:
+            response = await self._http.post(f"{self.issuer_url}/oauth/token", json=body)
+        except httpx.TransportError:
+            return False
+        if response.status_code in (400, 401):
+            self._forget_tokens()
+            return False
+        if response.status_code != 200:
+            return False
+        self._store_tokens(response.json(), previous=tokens)
+        return True
+
+    # -- sign-in ---------------------------------------------------------------------------------------------
+
+    async def sign_in(
+        self,
+        email: str,
+        password: str,
+        totp_code: str | None = None,
+        *,
+        skip_mfa: bool = False,
+        workspace: str | None = None,
+    ) -> None:
+        """Sign in through the issuer's pages; then the daemon checks its enrollment again."""
+        body = await self._browser_sign_in(email, password, totp_code, skip_mfa, workspace)
+        self._store_tokens(body, previous=None)
+        if self._controller is not None:
+            await self._controller.recheck()
+
+    async def adopt_tokens(self, body: dict[str, Any]) -> None:
+        """Install a token response as if signed in (a scenario precondition), then re-check the
+        enrollment."""
+        self._store_tokens(body, previous=None)
+        if self._controller is not None:
+            await self._controller.recheck()
+
+    async def sign_out(self) -> None:
+        self._forget_tokens()
+        if self._controller is not None:
+            await self._controller.recheck()
+
+    def _store_tokens(self, body: dict[str, Any], *, previous: StoredTokens | None) -> None:
+        try:
+            id_token = str(body["id_token"])
+            access_token = str(body["access_token"])
+        except KeyError:
+            raise DesktopSignInError("the token response has no id_token or access_token") from None
+        account_id = _account_id(id_token)
+        refresh_token = body.get("refresh_token") or (previous.refresh_token if previous else None)
+        tokens = StoredTokens(
+            id_token=id_token,
+            access_token=access_token,
+            refresh_token=refresh_token,
+            account_id=account_id,
+            last_refresh=self.clock.now_datetime().isoformat().replace("+00:00", "Z"),
+        )
+        write_auth_file(self.auth_path, tokens)
+        self._tokens = tokens
+
+    def _forget_tokens(self) -> None:
+        self._tokens = None
+        with contextlib.suppress(FileNotFoundError):
+            self.auth_path.unlink()
+
+    async def _browser_sign_in(
+        self, email: str, password: str, totp_code: str | None, skip_mfa: bool, workspace: str | None
+    ) -> dict[str, Any]:
+        pkce = generate_pkce()
+        state = generate_state()
+        redirect_uri = loopback_redirect_uri()
+        url = AuthorizeRequest(
+            client_id=CLIENT_ID, redirect_uri=redirect_uri, code_challenge=pkce.challenge, state=state
+        ).url(self.issuer_url)
+        # The callback is intercepted rather than served: nothing listens on 1455 in this simulation.
+        async with Browser(intercept=[redirect_uri], timeout=self.timeout) as browser:
+            try:
+                navigation = await browser.open(url)
+                for _ in range(MAX_PAGES):
+                    if isinstance(navigation, Interception):
+                        code = _callback_code(navigation, state)
+                        return await self._exchange(code, pkce.verifier, redirect_uri)
+                    navigation = await self._answer_page(
+                        browser, navigation, email, password, totp_code, skip_mfa, workspace
+                    )
+            except (BrowserError, NavigationFailed) as exc:
+                raise DesktopSignInError(f"sign-in failed in the browser: {exc.message}") from None
+        raise DesktopSignInError(f"sign-in did not finish within {MAX_PAGES} pages")
+
+    @staticmethod
+    async def _answer_page(
+        browser: Browser,
+        page: Page,
+        email: str,
+        password: str,
+        totp_code: str | None,
+        skip_mfa: bool,
+        workspace: str | None,
+    ) -> Page | Interception:
+        name, error = page.data.get("page"), page.data.get("error")
+        if error:
+            raise DesktopSignInError(f"the issuer showed page {name!r} with error {error!r}")
+        if name == "sign_in":
+            return await browser.press(page, "Continue", {"email": email, "password": password})
+        if name == "mfa":
+            if skip_mfa:
+                return await browser.press(page, "Skip for now")
+            if totp_code is None:
+                raise DesktopSignInError(
+                    "the issuer asked for an MFA code and none was given", code=ErrorCode.MFA_CODE_REJECTED
+                )
+            return await browser.press(page, "Verify", {"code": totp_code})
+        if name == "workspace":
+            return await browser.press(page, _workspace_label(page, workspace))
+        if name == "consent":
+            return await browser.press(page, "Allow")
+        raise DesktopSignInError(f"unexpected sign-in page {name!r} (HTTP {page.status})")
+
+    async def _exchange(self, code: str, verifier: str, redirect_uri: str) -> dict[str, Any]:
+        response = await self._http.post(
+            f"{self.issuer_url}/oauth/token",
+            data={
+                "grant_type": "authorization_code",
+                "code": code,
+                "redirect_uri": redirect_uri,
+                "client_id": CLIENT_ID,
+                "code_verifier": verifier,
+            },
+        )
+        if response.status_code != 200:
+            raise DesktopSignInError(f"the token endpoint answered HTTP {response.status_code}")
+        body = response.json()
+        if not isinstance(body, dict):
+            raise DesktopSignInError("the token endpoint answered something other than a JSON object")
+        return body
+
+    # -- settings --------------------------------------------------------------------------------------------
+
+    async def set_allow_other_devices(self, allowed: bool) -> None:
+        """Settings › Connections › Allow other devices to connect (off by default)."""
+        if allowed:
+            await self.controller.enable()
+        else:
+            await self.controller.disable()
+
+    def set_keep_awake(self, keep_awake: bool) -> None:
+        self.controller.store.update_settings(keep_awake=keep_awake)
+
+    def settings(self) -> dict[str, bool]:
+        stored = self.controller.store.settings()
+        return {
+            messages.DESKTOP_ALLOW_CONNECTIONS: stored.allow_other_devices,
+            messages.DESKTOP_KEEP_AWAKE: stored.keep_awake,
+        }
+
+    def connections_text(self) -> str:
+        """The status line under Settings › Connections."""
+        controller = self.controller
+        reason = controller.status.blocked_reason
+        if reason is not None and controller.behaviour.desktop_shows_remediation:
+            return messages.DESKTOP_BLOCKED[reason]
+        return messages.DESKTOP_STATUS[controller.status.wire_status]
+
+    async def show_pairing_qr(self, path: Path) -> PairingScreen:
+        """ "Pair phone": a QR code when pairing can work, otherwise what the desktop says instead."""
+        controller = self.controller
+        if controller.status.value != "connected":
+            return Remediation(self.connections_text())
+        try:
+            started = await controller.start_pairing(manual_code=False)
+        except jsonrpc.RpcMethodError:
+            return Remediation(self.connections_text())
+        link = PairingLink(
+            origin=self.backend_origin,
+            pairing_code=started["pairingCode"],
+            environment_id=started["environmentId"],
+            server_name=controller.app_server.server_name,
+            expires_at=int(started["expiresAt"]),
+        )
+        url = link.to_url()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        render_png(url, path)
+        return QrShown(path, url, render_terminal(url))
+
+
+def _callback_code(callback: Interception, state: str) -> str:
+    params = callback.params
+    if params.get("state") != state:
+        raise DesktopSignInError(
+            "the callback carried another state than this sign-in sent", code=ErrorCode.PROTOCOL_VIOLATION
+        )
+    if params.get("error"):
+        raise DesktopSignInError(f"the issuer refused the sign-in: {params['error']}")
+    code = params.get("code")
+    if not code:
+        raise DesktopSignInError("the callback carried no authorization code")
+    return code
+
+
+def _workspace_label(page: Page, workspace: str | None) -> str:
+    wanted = (workspace or PERSONAL).casefold()
+    for form in page.forms:
+        for button in form.buttons:
+            if button.label.casefold() == wanted or button.value == workspace:
+                return button.label
+    raise DesktopSignInError(
+        f"the workspace {workspace or PERSONAL!r} is not offered", code=ErrorCode.WORKSPACE_MISMATCH
+    )
+
+
+def _account_id(id_token: str) -> str:
+    try:
+        payload = jwt.decode(id_token, options={"verify_signature": False})
+        return OpenAIAuthClaims.from_dict(payload.get(AUTH_CLAIM_NAMESPACE)).chatgpt_account_id
+    except (jwt.PyJWTError, ClaimsError, AttributeError):
+        raise DesktopSignInError("the id token carries no ChatGPT account id") from None

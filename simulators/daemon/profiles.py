@@ -1,0 +1,44 @@
+"""The two daemon profiles and, in one place, everything that differs between them.
+
+`legacy` is today's real daemon (codex 0.169.0): a typed enrollment refusal is only ever `errored`, the reason
+stays in the log, the desktop shows the generic errored line and `doctor` has no remote-control check at all
+(users report "doctor all green" while enrollment fails, openai/codex#24328). `fixed` is the typed-error fix
+pairsim exists to prove: the refusal's code becomes a `blocked_*` status, the desktop and `doctor` say what to
+do.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Profile(StrEnum):
+    LEGACY = "legacy"
+    FIXED = "fixed"
+
+
+@dataclass(frozen=True)
+class ProfileBehaviour:
+    # A refusal whose body carries a typed code (`mfa_required`, ...) becomes a `blocked_*` status instead of
+    # `errored`, and the status payload names the reason (`blockedReason`).
+    reports_blocked_status: bool
+    # Settings › Connections shows the cause's remediation instead of the generic errored line, and the QR
+    # button shows that remediation instead of a code that cannot work.
+    desktop_shows_remediation: bool
+    # `pairsim doctor` checks the remote-control enrollment (the real doctor has no such check).
+    doctor_checks_enrollment: bool
+
+
+_BEHAVIOURS: dict[Profile, ProfileBehaviour] = {
+    Profile.LEGACY: ProfileBehaviour(
+        reports_blocked_status=False, desktop_shows_remediation=False, doctor_checks_enrollment=False
+    ),
+    Profile.FIXED: ProfileBehaviour(
+        reports_blocked_status=True, desktop_shows_remediation=True, doctor_checks_enrollment=True
+    ),
+}
+
+
+def behaviour(profile: Profile | str) -> ProfileBehaviour:
+    return _BEHAVIOURS[Profile(profile)]

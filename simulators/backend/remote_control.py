@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -133,6 +134,14 @@ class ApiError(PairsimError):
         self.headers = headers or {}
 
 
+def _mfa_assured(claims: Any) -> bool:
+    return bool({Amr.MFA.value, Amr.OTP.value} & set(claims.amr))
+
+
+def _compact_json(obj: Any) -> str:
+    return json.dumps(obj, separators=(",", ":"))
+
+
 def rfc3339(seconds: float) -> str:
     return format_rfc3339(int(seconds))
 
@@ -170,6 +179,7 @@ class RemoteControlService:
         self.verify_access_token = verify_access_token
         self.clock = clock
         self.typed_errors = typed_errors
+        self.last_responses: dict[str, tuple[int, str]] = {}
         self.store = store or RemoteControlStore(clock)
         self.events = EventLog()
         self.relay = RelayHub(
@@ -198,7 +208,7 @@ class RemoteControlService:
             ("GET", CLIENT_SOCKET_PATH, "rc.client.socket", self.relay.handle_phone),
         ]
         for method, path, name, handler in handlers:
-            app.router.add_route(method, base + path, self._with_errors(handler), name=name)
+            app.router.add_route(method, base + path, self._with_errors(name, handler), name=name)
         app.on_startup.append(self._on_startup)
         app.on_shutdown.append(self._on_shutdown)
 
@@ -221,7 +231,7 @@ class RemoteControlService:
         self._watcher = None
 
     def _with_errors(
-        self, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+        self, name: str, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
     ) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
         async def wrapped(request: web.Request) -> web.StreamResponse:
             request_id = request.headers.get(REQUEST_ID_HEADER) or new_request_id()
@@ -233,6 +243,9 @@ class RemoteControlService:
                 response = self._error_response(self._api_error(exc))
             if not response.prepared:
                 response.headers[REQUEST_ID_HEADER] = request_id
+            if isinstance(response, web.Response) and isinstance(response.body, bytes):
+                # What the backend last answered per route, so a scenario can quote the exact body it sent.
+                self.last_responses[name] = (response.status, response.body.decode("utf-8", "replace"))
             return response
 
         return wrapped
@@ -253,7 +266,9 @@ class RemoteControlService:
         return body
 
     def _error_response(self, exc: ApiError) -> web.Response:
-        return web.json_response(self.error_body(exc), status=exc.status, headers=exc.headers)
+        # Compact separators: the real backend's body is `{"detail":"Multi-factor authentication required"}`,
+        # byte for byte, and the daemon quotes it verbatim in its log line.
+        return web.json_response(self.error_body(exc), status=exc.status, headers=exc.headers, dumps=_compact_json)
 
     def _refusal_response(self, refused: HandshakeRefused, request: web.Request) -> web.Response:
         detail = DETAIL.get(refused.code) if refused.status == 401 else None
@@ -337,7 +352,7 @@ class RemoteControlService:
 
         refusal: ErrorCode | None = None
         forced_mfa = fault is not None and fault.kind is EnrollFault.MFA_REQUIRED
-        if forced_mfa or not ({Amr.MFA.value, Amr.OTP.value} & set(claims.amr)):
+        if forced_mfa or not _mfa_assured(claims):
             refusal = ErrorCode.MFA_REQUIRED
         elif not workspace.remote_control_allowed:
             refusal = ErrorCode.BLOCKED_BY_POLICY
@@ -377,6 +392,14 @@ class RemoteControlService:
         refresh: RefreshRequest = self._model(RefreshRequest.from_json, await self._json_body(request))
         with contextlib.suppress(RemoteControlError):
             self._check_credentials(self.store.enrollment(refresh.server_id))
+        if not _mfa_assured(claims):
+            # [P] The server credential stays backed by an MFA-assured sign-in: a desktop that signed in again
+            # without MFA cannot keep (or renew) its enrollment, exactly as it could not enroll.
+            with contextlib.suppress(RemoteControlError):
+                enrollment = self.store.enrollment(refresh.server_id)
+                self.store.record_refusal(enrollment.chatgpt_account_id, refresh.installation_id,
+                                          ErrorCode.MFA_REQUIRED)
+            raise ApiError(403, ErrorCode.MFA_REQUIRED)
         enrollment = self.store.refresh(refresh.server_id, refresh.installation_id, claims.auth.chatgpt_user_id)
         return web.json_response(self._enrollment_body(enrollment))
 

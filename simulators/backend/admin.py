@@ -1,0 +1,549 @@
+"""The backend's test-control surface: an in-process handle (`BackendControl`) and the same over HTTP.
+
+A scenario drives the world through it: create accounts, turn MFA on or off, change a password, move an
+account to another region, forbid remote control in a workspace, move the clock, and inject faults into any
+endpoint.
+
+Faults: `FaultRegistry` holds, per endpoint key, a queue of `Fault`s. The server's middleware consults it for
+every request by route name (e.g. `oauth.token`), and route modules may consult finer keys themselves with
+`await state.faults.respond("oauth.token:refresh_token")`. A fault waits `delay_s`, then either answers with
+`status`/`body` or (status None) lets the request through.
+
+The admin HTTP API lives under `/_pairsim/admin/` and requires `Authorization: Bearer <admin token>`. It
+returns secrets (passwords, TOTP secrets, tokens) to that caller only; neither API logs them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from simulators.backend.accounts import (
+    Account,
+    AccountError,
+    AccountSpec,
+    CreatedAccount,
+    Plan,
+    Region,
+    Session,
+    TeamWorkspaceSpec,
+    UnknownAccount,
+    UnknownWorkspace,
+    Workspace,
+)
+from simulators.backend.issuer import BodyTooLarge, read_body
+from simulators.protocol.errors import PairsimError, ProtocolError
+from simulators.protocol.oauth import CLIENT_ID, CODEX_SCOPES, TokenResponse
+
+if TYPE_CHECKING:
+    from simulators.backend.server import BackendState
+
+ADMIN_PREFIX = "/_pairsim/admin"
+MAX_FAULT_DELAY_S = 120.0
+MAX_ADMIN_BODY = 64 * 1024
+
+
+class AdminRequestError(ProtocolError):
+    """A malformed admin request (wrong JSON shape, bad value)."""
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Faults
+
+
+@dataclass(frozen=True)
+class Fault:
+    """What to do to the next `times` requests of an endpoint (None: every request until cleared)."""
+
+    status: int | None = None
+    body: Any = None
+    delay_s: float = 0.0
+    times: int | None = 1
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.status is not None and not 100 <= self.status <= 599:
+            raise AdminRequestError("fault status must be an HTTP status (100-599)")
+        if not 0.0 <= self.delay_s <= MAX_FAULT_DELAY_S:
+            raise AdminRequestError(f"fault delay_s must be between 0 and {MAX_FAULT_DELAY_S}")
+        if self.times is not None and self.times < 1:
+            raise AdminRequestError("fault times must be at least 1 (or null for always)")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "status": self.status,
+            "body": self.body,
+            "delay_s": self.delay_s,
+            "times": self.times,
+            "headers": dict(self.headers),
+        }
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> Fault:
+        status = raw.get("status")
+        delay = raw.get("delay_s", 0.0)
+        times = raw.get("times", 1)
+        headers = raw.get("headers", {})
+        if status is not None and (isinstance(status, bool) or not isinstance(status, int)):
+            raise AdminRequestError("fault status must be an integer or null")
+        if isinstance(delay, bool) or not isinstance(delay, int | float):
+            raise AdminRequestError("fault delay_s must be a number")
+        if times is not None and (isinstance(times, bool) or not isinstance(times, int)):
+            raise AdminRequestError("fault times must be an integer or null")
+        if not isinstance(headers, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in headers.items()
+        ):
+            raise AdminRequestError("fault headers must be an object of strings")
+        return cls(status=status, body=raw.get("body"), delay_s=float(delay), times=times, headers=headers)
+
+
+@dataclass
+class _ArmedFault:
+    fault: Fault
+    remaining: int | None
+
+
+class FaultRegistry:
+    """Faults queued per endpoint key; thread-safe so test threads can arm them while the server runs."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._queues: dict[str, deque[_ArmedFault]] = {}
+        self.applied: dict[str, int] = {}
+
+    def inject(self, endpoint_key: str, fault: Fault) -> None:
+        with self._lock:
+            self._queues.setdefault(endpoint_key, deque()).append(_ArmedFault(fault, fault.times))
+
+    def take(self, endpoint_key: str) -> Fault | None:
+        """The fault for this request, if any; counts it against its `times`."""
+        with self._lock:
+            queue = self._queues.get(endpoint_key)
+            if not queue:
+                return None
+            armed = queue[0]
+            if armed.remaining is not None:
+                armed.remaining -= 1
+                if armed.remaining <= 0:
+                    queue.popleft()
+            if not queue:
+                del self._queues[endpoint_key]
+            self.applied[endpoint_key] = self.applied.get(endpoint_key, 0) + 1
+            return armed.fault
+
+    def clear(self, endpoint_key: str | None = None) -> int:
+        with self._lock:
+            if endpoint_key is None:
+                cleared = sum(len(q) for q in self._queues.values())
+                self._queues.clear()
+                return cleared
+            return len(self._queues.pop(endpoint_key, ()))
+
+    def pending(self) -> dict[str, list[Fault]]:
+        with self._lock:
+            return {key: [armed.fault for armed in queue] for key, queue in self._queues.items()}
+
+    async def respond(self, endpoint_key: str) -> web.StreamResponse | None:
+        """Apply the next fault for `endpoint_key`: the response to send, or None to serve normally."""
+        fault = self.take(endpoint_key)
+        if fault is None:
+            return None
+        if fault.delay_s:
+            await asyncio.sleep(fault.delay_s)
+        if fault.status is None:
+            return None
+        return fault_response(fault)
+
+
+def fault_response(fault: Fault) -> web.Response:
+    assert fault.status is not None
+    headers = dict(fault.headers)
+    if isinstance(fault.body, bytes):
+        return web.Response(status=fault.status, body=fault.body, headers=headers)
+    if isinstance(fault.body, str):
+        return web.Response(status=fault.status, text=fault.body, headers=headers)
+    if fault.body is None:
+        return web.Response(status=fault.status, headers=headers)
+    return web.json_response(fault.body, status=fault.status, headers=headers)
+
+
+# ------------------------------------------------------------------------------------------------------------
+# In-process control
+
+
+def account_view(account: Account) -> dict[str, Any]:
+    """An account as JSON; it never holds a secret because `Account` holds none."""
+    view = asdict(account)
+    view["workspaces"] = [workspace_view(w) for w in account.workspaces]
+    return view
+
+
+def workspace_view(workspace: Workspace) -> dict[str, Any]:
+    return asdict(workspace)
+
+
+def session_view(session: Session) -> dict[str, Any]:
+    return {
+        "sid": session.sid,
+        "user_id": session.user_id,
+        "amr": list(session.amr),
+        "mfa_assured": session.mfa_assured,
+        "auth_time": session.auth_time,
+        "credentials_generation": session.credentials_generation,
+        "revoked": session.revoked,
+    }
+
+
+class BackendControl:
+    """What a scenario may do to the backend, in process. Thread-safe; every call is synchronous."""
+
+    def __init__(self, state: BackendState) -> None:
+        self._state = state
+
+    # accounts
+    def create_account(self, spec: AccountSpec | None = None, **fields: Any) -> CreatedAccount:
+        """Create an account; the result carries its password and TOTP secret, shown this once."""
+        if spec is not None and fields:
+            raise TypeError("pass either an AccountSpec or keyword fields, not both")
+        return self._state.accounts.create(spec or AccountSpec(**fields))
+
+    def account(self, account_id: str) -> Account:
+        return self._state.accounts.get(account_id)
+
+    def accounts(self) -> list[Account]:
+        return self._state.accounts.all()
+
+    def enable_mfa(self, account_id: str) -> str:
+        return self._state.accounts.enable_mfa(account_id)
+
+    def disable_mfa(self, account_id: str) -> Account:
+        return self._state.accounts.disable_mfa(account_id)
+
+    def set_mfa_enforced(self, account_id: str, enforced: bool) -> Account:
+        return self._state.accounts.set_mfa_enforced(account_id, enforced)
+
+    def change_password(self, account_id: str, new_password: str | None = None) -> str:
+        return self._state.accounts.change_password(account_id, new_password)
+
+    def enable_device_code(self, account_id: str, enabled: bool = True) -> Account:
+        return self._state.accounts.set_device_code_enabled(account_id, enabled)
+
+    def set_region(self, account_id: str, region: Region | str) -> Account:
+        return self._state.accounts.set_region(account_id, Region(region))
+
+    def set_workspace_policy(self, workspace_id: str, *, remote_control_allowed: bool) -> Workspace:
+        return self._state.accounts.set_workspace_policy(
+            workspace_id, remote_control_allowed=remote_control_allowed
+        )
+
+    def sessions(self, account_id: str) -> list[Session]:
+        return self._state.accounts.sessions_of(account_id)
+
+    def revoke_sessions(self, account_id: str) -> int:
+        return self._state.accounts.revoke_sessions(account_id)
+
+    def issue_tokens(
+        self,
+        account_id: str,
+        *,
+        workspace_id: str | None = None,
+        mfa_completed: bool | None = None,
+        client_id: str = CLIENT_ID,
+    ) -> TokenResponse:
+        """Tokens as if the account had just signed in (a precondition shortcut; the sign-in itself is the
+        browser walk). `mfa_completed` defaults to whether the account has MFA."""
+        account = self._state.accounts.get(account_id)
+        completed = account.mfa_enabled if mfa_completed is None else mfa_completed
+        session = self._state.accounts.open_session(account.user_id, mfa_completed=completed)
+        workspace = workspace_id or account.account_id
+        return self._state.issuer.mint(session, workspace, client_id=client_id, scopes=CODEX_SCOPES)
+
+    # clock
+    def now(self) -> float:
+        return self._state.clock.now()
+
+    def set_clock_offset(self, seconds: float) -> None:
+        self._state.clock.offset = float(seconds)
+
+    def advance_clock(self, seconds: float) -> None:
+        self._state.clock.advance(seconds)
+
+    # faults
+    def inject_fault(self, endpoint_key: str, fault: Fault) -> None:
+        self._state.faults.inject(endpoint_key, fault)
+
+    def clear_faults(self, endpoint_key: str | None = None) -> int:
+        return self._state.faults.clear(endpoint_key)
+
+    def faults(self) -> dict[str, list[Fault]]:
+        return self._state.faults.pending()
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Admin HTTP API
+
+
+def _error(status: int, error: str, message: str) -> web.Response:
+    return web.json_response(
+        {"error": error, "message": message}, status=status, headers={"Cache-Control": "no-store"}
+    )
+
+
+def _ok(body: dict[str, Any], status: int = 200) -> web.Response:
+    return web.json_response(body, status=status, headers={"Cache-Control": "no-store"})
+
+
+async def _json_body(request: web.Request) -> dict[str, Any]:
+    if request.content_type != "application/json":
+        raise AdminRequestError("admin requests carry JSON (Content-Type: application/json)")
+    raw = await read_body(request, MAX_ADMIN_BODY)
+    if not raw.strip():
+        return {}
+    try:
+        decoded = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise AdminRequestError("body is not valid JSON") from exc
+    if not isinstance(decoded, dict):
+        raise AdminRequestError("body must be a JSON object")
+    return decoded
+
+
+def _bool(body: Mapping[str, Any], name: str) -> bool:
+    value = body.get(name)
+    if not isinstance(value, bool):
+        raise AdminRequestError(f"{name} must be true or false")
+    return value
+
+
+def _optional_str(body: Mapping[str, Any], name: str) -> str | None:
+    value = body.get(name)
+    if value is not None and not isinstance(value, str):
+        raise AdminRequestError(f"{name} must be a string")
+    return value
+
+
+def _number(body: Mapping[str, Any], name: str) -> float | None:
+    value = body.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise AdminRequestError(f"{name} must be a number")
+    return float(value)
+
+
+def _spec_from_json(body: Mapping[str, Any]) -> AccountSpec:
+    allowed = {
+        "email",
+        "name",
+        "password",
+        "plan",
+        "mfa",
+        "mfa_enforced",
+        "team_workspaces",
+        "region",
+        "device_code",
+    }
+    unknown = set(body) - allowed
+    if unknown:
+        raise AdminRequestError(f"unknown field: {sorted(unknown)[0]}")
+    teams_raw = body.get("team_workspaces", [])
+    if not isinstance(teams_raw, list):
+        raise AdminRequestError("team_workspaces must be a list")
+    teams = []
+    for team in teams_raw:
+        if not isinstance(team, dict):
+            raise AdminRequestError("each team workspace is an object")
+        allowed_rc = team.get("remote_control_allowed", True)
+        if not isinstance(allowed_rc, bool):
+            raise AdminRequestError("remote_control_allowed must be true or false")
+        teams.append(
+            TeamWorkspaceSpec(
+                name=_optional_str(team, "name"),
+                plan=Plan(team.get("plan", Plan.BUSINESS.value)),
+                remote_control_allowed=allowed_rc,
+            )
+        )
+    flags = {}
+    for name, key in (
+        ("mfa", "mfa"),
+        ("mfa_enforced", "mfa_enforced"),
+        ("device_code", "device_code_enabled"),
+    ):
+        if name in body:
+            flags[key] = _bool(body, name)
+    return AccountSpec(
+        email=_optional_str(body, "email"),
+        name=_optional_str(body, "name"),
+        password=_optional_str(body, "password"),
+        plan=Plan(body.get("plan", Plan.PLUS.value)),
+        region=Region(body.get("region", Region.US.value)),
+        team_workspaces=tuple(teams),
+        **flags,
+    )
+
+
+Handler = Callable[[web.Request], Any]
+
+
+def add_routes(app: web.Application, state: BackendState) -> None:
+    """The admin route group under `/_pairsim/admin/` (see docs/_parts/accounts-and-oauth.md)."""
+    control = BackendControl(state)
+
+    def guarded(handler: Handler) -> Handler:
+        async def wrapper(request: web.Request) -> web.StreamResponse:
+            if not state.admin_token_matches(request.headers.get("Authorization", "")):
+                return _error(401, "unauthorized", "admin token required")
+            try:
+                return await handler(request)
+            except AdminRequestError as exc:
+                return _error(400, "bad_request", exc.message)
+            except BodyTooLarge:
+                return _error(413, "bad_request", "request body too large")
+            except (UnknownAccount, UnknownWorkspace) as exc:
+                return _error(404, "not_found", exc.message)
+            except AccountError as exc:
+                return _error(409, "conflict", exc.message)
+            except (ValueError, TypeError) as exc:
+                # Enum conversions (plan, region) land here; their messages name the bad value, never a
+                # secret.
+                return _error(400, "bad_request", str(exc))
+            except PairsimError as exc:
+                return _error(400, "bad_request", exc.message)
+
+        return wrapper
+
+    def account_id(request: web.Request) -> str:
+        return request.match_info["account_id"]
+
+    async def list_accounts(request: web.Request) -> web.Response:
+        return _ok({"accounts": [account_view(a) for a in control.accounts()]})
+
+    async def create_account(request: web.Request) -> web.Response:
+        created = control.create_account(_spec_from_json(await _json_body(request)))
+        return _ok(
+            {
+                "account": account_view(created.account),
+                "password": created.password,
+                "totp_secret": created.totp_secret,
+            },
+            status=201,
+        )
+
+    async def get_account(request: web.Request) -> web.Response:
+        return _ok({"account": account_view(control.account(account_id(request)))})
+
+    async def set_mfa(request: web.Request) -> web.Response:
+        enabled = _bool(await _json_body(request), "enabled")
+        if enabled:
+            secret = control.enable_mfa(account_id(request))
+            return _ok({"account": account_view(control.account(account_id(request))), "totp_secret": secret})
+        return _ok({"account": account_view(control.disable_mfa(account_id(request))), "totp_secret": None})
+
+    async def set_mfa_enforced(request: web.Request) -> web.Response:
+        enforced = _bool(await _json_body(request), "enforced")
+        return _ok({"account": account_view(control.set_mfa_enforced(account_id(request), enforced))})
+
+    async def change_password(request: web.Request) -> web.Response:
+        new_password = _optional_str(await _json_body(request), "password")
+        password = control.change_password(account_id(request), new_password)
+        return _ok({"account": account_view(control.account(account_id(request))), "password": password})
+
+    async def set_device_code(request: web.Request) -> web.Response:
+        enabled = _bool(await _json_body(request), "enabled")
+        return _ok({"account": account_view(control.enable_device_code(account_id(request), enabled))})
+
+    async def set_region(request: web.Request) -> web.Response:
+        region = _optional_str(await _json_body(request), "region")
+        if region is None:
+            raise AdminRequestError("region is required")
+        return _ok({"account": account_view(control.set_region(account_id(request), region))})
+
+    async def list_sessions(request: web.Request) -> web.Response:
+        return _ok({"sessions": [session_view(s) for s in control.sessions(account_id(request))]})
+
+    async def revoke_sessions(request: web.Request) -> web.Response:
+        return _ok({"revoked": control.revoke_sessions(account_id(request))})
+
+    async def issue_tokens(request: web.Request) -> web.Response:
+        body = await _json_body(request)
+        mfa = body.get("mfa_completed")
+        if mfa is not None and not isinstance(mfa, bool):
+            raise AdminRequestError("mfa_completed must be true, false or null")
+        tokens = control.issue_tokens(
+            account_id(request), workspace_id=_optional_str(body, "workspace_id"), mfa_completed=mfa
+        )
+        return _ok(tokens.to_body())
+
+    async def set_policy(request: web.Request) -> web.Response:
+        allowed = _bool(await _json_body(request), "remote_control_allowed")
+        workspace = control.set_workspace_policy(
+            request.match_info["workspace_id"], remote_control_allowed=allowed
+        )
+        return _ok({"workspace": workspace_view(workspace)})
+
+    async def get_clock(request: web.Request) -> web.Response:
+        return _ok({"now": control.now(), "offset": state.clock.offset})
+
+    async def set_clock(request: web.Request) -> web.Response:
+        body = await _json_body(request)
+        offset, advance = _number(body, "offset"), _number(body, "advance")
+        if (offset is None) == (advance is None):
+            raise AdminRequestError("give exactly one of offset or advance")
+        if offset is not None:
+            control.set_clock_offset(offset)
+        else:
+            assert advance is not None
+            control.advance_clock(advance)
+        return _ok({"now": control.now(), "offset": state.clock.offset})
+
+    async def list_faults(request: web.Request) -> web.Response:
+        pending = {key: [f.to_dict() for f in faults] for key, faults in control.faults().items()}
+        routes = sorted(
+            {r.name for r in request.app.router.resources() if r.name and not r.name.startswith("admin.")}
+        )
+        return _ok({"faults": pending, "applied": dict(state.faults.applied), "endpoints": routes})
+
+    async def inject_fault(request: web.Request) -> web.Response:
+        body = await _json_body(request)
+        endpoint = _optional_str(body, "endpoint")
+        if not endpoint:
+            raise AdminRequestError("endpoint is required")
+        fault = Fault.from_dict({k: v for k, v in body.items() if k != "endpoint"})
+        control.inject_fault(endpoint, fault)
+        return _ok({"endpoint": endpoint, "fault": fault.to_dict()}, status=201)
+
+    async def clear_faults(request: web.Request) -> web.Response:
+        return _ok({"cleared": control.clear_faults(request.query.get("endpoint") or None)})
+
+    routes: list[tuple[str, str, str, Handler]] = [
+        ("GET", "/accounts", "admin.accounts", list_accounts),
+        ("POST", "/accounts", "admin.accounts", create_account),
+        ("GET", "/accounts/{account_id}", "admin.account", get_account),
+        ("POST", "/accounts/{account_id}/mfa", "admin.account.mfa", set_mfa),
+        ("POST", "/accounts/{account_id}/mfa-enforced", "admin.account.mfa_enforced", set_mfa_enforced),
+        ("POST", "/accounts/{account_id}/password", "admin.account.password", change_password),
+        ("POST", "/accounts/{account_id}/device-code", "admin.account.device_code", set_device_code),
+        ("POST", "/accounts/{account_id}/region", "admin.account.region", set_region),
+        ("GET", "/accounts/{account_id}/sessions", "admin.account.sessions", list_sessions),
+        ("POST", "/accounts/{account_id}/sessions/revoke", "admin.account.sessions_revoke", revoke_sessions),
+        ("POST", "/accounts/{account_id}/tokens", "admin.account.tokens", issue_tokens),
+        ("POST", "/workspaces/{workspace_id}/policy", "admin.workspace.policy", set_policy),
+        ("GET", "/clock", "admin.clock", get_clock),
+        ("POST", "/clock", "admin.clock", set_clock),
+        ("GET", "/faults", "admin.faults", list_faults),
+        ("POST", "/faults", "admin.faults", inject_fault),
+        ("DELETE", "/faults", "admin.faults", clear_faults),
+    ]
+    resources: dict[str, web.Resource] = {}
+    for method, path, name, handler in routes:
+        resource = resources.get(name)
+        if resource is None:
+            resource = resources[name] = app.router.add_resource(ADMIN_PREFIX + path, name=name)
+        resource.add_route(method, guarded(handler))

@@ -1,0 +1,268 @@
+"""The simulated ChatGPT backend as one real aiohttp server on loopback.
+
+Extension point: the app is built from *route groups*. A route group is a function
+
+    def add_routes(app: web.Application, state: BackendState) -> None
+
+that adds named routes (the route name is also the fault key, see `admin.py`). Built-in groups are the modules
+in `ROUTE_GROUP_MODULES` (each exposes `add_routes`); another area adds its module name there, or passes extra
+groups to `BackendServer(..., route_groups=[...])` / `server.add_route_group(fn)` before `start()`. A group
+keeps its own state in `state.extensions[<its name>]` and verifies bearer tokens with
+`state.issuer.verify_access_token` (or `issuer.bearer_claims(request, state.issuer)`); `issuer.read_body`
+reads a body with a size limit.
+
+URLs once started: `base_url` = `http://127.0.0.1:<port>` (also the OAuth issuer), `chatgpt_base_url` =
+`{base_url}/backend-api/` (where the remote-control routes belong), admin API under
+`{base_url}/_pairsim/admin/`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import hmac
+import importlib
+import logging
+import os
+import signal
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+from aiohttp.abc import AbstractAccessLogger
+
+from simulators.backend.accounts import AccountFactory, AccountStore
+from simulators.backend.admin import BackendControl, FaultRegistry
+from simulators.backend.issuer import Issuer, IssuerSettings
+from simulators.clock import Clock
+from simulators.protocol.errors import PairsimError
+from simulators.protocol.oauth import RandomBytes, b64url_encode, system_random_bytes
+
+logger = logging.getLogger(__name__)
+
+CHATGPT_BASE_PATH = "/backend-api/"
+ROUTE_GROUP_MODULES: tuple[str, ...] = (
+    "simulators.backend.issuer",
+    "simulators.backend.admin",
+)
+
+
+@dataclass
+class BackendState:
+    """Everything the backend knows. Route groups receive it; scenarios reach it through `control`."""
+
+    clock: Clock
+    accounts: AccountStore
+    issuer: Issuer
+    faults: FaultRegistry
+    admin_token: str = field(repr=False)
+    extensions: dict[str, Any] = field(default_factory=dict)
+    base_url: str | None = None
+
+    @classmethod
+    def create(
+        cls,
+        clock: Clock | None = None,
+        *,
+        seed: int = 0,
+        random_bytes: RandomBytes = system_random_bytes,
+        settings: IssuerSettings | None = None,
+    ) -> BackendState:
+        clock = clock or Clock()
+        accounts = AccountStore(clock, AccountFactory(seed), random_bytes=random_bytes)
+        return cls(
+            clock=clock,
+            accounts=accounts,
+            issuer=Issuer(accounts, clock, settings=settings, random_bytes=random_bytes),
+            faults=FaultRegistry(),
+            admin_token=b64url_encode(random_bytes(32)),
+        )
+
+    @property
+    def control(self) -> BackendControl:
+        return BackendControl(self)
+
+    def admin_token_matches(self, authorization: str) -> bool:
+        scheme, _, token = authorization.partition(" ")
+        return scheme.lower() == "bearer" and hmac.compare_digest(
+            token.strip().encode("utf-8", "replace"), self.admin_token.encode("ascii")
+        )
+
+
+RouteGroup = Callable[[web.Application, BackendState], None]
+STATE_KEY = web.AppKey("pairsim_backend_state", BackendState)
+
+
+def default_route_groups() -> list[RouteGroup]:
+    return [importlib.import_module(name).add_routes for name in ROUTE_GROUP_MODULES]
+
+
+class PathOnlyAccessLogger(AbstractAccessLogger):
+    """Access log without query strings or headers: queries carry codes and state, headers carry tokens."""
+
+    def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
+        self.logger.info("%s %s %s %.1fms", request.method, request.path, response.status, time * 1000)
+
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def build_app(state: BackendState, route_groups: Iterable[RouteGroup]) -> web.Application:
+
+    @web.middleware
+    async def contain_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+        try:
+            return await handler(request)
+        except web.HTTPException:
+            raise
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            # Type and route only: exception text could quote request data.
+            logger.error("unhandled %s in %s %s", type(exc).__name__, request.method, request.path)
+            return web.json_response({"error": "server_error"}, status=500)
+
+    @web.middleware
+    async def apply_faults(request: web.Request, handler: Handler) -> web.StreamResponse:
+        route = request.match_info.route
+        name = route.resource.name if route.resource is not None else None
+        if name and not name.startswith("admin."):
+            response = await state.faults.respond(name)
+            if response is not None:
+                return response
+        return await handler(request)
+
+    app = web.Application(middlewares=[contain_errors, apply_faults])
+    app[STATE_KEY] = state
+    for group in route_groups:
+        group(app, state)
+    return app
+
+
+class BackendServer:
+    """One loopback aiohttp server serving every route group over one `BackendState`."""
+
+    def __init__(
+        self,
+        state: BackendState,
+        clock: Clock | None = None,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        route_groups: Iterable[RouteGroup] | None = None,
+    ) -> None:
+        if clock is not None and clock is not state.clock:
+            raise ValueError("the server and its state must share one clock")
+        self.state = state
+        self.host = host
+        self.port = port
+        self._groups: list[RouteGroup] = default_route_groups()
+        self._groups.extend(route_groups or ())
+        self._runner: web.AppRunner | None = None
+        self.app: web.Application | None = None
+        self.base_url: str | None = None
+
+    @property
+    def clock(self) -> Clock:
+        return self.state.clock
+
+    @property
+    def control(self) -> BackendControl:
+        return self.state.control
+
+    @property
+    def issuer_url(self) -> str:
+        return self._started_url()
+
+    @property
+    def chatgpt_base_url(self) -> str:
+        return self._started_url() + CHATGPT_BASE_PATH
+
+    def _started_url(self) -> str:
+        if self.base_url is None:
+            raise RuntimeError("the backend server is not started")
+        return self.base_url
+
+    def add_route_group(self, group: RouteGroup) -> None:
+        if self._runner is not None:
+            raise RuntimeError("route groups are added before start()")
+        self._groups.append(group)
+
+    async def start(self) -> str:
+        if self._runner is not None:
+            raise RuntimeError("the backend server is already started")
+        self.app = build_app(self.state, self._groups)
+        runner = web.AppRunner(self.app, access_log_class=PathOnlyAccessLogger, handle_signals=False)
+        await runner.setup()
+        site = web.TCPSite(runner, self.host, self.port)
+        await site.start()
+        self._runner = runner
+        port = runner.addresses[0][1]
+        self.base_url = f"http://{self.host}:{port}"
+        self.state.base_url = self.base_url
+        self.state.issuer.bind(self.base_url)
+        return self.base_url
+
+    async def stop(self) -> None:
+        runner, self._runner = self._runner, None
+        if runner is not None:
+            await runner.cleanup()
+
+    async def __aenter__(self) -> BackendServer:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+
+# ------------------------------------------------------------------------------------------------------------
+# `pairsim backend`: the backend as its own process
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    parser = subparsers.add_parser(
+        "backend", help="run the simulated ChatGPT backend (accounts, OAuth issuer, admin API) on loopback"
+    )
+    parser.add_argument("--port", type=int, default=0, help="TCP port on 127.0.0.1 (0: any free port)")
+    parser.add_argument("--seed", type=int, default=0, help="seed for generated accounts")
+    parser.add_argument(
+        "--admin-token-file",
+        type=Path,
+        help="write the admin API token to this file (created with mode 0600)",
+    )
+    parser.set_defaults(func=_run_backend_command)
+
+
+def _run_backend_command(args: argparse.Namespace) -> int:
+    if not 0 <= args.port <= 65535:
+        raise PairsimError(f"--port must be between 0 and 65535, not {args.port}")
+    return asyncio.run(_serve(args.port, args.seed, args.admin_token_file))
+
+
+async def _serve(port: int, seed: int, admin_token_file: Path | None) -> int:
+    server = BackendServer(BackendState.create(seed=seed), port=port)
+    try:
+        base_url = await server.start()
+    except OSError as exc:
+        raise PairsimError(f"cannot listen on 127.0.0.1:{port}: {exc.strerror}") from exc
+    if admin_token_file is not None:
+        fd = os.open(admin_token_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(server.state.admin_token + "\n")
+    print(f"backend: {base_url}", flush=True)
+    print(f"chatgpt_base_url: {server.chatgpt_base_url}", flush=True)
+    print(f"issuer: {server.issuer_url}", flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        await server.stop()
+    return 0

@@ -17,8 +17,10 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# The seed story, end to end on the built-in mocked world: today's bug and the fix side by side.
 demo: install
-	$(BIN)/pairsim demo
+	$(BIN)/pairsim reproduce password-change --profile legacy
+	$(BIN)/pairsim reproduce password-change --profile fixed
 
 lint: install
 	$(BIN)/ruff check .
@@ -29,10 +31,18 @@ test: lint
 	$(BIN)/pytest -n $(WORKERS) \
 		--junitxml=reports/junit.xml \
 		--alluredir=reports/allure-results --clean-alluredir \
+		--cucumberjson=reports/cucumber.json \
 		$(PYTEST_ARGS); \
 	rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pairsim: pytest collected no tests (exit 5); nothing was verified" >&2; exit 0; fi; \
 	exit $$rc
 
+# HTML report with Allure 3 from npm (Node only, no Java).
+report:
+	@test -d reports/allure-results || { echo "pairsim: no reports/allure-results; run make test first" >&2; exit 1; }
+	npx --yes allure@3 generate reports/allure-results -o reports/allure-report
+	@echo "pairsim: open it with: npx --yes allure@3 open reports/allure-report"
+
 clean:
-	rm -rf $(VENV) reports/allure-results reports/*.json reports/*.xml .pytest_cache .hypothesis
+	rm -rf $(VENV) reports/allure-results reports/allure-report reports/reproduce reports/*.json reports/*.xml \
+		.pytest_cache .hypothesis

@@ -312,6 +312,14 @@ class RemoteControlController:
             attempt = self._next_attempt()
             self._wake.set()
             await self._await_attempt(attempt)
+        elif current is not None and credentials is not None:
+            # Signed in again on the same account: the server token must be renewed under the new sign-in, so
+            # a sign-in the backend no longer accepts for remote control (no MFA) is found now, not at expiry.
+            self._credential = replace(current, token=None, expires_at=0)
+            attempt = self._next_attempt()
+            await self.relay.disconnect("signed in again")
+            self._wake.set()
+            await self._await_attempt(attempt)
         else:
             self._wake.set()
 

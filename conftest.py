@@ -1,0 +1,157 @@
+"""Fixtures and hooks for the Gherkin suite (`features/`, bound in `steps/test_*.py`).
+
+Each scenario gets a fresh World (servers on ephemeral ports, a seeded Faker), in the daemon profile its tag names
+(`@legacy` or `@fixed`, default fixed), stopped after the scenario. The same hooks keep the Cucumber JSON report
+whole under pytest-xdist.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import zlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from pytest_bdd.cucumber_json import LogBDDCucumberJSON
+
+from steps.context import ScenarioContext
+from steps.reporting import attach_world
+
+if TYPE_CHECKING:
+    from simulators.world import World
+
+pytest_plugins = [
+    "steps.accounts", "steps.desktop", "steps.phone", "steps.faults", "steps.session",
+    # The daemon features (features/daemon) run against `--daemon mock|codex`; the option and fixtures live here.
+    "simulators.real.pytest_plugin",
+]
+
+# Every tag a feature file may carry. pytest-bdd turns tags into markers, and --strict-markers refuses unknown ones.
+TAGS: dict[str, str] = {
+    "legacy": "run against today's daemon and backend (the seed bug reproduces)",
+    "fixed": "run against the typed-error fix (default when a scenario names no profile)",
+    "pairing": "pairing a phone with Codex on a Mac",
+    "mfa": "multi-factor authentication and enrollment",
+    "seed": "the password-change failure that started pairsim",
+    "refusals": "pairing refused for a known cause",
+    "approvals": "deciding on Codex's requests from the phone",
+    "daemon": "the daemon's app-server listener (features/daemon)",
+}
+
+# Set by steps/test_report_hygiene.py only: where a scenario writes the secrets its world held, so that test can
+# look for them in the Allure results of the same run. Never set in CI runs.
+SECRET_CANARY_ENV = "PAIRSIM_SECRET_CANARY"
+
+_CUCUMBER_KEY = "pairsim_cucumber_features"
+
+
+def scenario_seed(nodeid: str) -> int:
+    """A stable seed per scenario (and per Examples row), so a failure replays with the same people and data."""
+    return zlib.crc32(nodeid.encode("utf-8"))
+
+
+def scenario_profile(node: pytest.Item) -> str:
+    tagged = {name for name in ("legacy", "fixed") if node.get_closest_marker(name) is not None}
+    if len(tagged) > 1:
+        raise pytest.UsageError(f"{node.nodeid} is tagged both @legacy and @fixed")
+    return tagged.pop() if tagged else "fixed"
+
+
+@pytest.fixture
+def ctx() -> ScenarioContext:
+    return ScenarioContext()
+
+
+@pytest.fixture
+def world(request: pytest.FixtureRequest, tmp_path: Path, ctx: ScenarioContext) -> Iterator[World]:
+    # Imported here so the rest of the test suite still collects while the World is being changed.
+    from simulators.world import World
+
+    from simulators.daemon.profiles import Profile
+
+    node = request.node
+    started = World(profile=Profile(scenario_profile(node)), seed=scenario_seed(node.nodeid), root=tmp_path).start()
+    try:
+        yield started
+    finally:
+        try:
+            attach_world(started, ctx)
+            _write_secret_canary(started, ctx)
+        finally:
+            started.stop()
+
+
+def _write_secret_canary(world: World, ctx: ScenarioContext) -> None:
+    target = os.environ.get(SECRET_CANARY_ENV)
+    if not target:
+        return
+    secrets: list[str] = list(world.issued_secrets())
+    for name in ctx.people:
+        persona = world.persona(name)
+        secrets.append(persona.password)
+        if persona.totp_secret:
+            secrets.append(persona.totp_secret)
+    with open(target, "a", encoding="utf-8") as out:
+        out.write(json.dumps(secrets) + "\n")
+
+
+# --------------------------------------------------------------------------------------------- cucumber json
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for tag, meaning in TAGS.items():
+        config.addinivalue_line("markers", f"{tag}: {meaning}")
+    path = config.getoption("cucumber_json_path", None)
+    if not path:
+        return
+    # pytest-bdd writes Cucumber JSON only on the xdist controller, whose reports lack the scenario data, so
+    # under -n N the file came out as []. Each worker collects its own scenarios and hands them back in its
+    # workeroutput; the controller merges them after pytest-bdd has written its (empty) file.
+    if hasattr(config, "workerinput"):
+        config.pluginmanager.register(_WorkerCucumberJSON(config), "pairsim-cucumber-worker")
+    else:
+        config.pluginmanager.register(_CucumberMerger(Path(path)), "pairsim-cucumber-merger")
+
+
+class _WorkerCucumberJSON(LogBDDCucumberJSON):
+    def __init__(self, config: pytest.Config) -> None:
+        super().__init__(os.devnull)
+        self._config = config
+
+    def pytest_sessionfinish(self) -> None:
+        self._config.workeroutput[_CUCUMBER_KEY] = list(self.features.values())  # type: ignore[attr-defined]
+
+    def pytest_terminal_summary(self) -> None:
+        pass
+
+
+class _CucumberMerger:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.parts: list[list[dict[str, Any]]] = []
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node: Any, error: Any) -> None:
+        self.parts.append(getattr(node, "workeroutput", {}).get(_CUCUMBER_KEY, []))
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self) -> None:
+        if not self.parts:
+            return  # no workers: pytest-bdd's own writer already did the job
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.write_text(json.dumps(merge_cucumber(self.parts)), encoding="utf-8")
+
+
+def merge_cucumber(parts: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """One Cucumber JSON document from several workers' ones: each feature once, its scenarios in file order."""
+    features: dict[str, dict[str, Any]] = {}
+    for part in parts:
+        for feature in part:
+            merged = features.setdefault(feature["uri"], {**feature, "elements": []})
+            merged["elements"].extend(feature["elements"])
+    for feature in features.values():
+        feature["elements"].sort(key=lambda element: (element["line"], element["id"]))
+    return [features[uri] for uri in sorted(features)]

@@ -1,0 +1,445 @@
+"""One mocked world: the account backend and a desktop daemon on loopback, people, phones, and faults.
+
+`World` is the synchronous, product-level facade that Gherkin steps and `pairsim reproduce` drive. Every server is
+real (aiohttp on 127.0.0.1, port 0) and runs on the world's own event loop thread, so servers keep serving between
+steps and scenarios can run in parallel without sharing anything.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import random
+import shutil
+import tempfile
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pyotp
+
+from simulators.backend import rc_admin
+from simulators.backend import remote_control as backend_rc
+from simulators.backend.accounts import AccountSpec, CreatedAccount, Plan, Region, TeamWorkspaceSpec
+from simulators.backend.remote_control import EnrollFault
+from simulators.backend.server import BackendServer, BackendState
+from simulators.clock import Clock
+from simulators.daemon.app_server import AppServer
+from simulators.daemon.desktop import DesktopApp, QrShown, Remediation
+from simulators.daemon.doctor import run_doctor
+from simulators.daemon.listener import AppServerListener
+from simulators.daemon.profiles import Profile
+from simulators.daemon.remote_control import RemoteControlController
+from simulators.daemon.store import DaemonStore
+from simulators.daemon.threads import install_threads
+from simulators.phone.app import Approval, PhoneApp, PhoneProfile
+from simulators.protocol.redaction import redact_body, redact_secrets
+from simulators.runtime import LoopThread
+
+__all__ = ["PairingOutcome", "Persona", "Profile", "QrShown", "Remediation", "World"]
+
+PERSONAL = "Personal"
+DEFAULT_SERVER_NAME = "Dana's MacBook Pro"
+SETTLED_STATUSES = ("connected", "errored", "disabled")
+
+
+@dataclass(frozen=True)
+class Persona:
+    """A person in a scenario. The secrets are for the simulated hands only; they never reach a report."""
+
+    name: str
+    email: str
+    password: str = field(repr=False)
+    totp_secret: str | None = field(repr=False)
+    user_id: str
+    account_id: str
+    workspace_ids: dict[str, str]
+
+
+@dataclass(frozen=True)
+class PairingOutcome:
+    outcome: str  # "paired" or an ErrorCode value
+    message: str
+    screens: list[dict[str, Any]]
+    host_name: str | None
+    thread_count: int | None = None
+
+
+class World:
+    """A fresh backend + daemon + desktop, with people and phones. Synchronous; use as a context manager."""
+
+    def __init__(
+        self,
+        *,
+        profile: Profile | str = Profile.FIXED,
+        seed: int = 1234,
+        root: Path | None = None,
+        daemon: str = "mock",
+        server_name: str = DEFAULT_SERVER_NAME,
+    ) -> None:
+        if daemon != "mock":
+            raise ValueError(f"unknown daemon target {daemon!r}; this world runs the mock daemon")
+        self.profile = Profile(profile)
+        self.seed = seed
+        self.server_name = server_name
+        self._own_root = root is None
+        self.root = Path(tempfile.mkdtemp(prefix="pairsim-world-")) if root is None else root
+        self.clock = Clock()
+        self._random = random.Random(seed)
+        self._loop: LoopThread | None = None
+        self._people: dict[str, CreatedAccount] = {}
+        self._phones: dict[str, PhoneApp] = {}
+        self._qr_count = 0
+        self._desktop_tokens_seen: list[tuple[str, ...]] = []
+        self._started = False
+
+    # ------------------------------------------------------------------------------------------------ lifecycle
+
+    def start(self) -> World:
+        self._loop = LoopThread(name=f"pairsim-world-{self.seed}")
+        try:
+            self._run(self._start())
+        except BaseException:
+            self._loop.close()
+            raise
+        self._started = True
+        return self
+
+    async def _start(self) -> None:
+        state = BackendState.create(self.clock, seed=self.seed)
+        self.rc = backend_rc.configure(state, typed_errors=self.profile is Profile.FIXED)
+        self.backend = BackendServer(state, route_groups=[backend_rc.add_routes, rc_admin.add_routes])
+        await self.backend.start()
+
+        self.home = home = self.root / "mac" / "codex-home"
+        self.store = DaemonStore.open(home, self.clock)
+        self.app_server = AppServer(home, self.clock, self.server_name, self.store.installation_id())
+        install_threads(self.app_server, seed=self.seed)
+        self.desktop = DesktopApp(
+            home, issuer_url=self.backend.issuer_url, backend_origin=self.backend_url, clock=self.clock
+        )
+        self.app_server.account_provider = self.desktop.account
+        self.controller = RemoteControlController(
+            self.app_server,
+            self.store,
+            self.desktop,
+            base_url=self.backend.chatgpt_base_url,
+            profile=self.profile,
+            clock=self.clock,
+        )
+        self.desktop.attach(self.controller)
+        await self.controller.start()
+        self.listener = AppServerListener(self.app_server, clock=self.clock)
+        await self.listener.start()
+
+    def stop(self) -> None:
+        if self._loop is None:
+            return
+        try:
+            if self._started:
+                self._run(self._stop())
+        finally:
+            self._loop.close()
+            self._loop = None
+            if self._own_root:
+                shutil.rmtree(self.root, ignore_errors=True)
+
+    async def _stop(self) -> None:
+        for phone in self._phones.values():
+            with contextlib.suppress(Exception):
+                await phone.close()
+        with contextlib.suppress(Exception):
+            await self.listener.stop()
+        with contextlib.suppress(Exception):
+            await self.controller.close()
+        with contextlib.suppress(Exception):
+            await self.desktop.aclose()
+        with contextlib.suppress(Exception):
+            await self.app_server.close()
+        await self.backend.stop()
+        with contextlib.suppress(Exception):
+            self.store.close()
+
+    def __enter__(self) -> World:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _control(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        """Call the backend's test-control handle on the loop thread, where the backend's state lives."""
+        return self._on_loop(getattr(self.backend.control, method), *args, **kwargs)
+
+    def _on_loop(self, func: Any, *args: Any, **kwargs: Any) -> Any:
+        async def call() -> Any:
+            return func(*args, **kwargs)
+
+        return self._run(call())
+
+    def _run(self, coro: Any, timeout: float | None = 60.0) -> Any:
+        assert self._loop is not None, "the world is not started"
+        return self._loop.run(coro, timeout=timeout)
+
+    @property
+    def backend_url(self) -> str:
+        assert self.backend.base_url is not None
+        return self.backend.base_url
+
+    @property
+    def daemon_url(self) -> str:
+        return self.listener.url
+
+    # --------------------------------------------------------------------------------------------------- people
+
+    def create_persona(
+        self,
+        name: str,
+        *,
+        mfa: bool = True,
+        plan: str = "plus",
+        workspaces: Sequence[str] = (),
+        region: str = "us",
+    ) -> Persona:
+        if name in self._people:
+            raise ValueError(f"{name} already exists in this world")
+        email = f"{name.lower()}.{self._random.randrange(10_000, 99_999)}@example.com"
+        created = self._control("create_account",
+            AccountSpec(
+                email=email,
+                name=name,
+                plan=Plan(plan),
+                mfa=mfa,
+                team_workspaces=tuple(TeamWorkspaceSpec(name=team) for team in workspaces),
+                region=Region(region),
+            )
+        )
+        self._people[name] = created
+        return self.persona(name)
+
+    def persona(self, name: str) -> Persona:
+        created = self._people[name]
+        account = self._control("account", created.account.account_id)
+        return Persona(
+            name=name,
+            email=account.email,
+            password=created.password,
+            totp_secret=created.totp_secret,
+            user_id=account.user_id,
+            account_id=account.account_id,
+            workspace_ids={ws.name: ws.id for ws in account.workspaces},
+        )
+
+    def _account_id(self, name: str) -> str:
+        return self._people[name].account.account_id
+
+    def _update(self, name: str, **changes: Any) -> None:
+        from dataclasses import replace
+
+        self._people[name] = replace(self._people[name], **changes)
+
+    def enable_mfa(self, name: str) -> None:
+        secret = self._control("enable_mfa", self._account_id(name))
+        self._update(name, totp_secret=secret)
+
+    def disable_mfa(self, name: str) -> None:
+        self._control("disable_mfa", self._account_id(name))
+        self._update(name, totp_secret=None)
+
+    def change_password(self, name: str) -> None:
+        """Dana changes her password on the web: every session, token and server enrollment is revoked."""
+        environment_id = self.controller.environment_id
+        connected = environment_id is not None and self.rc.relay.daemon_connected(environment_id)
+        new_password = self._control("change_password", self._account_id(name))
+        self._update(name, password=new_password)
+        if connected:
+            # The backend closes the daemon's relay socket (4401); wait for that, then for the daemon to settle.
+            self._run(self.rc.wait_daemon_disconnected(environment_id))
+        self._run(self.controller.wait_settled())
+
+    def set_workspace_policy(self, name: str, workspace: str, allowed: bool) -> None:
+        workspace_id = self.persona(name).workspace_ids[workspace]
+        self._control("set_workspace_policy", workspace_id, remote_control_allowed=allowed)
+
+    def set_region(self, name: str, region: str) -> None:
+        self._control("set_region", self._account_id(name), region)
+
+    # -------------------------------------------------------------------------------------------------- desktop
+
+    def desktop_sign_in(self, name: str, *, complete_mfa: bool = True, workspace: str = PERSONAL) -> None:
+        """Codex on the Mac signs in through the issuer's pages; without MFA it presses "Skip for now"."""
+        person = self.persona(name)
+        account_id = self._account_id(name)
+        totp_code = None
+        if person.totp_secret is not None:
+            if complete_mfa:
+                totp_code = pyotp.TOTP(person.totp_secret).at(self.clock.now())
+            else:
+                # The sign-in that does not complete MFA: the issuer offers "Skip for now" (the model of the
+                # real-world path where the desktop re-logged in without MFA after a password change).
+                self._control("set_mfa_enforced", account_id, False)
+        try:
+            self._run(
+                self.desktop.sign_in(
+                    person.email,
+                    person.password,
+                    totp_code,
+                    skip_mfa=not complete_mfa and person.totp_secret is not None,
+                    workspace=None if workspace == PERSONAL else workspace,
+                )
+            )
+        finally:
+            if person.totp_secret is not None and not complete_mfa:
+                self._control("set_mfa_enforced", account_id, True)
+        self._remember_desktop_tokens()
+        self.wait_desktop_settled()
+
+    def _remember_desktop_tokens(self) -> None:
+        stored = getattr(self.desktop, "_tokens", None)
+        if stored is not None:
+            self._desktop_tokens_seen.append(
+                tuple(getattr(stored, key) for key in ("access_token", "refresh_token", "id_token"))
+            )
+
+    def desktop_sign_out(self) -> None:
+        self._run(self.desktop.sign_out())
+
+    def allow_connections(self, allowed: bool = True) -> None:
+        self._run(self.desktop.set_allow_other_devices(allowed))
+        self.wait_desktop_settled()
+
+    def wait_desktop_settled(self) -> str:
+        self._run(self.controller.wait_settled())
+        return self.desktop_status()
+
+    def desktop_status(self) -> str:
+        return str(self.controller.status.value)
+
+    def connections_text(self) -> str:
+        return self.desktop.connections_text()
+
+    def show_pairing_qr(self) -> QrShown | Remediation:
+        self._qr_count += 1
+        path = self.root / "mac" / f"pairing-qr-{self._qr_count}.png"
+        return self._run(self.desktop.show_pairing_qr(path))
+
+    def doctor_lines(self) -> list[str]:
+        return run_doctor(self.home, profile=self.profile).lines()
+
+    def enrollment_rows(self) -> list[dict[str, Any]]:
+        return [row.to_row() for row in self.store.enrollments()]
+
+    def last_enrollment_response(self) -> tuple[int, str] | None:
+        """(status, body) of the backend's last answer to an enrollment, with the server token masked."""
+        response = self.rc.last_responses.get("rc.server.enroll")
+        return None if response is None else (response[0], redact_body(response[1]))
+
+    def daemon_log(self) -> list[str]:
+        return list(self.controller.log_lines)
+
+    # ---------------------------------------------------------------------------------------------------- phone
+
+    def phone(self, label: str = "phone") -> PhoneApp:
+        if label not in self._phones:
+            self._phones[label] = PhoneApp(
+                self.clock, profile=PhoneProfile(display_name=label), issuer_url=self.backend_url
+            )
+        return self._phones[label]
+
+    def pair_phone(
+        self,
+        name: str,
+        *,
+        phone: str = "phone",
+        qr: Path | None = None,
+        workspace: str = PERSONAL,
+    ) -> PairingOutcome:
+        """The person scans the code with this phone, signs in (with a TOTP code when asked) and connects."""
+        if qr is None:
+            raise ValueError("there is no pairing code to scan: the Mac showed none")
+        person = self.persona(name)
+        app = self.phone(phone)
+        result = self._run(
+            app.pair(
+                Path(qr),
+                person.email,
+                person.password,
+                person.totp_secret,
+                workspace=None if workspace == PERSONAL else workspace,
+            )
+        )
+        return PairingOutcome(
+            outcome=result.outcome,
+            message=result.message,
+            screens=list(result.screens),
+            host_name=result.host_name,
+            thread_count=result.thread_count,
+        )
+
+    def phone_start_turn(self, text: str, *, phone: str = "phone") -> str:
+        return self._run(self.phone(phone).start_turn(text))
+
+    def phone_wait_for_approval(self, kind: str, *, phone: str = "phone") -> Approval:
+        return self._run(self.phone(phone).wait_for_approval(kind))
+
+    def phone_decide(self, approval: Approval, decision: str, *, phone: str = "phone") -> Any:
+        return self._run(self.phone(phone).decide(approval, decision))
+
+    # --------------------------------------------------------------------------------------------------- faults
+
+    def expire_pairing_codes(self) -> None:
+        self._on_loop(self.rc.expire_pairing_codes_now)
+
+    def inject_enrollment_failure(self, kind: str = "mfa_required", times: int = 1) -> None:
+        self._on_loop(self.rc.fail_next_enrollments, EnrollFault(kind), count=times)
+
+    def inject_claim_failure(self, status: int, body: str, times: int = 1) -> None:
+        from simulators.backend.admin import Fault
+
+        self._control("inject_fault", "rc.client.claim", Fault(status=status, body=body, times=times))
+
+    def drop_relay(self) -> None:
+        env = self.controller.environment_id
+        if env is not None:
+            self._run(self.rc.drop_daemon(env))
+
+    # ---------------------------------------------------------------------------------------------------- trace
+
+    @property
+    def trace(self) -> list[dict[str, Any]]:
+        """Every party's traffic and log, redacted: the phones' HTTP/WebSocket trace and the daemon's log."""
+        entries: list[dict[str, Any]] = []
+        for label, phone in self._phones.items():
+            entries.extend({"party": f"phone:{label}", **entry} for entry in phone.trace.entries)
+        entries.extend({"party": "mac:daemon-log", "line": line} for line in self.daemon_log())
+        return redact_secrets(entries)
+
+    def issued_secrets(self) -> Iterator[str]:
+        """Every secret this world handed out, so a test can prove none of them leaked into a report."""
+        for created in self._people.values():
+            yield created.password
+            if created.totp_secret:
+                yield created.totp_secret
+        for tokens in self._desktop_tokens_seen:
+            yield from tokens
+        for phone in self._phones.values():
+            session = getattr(phone, "session", None)
+            if session is None:
+                continue
+            if session.tokens is not None:
+                yield session.tokens.access_token
+                yield session.tokens.refresh_token
+            if session.claim is not None:
+                yield session.claim.client_session_token
+            if session.link is not None:
+                yield session.link.pairing_code
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "profile": str(self.profile),
+            "backend": self.backend_url,
+            "daemon": self.daemon_url,
+            "server_name": self.server_name,
+            "id": str(uuid.uuid5(uuid.NAMESPACE_URL, json.dumps([self.seed, str(self.profile)]))),
+        }

@@ -1,0 +1,44 @@
+"""People and their ChatGPT accounts: who exists, whether MFA is on, password changes."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from pytest_bdd import given, parsers, when
+
+if TYPE_CHECKING:
+    from simulators.world import World
+
+    from steps.context import ScenarioContext
+
+PRONOUN = r"(?:her|his|their)"
+
+
+@given(parsers.re(r"(?P<name>\w+) has a ChatGPT account with multi-factor authentication"))
+def account_with_mfa(world: World, ctx: ScenarioContext, name: str) -> None:
+    world.create_persona(name, mfa=True)
+    ctx.remember_person(name)
+
+
+@given(parsers.re(r"(?P<name>\w+) has a ChatGPT account without multi-factor authentication"))
+def account_without_mfa(world: World, ctx: ScenarioContext, name: str) -> None:
+    world.create_persona(name, mfa=False)
+    ctx.remember_person(name)
+
+
+@given(parsers.re(
+    r'(?P<name>\w+) has a ChatGPT account with multi-factor authentication and the team workspace "(?P<team>[^"]+)"'
+))
+def account_with_team(world: World, ctx: ScenarioContext, name: str, team: str) -> None:
+    world.create_persona(name, mfa=True, workspaces=(team,))
+    ctx.remember_person(name)
+
+
+@when(parsers.re(rf"(?P<name>\w+) changes {PRONOUN} ChatGPT password"))
+def change_password(world: World, name: str) -> None:
+    world.change_password(name)
+
+
+@when(parsers.re(rf"(?P<name>\w+) sets up multi-factor authentication on {PRONOUN} account again"))
+def refresh_mfa(world: World, name: str) -> None:
+    world.enable_mfa(name)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import logging
 import sys
 from collections.abc import Callable, Sequence
 
@@ -16,11 +17,13 @@ EXIT_BAD_INPUT = 2
 
 # Each module exposes `register(subparsers)`, adding parsers whose `func(args) -> int` runs the command.
 COMMAND_MODULES: tuple[str, ...] = (
+    "simulators.backend.server",
     "simulators.phone.cli",
     "simulators.qr_cli",
     "simulators.daemon.cli",
     "simulators.reproduce_cli",
     "simulators.daemon.doctor_cli",
+    "simulators.world_cli",
 )
 
 
@@ -39,6 +42,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # httpx logs whole request URLs at INFO (an OAuth callback URL carries the authorization code), and httpcore
+    # logs response headers at DEBUG (a Location header carries it too).
+    for noisy in ("httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     parser = build_parser()
     args = parser.parse_args(argv)
     func: Callable[[argparse.Namespace], int] = args.func

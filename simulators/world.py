@@ -20,7 +20,6 @@ from typing import Any
 
 import pyotp
 
-from simulators.backend import rc_admin
 from simulators.backend import remote_control as backend_rc
 from simulators.backend.accounts import AccountSpec, CreatedAccount, Plan, Region, TeamWorkspaceSpec
 from simulators.backend.remote_control import EnrollFault
@@ -110,7 +109,7 @@ class World:
     async def _start(self) -> None:
         state = BackendState.create(self.clock, seed=self.seed)
         self.rc = backend_rc.configure(state, typed_errors=self.profile is Profile.FIXED)
-        self.backend = BackendServer(state, route_groups=[backend_rc.add_routes, rc_admin.add_routes])
+        self.backend = BackendServer(state)
         await self.backend.start()
 
         self.home = home = self.root / "mac" / "codex-home"

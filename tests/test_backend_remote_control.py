@@ -156,7 +156,7 @@ async def running_backend(
 ) -> AsyncIterator[Backend]:
     state = BackendState.create()
     service = rc.configure(state, typed_errors=typed_errors, device_proof_timeout=device_proof_timeout)
-    server = BackendServer(state, route_groups=[rc.add_routes, rc_admin.add_routes])
+    server = BackendServer(state)
     await server.start()
     backend = Backend(server, service)
     try:

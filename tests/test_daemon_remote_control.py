@@ -126,7 +126,7 @@ class Backend:
 async def backend(profile: Profile = Profile.FIXED) -> AsyncIterator[Backend]:
     state = BackendState.create(seed=11)
     service = rc_backend.configure(state, typed_errors=profile is Profile.FIXED)
-    server = BackendServer(state, route_groups=[rc_backend.add_routes])
+    server = BackendServer(state)
     await server.start()
     try:
         yield Backend(state, server, service)

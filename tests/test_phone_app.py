@@ -259,7 +259,7 @@ class MiniWorld:
 async def mini_world(root: Path, *, typed_errors: bool = True) -> AsyncIterator[MiniWorld]:
     state = BackendState.create(Clock(), seed=11)
     backend_rc.configure(state, typed_errors=typed_errors)
-    server = BackendServer(state, route_groups=[backend_rc.add_routes])
+    server = BackendServer(state)
     await server.start()
     world = MiniWorld(server, root, [])
     try:

@@ -47,6 +47,8 @@ CHATGPT_BASE_PATH = "/backend-api/"
 ROUTE_GROUP_MODULES: tuple[str, ...] = (
     "simulators.backend.issuer",
     "simulators.backend.admin",
+    "simulators.backend.remote_control",
+    "simulators.backend.rc_admin",
 )
 
 
@@ -230,6 +232,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     parser.add_argument("--port", type=int, default=0, help="TCP port on 127.0.0.1 (0: any free port)")
     parser.add_argument("--seed", type=int, default=0, help="seed for generated accounts")
     parser.add_argument(
+        "--profile",
+        choices=("fixed", "legacy"),
+        default="fixed",
+        help="fixed: refusals carry the typed `code`; legacy: today's backend, `detail` only",
+    )
+    parser.add_argument(
         "--admin-token-file",
         type=Path,
         help="write the admin API token to this file (created with mode 0600)",
@@ -240,11 +248,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 def _run_backend_command(args: argparse.Namespace) -> int:
     if not 0 <= args.port <= 65535:
         raise PairsimError(f"--port must be between 0 and 65535, not {args.port}")
-    return asyncio.run(_serve(args.port, args.seed, args.admin_token_file))
+    return asyncio.run(_serve(args.port, args.seed, args.admin_token_file, typed_errors=args.profile == "fixed"))
 
 
-async def _serve(port: int, seed: int, admin_token_file: Path | None) -> int:
-    server = BackendServer(BackendState.create(seed=seed), port=port)
+async def _serve(port: int, seed: int, admin_token_file: Path | None, *, typed_errors: bool = True) -> int:
+    from simulators.backend import remote_control
+
+    state = BackendState.create(seed=seed)
+    remote_control.configure(state, typed_errors=typed_errors)
+    server = BackendServer(state, port=port)
     try:
         base_url = await server.start()
     except OSError as exc:

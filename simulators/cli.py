@@ -15,16 +15,18 @@ from simulators.protocol.errors import PairsimError
 
 EXIT_BAD_INPUT = 2
 
-# Each module exposes `register(subparsers)`, adding parsers whose `func(args) -> int` runs the command.
-COMMAND_MODULES: tuple[str, ...] = (
-    "simulators.backend.server",
-    "simulators.phone.cli",
-    "simulators.qr_cli",
-    "simulators.daemon.cli",
-    "simulators.reproduce_cli",
-    "simulators.daemon.doctor_cli",
-    "simulators.world_cli",
-)
+# Each module exposes `register(subparsers)`, adding parsers whose `func(args) -> int` runs the command. Keyed by
+# the top-level command names it registers, so a run imports only its own command's module: `pairsim daemon serve`
+# must be listening about as fast as the real daemon (~100 ms), not after importing the phone and the backend.
+COMMAND_MODULES: dict[str, tuple[str, ...]] = {
+    "simulators.backend.server": ("backend",),
+    "simulators.phone.cli": ("phone",),
+    "simulators.qr_cli": ("qr", "demo"),
+    "simulators.daemon.cli": ("daemon",),
+    "simulators.reproduce_cli": ("reproduce",),
+    "simulators.daemon.doctor_cli": ("doctor",),
+    "simulators.world_cli": ("world",),
+}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -33,10 +35,12 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message}\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     parser = _Parser(prog="pairsim", description="Simulate and test the Codex phone pairing system.")
     subparsers = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    for name in COMMAND_MODULES:
+    requested = next((arg for arg in argv or () if not arg.startswith("-")), None)
+    modules = [name for name, commands in COMMAND_MODULES.items() if requested in commands] or list(COMMAND_MODULES)
+    for name in modules:
         importlib.import_module(name).register(subparsers)
     return parser
 
@@ -46,7 +50,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     # logs response headers at DEBUG (a Location header carries it too).
     for noisy in ("httpx", "httpcore"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     func: Callable[[argparse.Namespace], int] = args.func
     try:

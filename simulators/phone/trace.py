@@ -13,13 +13,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from simulators.clock import Clock
-from simulators.protocol.errors import ErrorCode
 from simulators.protocol.redaction import redact_headers, redact_secrets, redact_url
 
 SENT = "sent"
 RECEIVED = "received"
 
-_ERROR_CODES = frozenset(code.value for code in ErrorCode)
 MAX_TEXT_BODY = 2048
 
 
@@ -61,11 +59,7 @@ class Trace:
 
 
 def redact_body(body: Any) -> Any:
-    """A JSON-like body with secrets masked; text that parses as JSON is treated as JSON.
-
-    The generic redactor masks every `code` (it is an OAuth authorization code in a callback), which would also
-    hide the typed error code a failure report exists to show, so a `code` that is an ErrorCode value is kept.
-    """
+    """A JSON-like body with secrets masked; text that parses as JSON is treated as JSON."""
     if body is None:
         return None
     if isinstance(body, bytes):
@@ -77,16 +71,4 @@ def redact_body(body: Any) -> Any:
             # HTML pages and form bodies: keep them short; forms are masked field by field by the caller.
             return body if len(body) <= MAX_TEXT_BODY else body[:MAX_TEXT_BODY] + "..."
         body = parsed
-    return _keep_error_codes(body, redact_secrets(body))
-
-
-def _keep_error_codes(original: Any, redacted: Any) -> Any:
-    if isinstance(original, Mapping) and isinstance(redacted, dict):
-        out = {key: _keep_error_codes(original[key], value) for key, value in redacted.items()}
-        code = original.get("code")
-        if isinstance(code, str) and code in _ERROR_CODES:
-            out["code"] = code
-        return out
-    if isinstance(original, list | tuple) and isinstance(redacted, list):
-        return [_keep_error_codes(o, r) for o, r in zip(original, redacted, strict=True)]
-    return redacted
+    return redact_secrets(body)

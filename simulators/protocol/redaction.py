@@ -13,10 +13,14 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from simulators.protocol.errors import ErrorCode
+
 MASK = "<redacted>"
 EMPTY_BODY = "<empty>"
 BODY_PREVIEW_MAX_BYTES = 4096
 TRUNCATION_MARK = "..."
+
+_ERROR_CODE_VALUES = frozenset(code.value for code in ErrorCode)
 
 # The fields the real daemon masks in response previews.
 BODY_SECRET_KEYS = frozenset({"remote_control_token", "pairing_code", "manual_pairing_code"})
@@ -117,12 +121,20 @@ def redact_body(body: str | bytes) -> str:
     return cap_utf8(text, BODY_PREVIEW_MAX_BYTES)
 
 
+def _is_error_code(key: object, item: object) -> bool:
+    # `code` is an OAuth authorization code in a callback but a typed error code in a failure body; the latter is
+    # exactly what a failure report exists to show, and it is one of a fixed set of public strings.
+    return isinstance(key, str) and normalise_key(key) == "code" and item in _ERROR_CODE_VALUES
+
+
 def redact_secrets(value: Any) -> Any:
-    """A copy of a JSON-like value where every non-null value under a secret-named key is `MASK`, at any depth.
-    Tuples come back as lists; other values are returned as they are."""
+    """A copy of a JSON-like value where every non-null value under a secret-named key is `MASK`, at any depth
+    (a `code` holding a typed error code is kept). Tuples come back as lists; other values are returned as is."""
     if isinstance(value, Mapping):
         return {
-            key: MASK if is_secret_key(key) and item is not None else redact_secrets(item)
+            key: MASK
+            if is_secret_key(key) and item is not None and not _is_error_code(key, item)
+            else redact_secrets(item)
             for key, item in value.items()
         }
     if isinstance(value, list | tuple):

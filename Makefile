@@ -27,6 +27,7 @@ lint: install
 
 # pytest exits 5 when it collected nothing; say so loudly instead of failing or passing quietly.
 test: lint
+	@scripts/ensure-system-deps
 	@mkdir -p reports
 	$(BIN)/pytest -n $(WORKERS) \
 		--junitxml=reports/junit.xml \

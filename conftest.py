@@ -39,6 +39,8 @@ TAGS: dict[str, str] = {
     "refusals": "pairing refused for a known cause",
     "approvals": "deciding on Codex's requests from the phone",
     "daemon": "the daemon's app-server listener (features/daemon)",
+    "remote_login": "signing in with the CLI on a remote machine (SSH port forwarding)",
+    "netns": "needs separate network namespaces (root) and OpenSSH",
 }
 
 # Set by steps/test_report_hygiene.py only: where a scenario writes the secrets its world held, so that test can

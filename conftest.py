@@ -12,16 +12,15 @@ import os
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pytest
 from pytest_bdd.cucumber_json import LogBDDCucumberJSON
 
+from simulators.daemon.profiles import Profile
+from simulators.world import World
 from steps.context import ScenarioContext
 from steps.reporting import attach_world
-
-if TYPE_CHECKING:
-    from simulators.world import World
 
 pytest_plugins = [
     "steps.accounts", "steps.desktop", "steps.phone", "steps.faults", "steps.session",
@@ -69,11 +68,6 @@ def ctx() -> ScenarioContext:
 
 @pytest.fixture
 def world(request: pytest.FixtureRequest, tmp_path: Path, ctx: ScenarioContext) -> Iterator[World]:
-    # Imported here so the rest of the test suite still collects while the World is being changed.
-    from simulators.world import World
-
-    from simulators.daemon.profiles import Profile
-
     node = request.node
     started = World(profile=Profile(scenario_profile(node)), seed=scenario_seed(node.nodeid), root=tmp_path).start()
     try:

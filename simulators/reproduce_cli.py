@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -44,6 +45,8 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # The daemon's log lines are part of the story (in the trace file); on stderr they would only interrupt it.
+    logging.getLogger("pairsim").setLevel(logging.ERROR)
     if args.list:
         width = max(len(name) for name in STORIES)
         for name, story in STORIES.items():

@@ -256,7 +256,8 @@ class RemoteControlService:
             headers["Retry-After"] = str(exc.retry_after)
         if exc.status == 404 and exc.code is ErrorCode.UNKNOWN:
             return ApiError(404, ErrorCode.UNKNOWN, "Not Found", message=MESSAGE[ErrorCode.UNKNOWN])
-        return ApiError(exc.status, exc.code, MESSAGE.get(exc.code), headers=headers)
+        # `detail` is today's short text where one exists (the MFA refusal's), else the sentence.
+        return ApiError(exc.status, exc.code, headers=headers)
 
     def error_body(self, exc: ApiError) -> dict[str, Any]:
         body: dict[str, Any] = {"detail": exc.detail}

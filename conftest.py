@@ -40,6 +40,8 @@ TAGS: dict[str, str] = {
     "daemon": "the daemon's app-server listener (features/daemon)",
     "remote_login": "signing in with the CLI on a remote machine (SSH port forwarding)",
     "netns": "needs separate network namespaces (root) and OpenSSH",
+    "login": "codex login: browser callback, device code, access token, credential stores",
+    "real_login": "also runs against the installed real codex 0.169.0 (fails if it is absent)",
 }
 
 # Set by steps/test_report_hygiene.py only: where a scenario writes the secrets its world held, so that test can

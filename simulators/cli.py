@@ -26,6 +26,7 @@ COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "simulators.reproduce_cli": ("reproduce",),
     "simulators.daemon.doctor_cli": ("doctor",),
     "simulators.world_cli": ("world",),
+    "simulators.login.cli": ("login", "logout"),
 }
 
 

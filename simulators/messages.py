@@ -240,3 +240,23 @@ DOCTOR_ENROLLMENT_ERRORED_COPY = DoctorCopy(
 DOCTOR_ENROLLMENT_UNREACHABLE_COPY = DoctorCopy(
     "The remote control service could not be reached", "Check this Mac's internet connection."
 )
+
+
+# ------------------------------------------------------------------------------------------------------------
+# CLI login (`pairsim login`): pairsim's own copy. The real CLI's texts that pairsim reproduces verbatim (the
+# login banner, `Error logging in: ...`, the device-code steps) are protocol facts and live beside the code in
+# simulators/login/.
+
+CLI_ACCESS_TOKEN_PLAN = (
+    "Access tokens can sign in Codex only for ChatGPT Business and Enterprise workspaces; this token belongs to "
+    "a {plan} plan."
+)
+CLI_ACCESS_TOKEN_EXPIRED = "The access token has expired. Create a new one and try again."
+CLI_ACCESS_TOKEN_REVOKED = "The access token has been revoked. Create a new one and try again."
+CLI_KEYRING_UNAVAILABLE = (
+    "No keyring is available on this machine. Use --credentials-store file or auto, or install a keyring."
+)
+CLI_STATUS_CHATGPT = "Logged in using ChatGPT"  # [V]
+CLI_STATUS_ACCESS_TOKEN = "Logged in using access token"  # [V: string in 0.169.0]
+CLI_STATUS_NOT_LOGGED_IN = "Not logged in"  # [V]
+CLI_LOGGED_OUT = "Successfully logged out"  # [V]

@@ -49,6 +49,7 @@ ROUTE_GROUP_MODULES: tuple[str, ...] = (
     "simulators.backend.admin",
     "simulators.backend.remote_control",
     "simulators.backend.rc_admin",
+    "simulators.backend.device_auth",
 )
 
 

@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 WORKERS ?= 2
 
-.PHONY: install demo test lint report clean
+.PHONY: install real-daemon demo test lint report clean
 
 $(STAMP): pyproject.toml
 	@$(PY) -c 'import sys; assert sys.version_info >= (3, 11), "pairsim needs Python 3.11 or newer"'
@@ -17,6 +17,10 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# The real Codex daemon, pinned in tools/real-daemon/package.json, installed project-locally with npm.
+real-daemon:
+	@scripts/install-real-daemon
+
 # The seed story, end to end on the built-in mocked world: today's bug and the fix side by side.
 demo: install
 	$(BIN)/pairsim reproduce password-change --profile legacy
@@ -25,8 +29,9 @@ demo: install
 lint: install
 	$(BIN)/ruff check .
 
+# Every test against the mock daemon, then the daemon-facing scenarios (@daemon) against the real Codex daemon.
 # pytest exits 5 when it collected nothing; say so loudly instead of failing or passing quietly.
-test: lint
+test: lint real-daemon
 	@scripts/ensure-system-deps
 	@mkdir -p reports
 	$(BIN)/pytest -n $(WORKERS) \
@@ -35,8 +40,15 @@ test: lint
 		--cucumberjson=reports/cucumber.json \
 		$(PYTEST_ARGS); \
 	rc=$$?; \
-	if [ $$rc -eq 5 ]; then echo "pairsim: pytest collected no tests (exit 5); nothing was verified" >&2; exit 0; fi; \
-	exit $$rc
+	if [ $$rc -eq 5 ]; then echo "pairsim: pytest collected no tests (exit 5); nothing was verified" >&2; rc=0; fi; \
+	$(BIN)/pytest -n $(WORKERS) -m daemon --daemon codex \
+		--junitxml=reports/junit-codex.xml \
+		--alluredir=reports/allure-results \
+		--cucumberjson=reports/cucumber-codex.json \
+		$(PYTEST_ARGS); \
+	rc_codex=$$?; \
+	if [ $$rc_codex -eq 5 ]; then echo "pairsim: no @daemon scenario ran against the real daemon (exit 5)" >&2; rc_codex=1; fi; \
+	[ $$rc -eq 0 ] && [ $$rc_codex -eq 0 ]
 
 # HTML report with Allure 3 from npm (Node only, no Java).
 report:

@@ -8,7 +8,7 @@ Feature: WebSocket auth with a capability token
 
   Rule: Only the first Authorization header counts, and only as a bearer token
 
-    Scenario Outline: <case>
+    Scenario Outline: Refused: <case>
       Given a daemon on loopback with capability-token auth
       When a client upgrades on path <path> with headers <headers>
       Then the daemon answers <status> with the text "<reason>"
@@ -26,7 +26,7 @@ Feature: WebSocket auth with a capability token
         | the token as a subprotocol only       | /              | Sec-WebSocket-Protocol: "{token}"                                       | 401    | missing websocket bearer token |
         | a wrong header before the right one   | /              | Authorization: "Bearer wrong-token" + Authorization: "Bearer {token}"   | 401    | invalid websocket bearer token |
 
-    Scenario Outline: <case> is accepted
+    Scenario Outline: Accepted: <case>
       Given a daemon on loopback with capability-token auth
       When a client upgrades on path / with headers <headers>
       Then the upgrade is accepted

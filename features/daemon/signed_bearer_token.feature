@@ -7,14 +7,15 @@ Feature: WebSocket auth with signed bearer tokens
   `--ws-issuer` / `--ws-audience` are given. Checks run in this order: signature and format, exp, nbf, iss, aud.
   Reference: codex app-server 0.169.0, observed behaviour §3.5.
 
-  In the tables a JWT is written as its header and claims. `now+N` is the current unix time plus N seconds,
+  In the tables a JWT is written as its header and claims. `now+N` is the current unix time plus N seconds
+  (rounded up for nbf and down for exp, so that each boundary case keeps a full second for the round trip),
   `str(...)` and `float(...)` give that time as a JSON string or float, `absent` leaves the claim out, and any
   other value is JSON (a bare word is a string). "the secret" is the trimmed shared secret, "the untrimmed secret"
   the secret file's bytes including its trailing newline.
 
   Rule: A token must be a well-formed HS256 JWT signed with the shared secret
 
-    Scenario Outline: <case>
+    Scenario Outline: Token check: <case>
       Given a daemon on loopback with signed-bearer-token auth
       When a client upgrades with a JWT {<header>} {<claims>} signed with <key>
       Then the daemon answers <status> with the text "<reason>"
@@ -91,7 +92,7 @@ Feature: WebSocket auth with signed bearer tokens
 
   Rule: The first failing check decides the reason: signature and format, exp, nbf, iss, aud
 
-    Scenario Outline: <case>
+    Scenario Outline: Check order: <case>
       Given a daemon on loopback with signed-bearer-token auth
       When a client upgrades with a JWT {alg=HS256 typ=JWT} {<claims>} signed with <key>
       Then the daemon answers 401 with the text "<reason>"
@@ -107,7 +108,7 @@ Feature: WebSocket auth with signed bearer tokens
 
   Rule: Without --ws-issuer and --ws-audience, iss and aud are not checked
 
-    Scenario Outline: <case> is accepted
+    Scenario Outline: Without issuer or audience, <case> is accepted
       Given a daemon on loopback with signed-bearer-token auth without issuer or audience
       When a client upgrades with a JWT {alg=HS256 typ=JWT} {<claims>} signed with the secret
       Then the upgrade is accepted
@@ -120,7 +121,7 @@ Feature: WebSocket auth with signed bearer tokens
   @xfail_on_mock:the_mock_reads_exp_and_nbf_as_unsigned_64-bit_integers
   Rule: exp and nbf are signed 64-bit integers
 
-    Scenario Outline: <claims>
+    Scenario Outline: 64-bit claims: <claims>
       Given a daemon on loopback with signed-bearer-token auth without issuer or audience
       When a client upgrades with a JWT {alg=HS256 typ=JWT} {<claims>} signed with the secret
       Then the daemon answers <status> with the text "<reason>"

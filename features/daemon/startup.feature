@@ -60,7 +60,7 @@ Feature: Starting the daemon's WebSocket listener
 
   Rule: WebSocket auth flags must fit together and their files must be usable
 
-    Scenario Outline: <case>
+    Scenario Outline: Flag check: <case>
       When the daemon is started with "--listen ws://127.0.0.1:0 <flags>"
       Then it exits with code <code> reporting "<error>"
 
@@ -99,7 +99,7 @@ Feature: Starting the daemon's WebSocket listener
   @xfail_on_mock:the_mock_words_these_usage_errors_differently
   Rule: Arguments clap cannot place are usage errors in clap's words
 
-    Scenario Outline: <case>
+    Scenario Outline: Usage error: <case>
       When the daemon is started with "<arguments>"
       Then it exits with code 2 reporting "<error>"
 

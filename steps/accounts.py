@@ -8,7 +8,6 @@ from pytest_bdd import given, parsers, when
 
 if TYPE_CHECKING:
     from simulators.world import World
-
     from steps.context import ScenarioContext
 
 PRONOUN = r"(?:her|his|their)"

@@ -12,7 +12,6 @@ from steps.context import error_code
 
 if TYPE_CHECKING:
     from simulators.world import World
-
     from steps.context import ScenarioContext
 
 PRONOUN = r"(?:her|his|their)"

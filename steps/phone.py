@@ -11,7 +11,6 @@ from steps.context import error_code, phone_label
 
 if TYPE_CHECKING:
     from simulators.world import World
-
     from steps.context import ScenarioContext
 
 PRONOUN = r"(?:her|his|their|the)"

@@ -16,7 +16,6 @@ import allure
 
 if TYPE_CHECKING:
     from simulators.world import World
-
     from steps.context import ScenarioContext
 
 

@@ -20,9 +20,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import contextlib
 import hmac
 import importlib
+import json
 import logging
 import os
 import signal
@@ -40,6 +42,7 @@ from simulators.backend.issuer import Issuer, IssuerSettings
 from simulators.clock import Clock
 from simulators.protocol.errors import PairsimError
 from simulators.protocol.oauth import RandomBytes, b64url_encode, system_random_bytes
+from simulators.protocol.redaction import redact_headers, redact_secrets, redact_url
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +53,43 @@ ROUTE_GROUP_MODULES: tuple[str, ...] = (
     "simulators.backend.remote_control",
     "simulators.backend.rc_admin",
     "simulators.backend.device_auth",
+)
+
+
+class TrafficLog:
+    """A bounded, redacted record of the HTTP exchanges the backend served (newest last)."""
+
+    def __init__(self, limit: int = 2000) -> None:
+        self.entries: collections.deque[dict[str, Any]] = collections.deque(maxlen=limit)
+
+    def record(self, request: web.Request, response: web.StreamResponse) -> None:
+        self.entries.append(
+            {
+                "kind": "backend_http",
+                "method": request.method,
+                "url": redact_url(str(request.rel_url)),
+                "request_headers": redact_headers(
+                    {k: v for k, v in request.headers.items() if k.lower() in _TRACED_HEADERS}
+                ),
+                "status": response.status,
+                "response_body": _redacted_json_body(response),
+            }
+        )
+
+
+def _redacted_json_body(response: web.StreamResponse) -> Any:
+    body = response.body if isinstance(response, web.Response) else None
+    if not isinstance(body, bytes) or response.content_type != "application/json":
+        return None
+    try:
+        return redact_secrets(json.loads(body))
+    except ValueError:
+        return None
+
+
+_TRACED_HEADERS = frozenset(
+    {"authorization", "chatgpt-account-id", "x-codex-installation-id", "x-codex-protocol-version",
+     "x-codex-server-id", "x-codex-name", "x-codex-client-id", "x-codex-client-session-token", "content-type"}
 )
 
 
@@ -64,6 +104,7 @@ class BackendState:
     admin_token: str = field(repr=False)
     extensions: dict[str, Any] = field(default_factory=dict)
     base_url: str | None = None
+    traffic: TrafficLog = field(default_factory=lambda: TrafficLog())
 
     @classmethod
     def create(
@@ -138,7 +179,16 @@ def build_app(state: BackendState, route_groups: Iterable[RouteGroup]) -> web.Ap
                 return response
         return await handler(request)
 
-    app = web.Application(middlewares=[contain_errors, apply_faults])
+    @web.middleware
+    async def record_traffic(request: web.Request, handler: Handler) -> web.StreamResponse:
+        # What every party sent the backend and got back, redacted, for scenario traces. WebSocket upgrades are
+        # recorded as their handshake only; relay frames belong to the parties' own traces.
+        response = await handler(request)
+        if not request.path.startswith("/_pairsim/"):
+            state.traffic.record(request, response)
+        return response
+
+    app = web.Application(middlewares=[record_traffic, contain_errors, apply_faults])
     app[STATE_KEY] = state
     for group in route_groups:
         group(app, state)

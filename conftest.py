@@ -18,12 +18,13 @@ import pytest
 from pytest_bdd.cucumber_json import LogBDDCucumberJSON
 
 from simulators.daemon.profiles import Profile
+from simulators.real.target import DaemonKind
 from simulators.world import World
 from steps.context import ScenarioContext
 from steps.reporting import attach_world
 
 pytest_plugins = [
-    "steps.accounts", "steps.desktop", "steps.phone", "steps.faults", "steps.session",
+    "steps.accounts", "steps.desktop", "steps.phone", "steps.faults", "steps.session", "steps.remote_control_steps",
     # The daemon features (features/daemon) run against `--daemon mock|codex`; the option and fixtures live here.
     "simulators.real.pytest_plugin",
 ]
@@ -37,7 +38,8 @@ TAGS: dict[str, str] = {
     "seed": "the password-change failure that started pairsim",
     "refusals": "pairing refused for a known cause",
     "approvals": "deciding on Codex's requests from the phone",
-    "daemon": "the daemon's app-server listener (features/daemon)",
+    "daemon": "runs against --daemon mock|codex: the listener (features/daemon), remote control (features/remote_control)",
+    "remote_control": "remote control through our backend and relay, with the mock or the real daemon behind it",
     "remote_login": "signing in with the CLI on a remote machine (SSH port forwarding)",
     "netns": "needs separate network namespaces (root) and OpenSSH",
     "login": "codex login: browser callback, device code, access token, credential stores",
@@ -69,9 +71,15 @@ def ctx() -> ScenarioContext:
 
 
 @pytest.fixture
-def world(request: pytest.FixtureRequest, tmp_path: Path, ctx: ScenarioContext) -> Iterator[World]:
+def world(
+    request: pytest.FixtureRequest, tmp_path: Path, ctx: ScenarioContext, daemon_kind: DaemonKind
+) -> Iterator[World]:
     node = request.node
-    started = World(profile=Profile(scenario_profile(node)), seed=scenario_seed(node.nodeid), root=tmp_path).start()
+    # Only @daemon scenarios run against the daemon named by --daemon; every other one uses the mock world.
+    daemon = daemon_kind.value if node.get_closest_marker("daemon") is not None else DaemonKind.MOCK.value
+    started = World(
+        profile=Profile(scenario_profile(node)), seed=scenario_seed(node.nodeid), root=tmp_path, daemon=daemon
+    ).start()
     try:
         yield started
     finally:

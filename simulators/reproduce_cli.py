@@ -18,7 +18,7 @@ from simulators.reproduce import STORIES, Reproduction, reproduce
 
 DEFAULT_OUT = Path("reports/reproduce")
 PROFILES = ("fixed", "legacy")
-DAEMONS = ("mock",)
+DAEMONS = ("mock", "codex")
 WIDTH = 100
 LABEL_WIDTH = 9
 BLOCK_LABEL_WIDTH = 10
@@ -36,7 +36,7 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     parser.add_argument("--list", action="store_true", help="list the scenarios and what each one shows")
     parser.add_argument("--profile", choices=PROFILES, default="fixed",
                         help="fixed: the typed-error fix; legacy: today's daemon and backend (default: fixed)")
-    parser.add_argument("--daemon", choices=DAEMONS, default="mock", help="which daemon to run (default: mock)")
+    parser.add_argument("--daemon", choices=DAEMONS, default="mock", help="which daemon to run: our mock, or the real codex app-server (today's product; default: mock)")
     parser.add_argument("--seed", type=int, default=1234, help="seed for the people and data (default: 1234)")
     parser.add_argument("--out", metavar="DIR", type=Path, default=DEFAULT_OUT,
                         help=f"where to write the trace and QR image (default: {DEFAULT_OUT})")

@@ -7,6 +7,7 @@ steps and scenarios can run in parallel without sharing anything.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import random
@@ -42,6 +43,16 @@ __all__ = ["PairingOutcome", "Persona", "Profile", "QrShown", "Remediation", "Wo
 PERSONAL = "Personal"
 DEFAULT_SERVER_NAME = "Dana's MacBook Pro"
 SETTLED_STATUSES = ("connected", "errored", "disabled")
+DAEMONS = ("mock", "codex")
+ENROLLMENT_ROUTES = ("rc.server.enroll", "rc.server.refresh")
+
+
+class _LatestLast(dict[str, tuple[int, str]]):
+    """The backend's last answer per route, kept in the order they were last written (newest last)."""
+
+    def __setitem__(self, key: str, value: tuple[int, str]) -> None:
+        self.pop(key, None)
+        super().__setitem__(key, value)
 
 
 @dataclass(frozen=True)
@@ -78,8 +89,9 @@ class World:
         daemon: str = "mock",
         server_name: str = DEFAULT_SERVER_NAME,
     ) -> None:
-        if daemon != "mock":
-            raise ValueError(f"unknown daemon target {daemon!r}; this world runs the mock daemon")
+        if daemon not in DAEMONS:
+            raise ValueError(f"unknown daemon target {daemon!r}; choose one of {', '.join(DAEMONS)}")
+        self.daemon = daemon
         self.profile = Profile(profile)
         self.seed = seed
         self.server_name = server_name
@@ -111,6 +123,9 @@ class World:
         self.rc = backend_rc.configure(state, typed_errors=self.profile is Profile.FIXED)
         self.backend = BackendServer(state)
         await self.backend.start()
+        if self.daemon == "codex":
+            await self._start_real_daemon()
+            return
 
         self.home = home = self.root / "mac" / "codex-home"
         self.store = DaemonStore.open(home, self.clock)
@@ -133,6 +148,26 @@ class World:
         self.listener = AppServerListener(self.app_server, clock=self.clock)
         await self.listener.start()
 
+    async def _start_real_daemon(self) -> None:
+        """The desktop app in front of the real `codex app-server`: the same DesktopApp (sign-in through the
+        issuer's pages, settings, Connections text, the QR code), writing auth.json into the daemon's CODEX_HOME."""
+        from simulators.real.remote_control import RealRemoteControl
+        from simulators.real.target import DaemonTarget
+
+        # The real daemon's refresh and enroll refusals both renew the enrollment; keep the newest answer.
+        self.rc.last_responses = _LatestLast(self.rc.last_responses)
+        self.target = DaemonTarget("codex")
+        self.home = self.target.new_home()
+        self.controller = RealRemoteControl(
+            self.target, self.home, chatgpt_base_url=self.backend.chatgpt_base_url, issuer_url=self.backend.issuer_url
+        )
+        self.desktop = DesktopApp(
+            self.home, issuer_url=self.backend.issuer_url, backend_origin=self.backend_url, clock=self.clock
+        )
+        self.desktop.attach(self.controller)
+        await self.controller.start()
+        self.server_name = self.controller.app_server.server_name
+
     def stop(self) -> None:
         if self._loop is None:
             return
@@ -149,6 +184,14 @@ class World:
         for phone in self._phones.values():
             with contextlib.suppress(Exception):
                 await phone.close()
+        if self.daemon == "codex":
+            with contextlib.suppress(Exception):
+                await self.controller.close()
+            with contextlib.suppress(Exception):
+                await self.desktop.aclose()
+            await self.backend.stop()
+            await asyncio.to_thread(self.target.stop)
+            return
         with contextlib.suppress(Exception):
             await self.listener.stop()
         with contextlib.suppress(Exception):
@@ -188,6 +231,9 @@ class World:
 
     @property
     def daemon_url(self) -> str:
+        if self.daemon == "codex":
+            assert self.controller.daemon is not None
+            return self.controller.daemon.url
         return self.listener.url
 
     # --------------------------------------------------------------------------------------------------- people
@@ -255,6 +301,9 @@ class World:
         if connected:
             # The backend closes the daemon's relay socket (4401); wait for that, then for the daemon to settle.
             self._run(self.rc.wait_daemon_disconnected(environment_id))
+            if self.daemon == "codex":
+                # The real daemon reconnects after its backoff (about 3 s) and is refused: wait for it to say so.
+                self._run(self.controller.wait_left("connected"))
         self._run(self.controller.wait_settled())
 
     def set_workspace_policy(self, name: str, workspace: str, allowed: bool) -> None:
@@ -312,6 +361,9 @@ class World:
         self._run(self.controller.wait_settled())
         return self.desktop_status()
 
+    def desktop_environment_id(self) -> str | None:
+        return self.controller.environment_id
+
     def desktop_status(self) -> str:
         return str(self.controller.status.value)
 
@@ -324,18 +376,64 @@ class World:
         return self._run(self.desktop.show_pairing_qr(path))
 
     def doctor_lines(self) -> list[str]:
+        if self.daemon == "codex":
+            # `codex doctor` has no remote-control check (openai/codex#24328); pairsim's doctor reads only the
+            # mock's state database, so there is nothing to say about the real daemon's enrollment here.
+            return []
         return run_doctor(self.home, profile=self.profile).lines()
 
     def enrollment_rows(self) -> list[dict[str, Any]]:
+        if self.daemon == "codex":
+            return self.controller.enrollment_rows()
         return [row.to_row() for row in self.store.enrollments()]
 
     def last_enrollment_response(self) -> tuple[int, str] | None:
-        """(status, body) of the backend's last answer to an enrollment, with the server token masked."""
-        response = self.rc.last_responses.get("rc.server.enroll")
-        return None if response is None else (response[0], redact_body(response[1]))
+        """(status, body) of the backend's last answer to an enrollment, with the server token masked.
+
+        The real daemon renews a persisted enrollment with `server/refresh` instead of enrolling again, so on the
+        codex target the newest answer to either call counts."""
+        routes = ENROLLMENT_ROUTES if self.daemon == "codex" else ENROLLMENT_ROUTES[:1]
+        answered = [name for name in self.rc.last_responses if name in routes]
+        if not answered:
+            return None
+        status, body = self.rc.last_responses[answered[-1]]
+        return status, redact_body(body)
 
     def daemon_log(self) -> list[str]:
+        if self.daemon == "codex":
+            return [*self.controller.log_lines(), *self.controller.rpc_failures]
         return list(self.controller.log_lines)
+
+    def wait_for_daemon_log(self, pattern: str) -> str | None:
+        """The first line of the daemon's remote-control log matching the regular expression `pattern`."""
+        if self.daemon == "codex":
+            return self._run(self.controller.wait_for_log(pattern))
+        import re
+
+        return next((line for line in self.daemon_log() if re.search(pattern, line)), None)
+
+    def remote_control_cli(self) -> tuple[int | None, str]:
+        """`codex remote-control --no-daemon` on the Mac's CODEX_HOME: (exit code, its status line). Real only."""
+        if self.daemon != "codex":
+            raise ValueError("the mock daemon has no `codex remote-control` command")
+        return self._run(self.controller.cli_status())
+
+    def daemon_request(self, method: str, params: dict[str, Any] | None = None) -> Any:
+        """Send one JSON-RPC request to the Mac's daemon as the desktop app; the result or AppServerRpcError /
+        RpcError."""
+        if self.daemon == "codex":
+            return self._run(self.controller.request(method, params))
+        return self._run(self._mock_request(method, params or {}))
+
+    async def _mock_request(self, method: str, params: dict[str, Any]) -> Any:
+        from simulators.real.app_server_client import AppServerClient
+
+        client = await AppServerClient.connect(self.listener.url, client_name="pairsim_desktop",
+                                               client_version="0.169.0")
+        try:
+            return await client.request(method, params)
+        finally:
+            await client.close()
 
     # ---------------------------------------------------------------------------------------------------- phone
 
@@ -407,11 +505,14 @@ class World:
 
     @property
     def trace(self) -> list[dict[str, Any]]:
-        """Every party's traffic and log, redacted: the phones' HTTP/WebSocket trace and the daemon's log."""
+        """Every party's traffic and log, redacted: the phones' HTTP/WebSocket trace, the daemon's log and every
+        HTTP exchange the backend served."""
         entries: list[dict[str, Any]] = []
         for label, phone in self._phones.items():
             entries.extend({"party": f"phone:{label}", **entry} for entry in phone.trace.entries)
         entries.extend({"party": "mac:daemon-log", "line": line} for line in self.daemon_log())
+        # The backend's view: every HTTP exchange any party (Mac, phone, browser) had with it.
+        entries.extend({"party": "backend", **entry} for entry in self.backend.state.traffic.entries)
         return redact_secrets(entries)
 
     def issued_secrets(self) -> Iterator[str]:

@@ -450,7 +450,7 @@ class RemoteControlController:
             server_name=self.app_server.server_name,
             installation_id=self.app_server.installation_id,
             remote_control_token=credential.token,
-            account_id=credential.key.account_id,
+            # 0.169.0 sends no chatgpt-account-id on the relay upgrade (observed); the server token says who it is.
             subscribe_cursor=self.relay.cursor.header_value(),
         )
 

@@ -1,0 +1,59 @@
+"""World(daemon="codex"): the desktop app in front of the real `codex app-server`, enrolling with our backend.
+
+The real-daemon tests carry the `real_daemon` marker (deselected under `--daemon mock`; run with `--daemon codex`).
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from simulators.real.remote_control import _failure
+from simulators.world import World
+
+WARN_LINE = (
+    "2026-11-21T15:26:48.939973Z  WARN codex_app_server_transport::transport::remote_control::websocket: failed to "
+    "connect to app-server remote control websocket websocket_url=ws://127.0.0.1:1/backend-api/wham/remote/control/"
+    "server installation_id=x server_name=vm error=remote control server refresh failed at `http://127.0.0.1:1/"
+    "backend-api/wham/remote/control/server/refresh`: HTTP 403 Forbidden, request-id: req_1, cf-ray: <none>, body: "
+    '{"detail":"Multi-factor authentication required"} error_kind=Other reconnect_attempt=2'
+)
+
+
+def test_an_unknown_daemon_target_is_refused() -> None:
+    with pytest.raises(ValueError, match="choose one of mock, codex"):
+        World(daemon="bogus")
+
+
+def test_the_failure_line_is_cut_out_of_the_daemons_warn_line() -> None:
+    assert _failure(WARN_LINE) == (
+        "remote control server refresh failed at `http://127.0.0.1:1/backend-api/wham/remote/control/server/"
+        'refresh`: HTTP 403 Forbidden, request-id: req_1, cf-ray: <none>, body: {"detail":"Multi-factor '
+        'authentication required"}'
+    )
+
+
+@pytest.mark.real_daemon
+def test_the_real_daemon_enrolls_pairs_and_then_errors_without_mfa() -> None:
+    with World(daemon="codex", profile="legacy") as world:
+        world.create_persona("Dana", mfa=True)
+        world.desktop_sign_in("Dana", complete_mfa=True)
+        assert world.desktop_status() == "disabled"
+        world.allow_connections(True)
+        assert world.desktop_status() == "connected"
+        (row,) = world.enrollment_rows()
+        assert row["account_id"] == world.persona("Dana").account_id
+        assert row["environment_id"] == world.desktop_environment_id()
+        assert row["remote_control_enabled"] == 1
+
+        started = world.daemon_request("remoteControl/pairing/start", {})
+        assert started["manualPairingCode"] is None and started["environmentId"] == row["environment_id"]
+
+        world.desktop_sign_in("Dana", complete_mfa=False)
+        assert world.desktop_status() == "errored"
+        status, body = world.last_enrollment_response() or (0, "")
+        assert (status, json.loads(body)) == (403, {"detail": "Multi-factor authentication required"})
+        assert world.wait_for_daemon_log(r"HTTP 403 Forbidden") is not None
+        # Today's product keeps the persisted enrollment after a refused renewal (the mock deletes it).
+        assert len(world.enrollment_rows()) == 1

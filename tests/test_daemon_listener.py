@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import hashlib
 import json
+import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -20,6 +21,7 @@ from simulators.clock import FrozenClock
 from simulators.daemon.app_server import AppServer, HostPlatform
 from simulators.daemon.listener import AppServerListener, upgrade_problem
 from simulators.daemon.options import parse_listen_url
+from simulators.daemon.stdio_transport import serve_stdio
 from simulators.daemon.threads import install_threads
 from simulators.protocol.ws_auth import CapabilityTokenAuth, SignedBearerTokenAuth, WsAuthConfig
 
@@ -119,11 +121,42 @@ def test_health_endpoints_need_no_auth(path: str, auth: WsAuthConfig | None) -> 
         async with serving(auth) as listener:
             response = await raw_request(listener.port, http("GET", path))
             assert (response.status, response.body) == (200, b"")
-            assert response.header("connection") == "close"
             assert response.header("content-length") == "0"
             assert response.header("server") is None
             head = await raw_request(listener.port, http("HEAD", path))
-            assert head.status == 200
+            assert (head.status, head.header("content-length")) == (200, "0")
+            closing = await raw_request(listener.port, http("GET", path, "Connection: close"))
+            assert (closing.status, closing.header("connection")) == (200, "close")
+
+    run(scenario)
+
+
+async def read_response(reader: asyncio.StreamReader) -> RawResponse:
+    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), TIMEOUT)
+    status_line, *lines = head.decode("latin-1").rstrip("\r\n").split("\r\n")
+    headers = [(k.strip(), v.strip()) for k, v in (line.split(":", 1) for line in lines)]
+    length = int(next((v for k, v in headers if k.lower() == "content-length"), "0"))
+    return RawResponse(int(status_line.split()[1]), headers, await reader.readexactly(length))
+
+
+def test_health_checks_keep_an_http11_connection_open_and_close_http10() -> None:
+    async def scenario() -> None:
+        async with serving() as listener:
+            reader, writer = await asyncio.open_connection("127.0.0.1", listener.port)
+            try:
+                for path in ("/readyz", "/healthz", "/readyz"):
+                    writer.write(http("GET", path).encode())
+                    response = await read_response(reader)
+                    assert (response.status, response.body, response.header("connection")) == (200, b"", None)
+            finally:
+                writer.close()
+            reader, writer = await asyncio.open_connection("127.0.0.1", listener.port)
+            try:
+                writer.write(b"GET /readyz HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
+                assert (await read_response(reader)).status == 200
+                assert await asyncio.wait_for(reader.read(), TIMEOUT) == b""  # closed by the server
+            finally:
+                writer.close()
 
     run(scenario)
 
@@ -234,13 +267,14 @@ def test_other_handshake_refusals(request_text: str, status: int, body: str) -> 
 
 def test_upgrade_problem_is_checked_in_axum_order() -> None:
     assert upgrade_problem("GET", {}) == (400, "Connection header did not include 'upgrade'")
+    # Neither Sec-WebSocket-Key nor -Version: the key is checked first.
     assert upgrade_problem("GET", {"Connection": "keep-alive, Upgrade", "Upgrade": "WebSocket"}) == (
         400,
-        "`Sec-WebSocket-Version` header did not include '13'",
+        "`Sec-WebSocket-Key` header missing",
     )
-    headers = {"Connection": "upgrade", "Upgrade": "websocket", "Sec-WebSocket-Version": "13"}
-    assert upgrade_problem("GET", headers) == (400, "`Sec-WebSocket-Key` header missing")
-    assert upgrade_problem("GET", {**headers, "Sec-WebSocket-Key": "k"}) is None
+    headers = {"Connection": "upgrade", "Upgrade": "websocket", "Sec-WebSocket-Key": "k"}
+    assert upgrade_problem("GET", headers) == (400, "`Sec-WebSocket-Version` header did not include '13'")
+    assert upgrade_problem("GET", {**headers, "Sec-WebSocket-Version": "13"}) is None
 
 
 # ------------------------------------------------------------------------------------------------------------
@@ -472,7 +506,7 @@ def test_binary_and_invalid_frames_are_dropped_and_the_connection_stays_open() -
             await ws.send("[]")
             await ws.send('{"id":99,"result":{}}')  # an answer to nothing
             await initialize(ws)
-            await ws.send(json.dumps({"id": 2, "method": "account/read"}))
+            await ws.send(json.dumps({"id": 2, "method": "account/read", "params": {}}))
             assert (await recv_json(ws))["id"] == 2
 
     run(scenario)
@@ -529,13 +563,13 @@ def test_a_bad_client_never_disturbs_another() -> None:
                 "[" * 5000,
             ):
                 await bad.send(frame)
-            await bad.send(json.dumps({"id": "x", "method": "account/read"}))
+            await bad.send(json.dumps({"id": "x", "method": "account/read", "params": {}}))
             assert (await recv_json(bad))["error"]["message"] == "Not initialized"
             await good.send(json.dumps({"id": 2, "method": "thread/list", "params": {"limit": 1}}))
             reply = await recv_json(good)
             assert reply["id"] == 2 and len(reply["result"]["data"]) == 1
             await bad.close()
-            await good.send(json.dumps({"id": 3, "method": "account/read"}))
+            await good.send(json.dumps({"id": 3, "method": "account/read", "params": {}}))
             assert (await recv_json(good))["id"] == 3
 
     run(scenario)
@@ -552,3 +586,74 @@ def test_ipv6_loopback_listener() -> None:
         run(scenario)
     except OSError as exc:  # pragma: no cover - hosts without IPv6
         pytest.skip(f"no IPv6 loopback here: {exc}")
+
+
+# ------------------------------------------------------------------------------------------------------------
+# The stdio transport (`--listen stdio://`)
+
+
+def stdio_exchange(data: bytes, stop_early: bool = False) -> list[dict[str, Any]]:
+    """Feed `data` as stdin to `serve_stdio` and return what it wrote on stdout, one JSON object a line."""
+
+    async def scenario() -> bytes:
+        server = AppServer(
+            Path("/tmp/pairsim-home"),
+            FrozenClock(instant=NOW),
+            "vm",
+            "inst-0001",
+            host_platform=HostPlatform("L", "x", "t"),
+        )
+        install_threads(server)
+        stdin_r, stdin_w = os.pipe()
+        stdout_r, stdout_w = os.pipe()
+        with open(stdin_r, "rb") as stdin, open(stdout_w, "wb") as stdout, open(stdout_r, "rb") as output:
+            stop = asyncio.Event()
+            served = asyncio.ensure_future(serve_stdio(server, stdin, stdout, stop))
+            os.write(stdin_w, data)
+            if stop_early:
+                await asyncio.sleep(0)  # the reader thread may or may not have read the data: either is fine
+                stop.set()
+            else:
+                os.close(stdin_w)  # end of input ends the server
+            await asyncio.wait_for(served, TIMEOUT)
+            if stop_early:
+                os.close(stdin_w)
+            await server.close()
+            assert server.connections == []
+            stdout.close()
+            return output.read()
+
+    out = run(scenario)
+    assert out == b"" or out.endswith(b"\n")
+    return [json.loads(line) for line in out.splitlines()]
+
+
+def test_stdio_answers_one_message_a_line_until_the_end_of_input() -> None:
+    lines = [
+        json.dumps(INIT),
+        '{"id":2,"method":"account/read","params":{}}',
+        "garbage",
+        "",
+        '{"id":3,"method":"account/read"}',
+        '  {"id":4,"method":"account/read","params":{}}  ',
+        '{"id":5,"method":"account/read","params":{}}\r',
+        '{"id":6,"method":"account/read",',
+        '"params":{}}',
+    ]
+    data = ("\n".join(lines) + "\n").encode() + b'{"id":7,"method":"account/read","params":{}}'  # no newline
+    out = stdio_exchange(data)
+    assert out[0]["id"] == 1 and out[1]["method"] == "remoteControl/status/changed"
+    assert [m.get("id") for m in out[2:]] == [2, 3, 4, 5]
+    assert out[3] == {
+        "error": {"code": -32600, "message": "Invalid request: missing field `params`"},
+        "id": 3,
+    }
+    assert out[2]["result"]["account"] is None
+
+
+def test_stdio_with_no_input_exits_quietly() -> None:
+    assert stdio_exchange(b"") == []
+
+
+def test_stdio_stops_when_told() -> None:
+    assert len(stdio_exchange(json.dumps(INIT).encode() + b"\n", stop_early=True)) in (0, 2)

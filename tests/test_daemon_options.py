@@ -1,5 +1,6 @@
-"""`pairsim daemon serve`: listen URLs, flag validation, the non-loopback rule, the banner (observed §3.1,
-§3.4, §3.6, §7.1-7.3), in-process for the refusals and as a real process for start-up, port 0 and shutdown."""
+"""`pairsim daemon serve`: the command line as clap reads it, listen URLs, flag validation, the non-loopback
+rule, the banner (observed §3.1, §3.4, §3.6, §7.1-7.3, and docs/_parts/real-daemon.md), in-process for the
+refusals and as a real process for start-up, port 0, the stdio transport and shutdown."""
 
 from __future__ import annotations
 
@@ -22,22 +23,32 @@ from pathlib import Path
 
 import httpx
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
 from simulators.cli import main
 from simulators.daemon.cli import serve
 from simulators.daemon.options import (
+    HelpRequested,
     ListenAddress,
     ListenerNotSimulated,
+    NoTransport,
     ServeArguments,
     StartupError,
+    StdioTransport,
+    UnixSocketListen,
     UsageError,
+    jaro_similarity,
     load_or_create_installation_id,
     parse_listen_url,
+    parse_serve_argv,
     parse_skew_seconds,
+    parse_transport,
     resolve_serve_options,
     rust_io_error,
+    serve_help,
     startup_banner,
 )
 from simulators.protocol.ws_auth import CapabilityTokenAuth, SignedBearerTokenAuth
@@ -108,10 +119,26 @@ def test_unsupported_listen_urls_are_usage_errors(url: str) -> None:
     )
 
 
-@pytest.mark.parametrize("url", ["stdio://", "unix://", "unix:///tmp/codex.sock", "off"])
-def test_transports_pairsim_does_not_simulate(url: str) -> None:
+@pytest.mark.parametrize(
+    ("url", "transport"),
+    [
+        ("stdio://", StdioTransport()),
+        ("off", NoTransport()),
+        ("unix://", UnixSocketListen(None)),
+        ("unix:///tmp/codex.sock", UnixSocketListen("/tmp/codex.sock")),
+    ],
+)
+def test_the_other_transports(url: str, transport: object) -> None:
+    assert parse_transport(url) == transport
     with pytest.raises(ListenerNotSimulated):
-        parse_listen_url(url)
+        parse_listen_url(url)  # not a WebSocket address
+
+
+@pytest.mark.parametrize("url", ["stdio://x", "STDIO://", "OFF", "unix:", "stdio"])
+def test_near_misses_of_the_other_transports_are_unsupported(url: str) -> None:
+    with pytest.raises(UsageError) as caught:
+        parse_transport(url)
+    assert f"unsupported --listen URL `{url}`" in caught.value.message
 
 
 @pytest.mark.parametrize(
@@ -121,7 +148,17 @@ def test_transports_pairsim_does_not_simulate(url: str) -> None:
         ("30", 30),
         ("+5", 5),
         ("18446744073709551615", 2**64 - 1),
-        ("-5", "error: unexpected argument '-5' found"),
+        # Only as `--ws-max-clock-skew-seconds=-5`: a separate `-5` is a flag to clap (see the argv tests).
+        (
+            "-5",
+            "error: invalid value '-5' for '--ws-max-clock-skew-seconds <SECONDS>': "
+            "invalid digit found in string",
+        ),
+        (
+            " 5",
+            "error: invalid value ' 5' for '--ws-max-clock-skew-seconds <SECONDS>': "
+            "invalid digit found in string",
+        ),
         (
             "99999999999999999999",
             "error: invalid value '99999999999999999999' for '--ws-max-clock-skew-seconds <SECONDS>': "
@@ -161,6 +198,8 @@ def files(tmp_path: Path) -> Path:
     (tmp_path / "not-utf8.txt").write_bytes(b"\xff\xfe")
     return tmp_path
 
+
+HINT = "For more information, try '--help'."
 
 FLAG_ROWS: list[tuple[str, list[str], int, str]] = [
     (
@@ -257,21 +296,21 @@ FLAG_ROWS: list[tuple[str, list[str], int, str]] = [
             "-5",
         ],
         2,
-        "error: unexpected argument '-5' found",
+        "error: unexpected argument '-5' found\n\nUsage: codex app-server [OPTIONS] [COMMAND]\n\n" + HINT,
     ),
     (
         "huge skew",
         ["--ws-max-clock-skew-seconds", "99999999999999999999"],
         2,
         "error: invalid value '99999999999999999999' for '--ws-max-clock-skew-seconds <SECONDS>': "
-        "number too large to fit in target type",
+        "number too large to fit in target type\n\n" + HINT,
     ),
     (
         "unknown mode",
         ["--ws-auth", "password"],
         2,
         "error: invalid value 'password' for '--ws-auth <MODE>'\n"
-        "  [possible values: capability-token, signed-bearer-token]",
+        "  [possible values: capability-token, signed-bearer-token]\n\n" + HINT,
     ),
 ]
 
@@ -295,14 +334,14 @@ def test_flag_validation_rows(
             "ws://localhost:45012",
             2,
             "error: invalid value 'ws://localhost:45012' for '--listen <URL>': "
-            "invalid websocket --listen URL `ws://localhost:45012`; expected `ws://IP:PORT`",
+            "invalid websocket --listen URL `ws://localhost:45012`; expected `ws://IP:PORT`\n\n" + HINT,
         ),
         (
             "http://127.0.0.1:45012",
             2,
             "error: invalid value 'http://127.0.0.1:45012' for '--listen <URL>': unsupported --listen URL "
             "`http://127.0.0.1:45012`; expected `stdio://`, `unix://`, `unix://PATH`, `ws://IP:PORT`, "
-            "or `off`",
+            "or `off`\n\n" + HINT,
         ),
         (
             "ws://0.0.0.0:45021",
@@ -316,11 +355,12 @@ def test_flag_validation_rows(
             "Error: refusing to start non-loopback websocket listener [::]:45021 without auth; "
             "configure `--ws-auth capability-token` or `--ws-auth signed-bearer-token`",
         ),
+        ("off", 1, "Error: no transport configured; use --listen or enable remote control"),
         (
-            "stdio://",
+            "unix://",
             2,
-            "pairsim: error: pairsim daemon serve simulates only `--listen ws://IP:PORT`; "
-            "`stdio://` is not simulated",
+            "pairsim: error: pairsim daemon serve simulates `--listen ws://IP:PORT` and `stdio://`; "
+            "`unix://` is not simulated",
         ),
     ],
 )
@@ -329,15 +369,248 @@ def test_listen_refusals(listen: str, code: int, stderr: str, capsys: pytest.Cap
     assert capsys.readouterr() == ("", stderr + "\n")
 
 
+def test_other_transports_check_the_flag_combination_but_read_no_file(files: Path) -> None:
+    missing = str(files / "nonexistent.txt")
+    flags = {"ws_auth": "capability-token", "ws_token_file": missing}
+    assert resolve_serve_options(ServeArguments("stdio://", **flags)).listen == StdioTransport()
+    assert resolve_serve_options(ServeArguments("stdio://", **flags)).auth is None
+    with pytest.raises(StartupError, match=r"^no transport configured"):
+        resolve_serve_options(ServeArguments("off", **flags))
+    for listen in ("stdio://", "off", "unix://"):
+        with pytest.raises(StartupError, match="is required when `--ws-auth capability-token` is set"):
+            resolve_serve_options(ServeArguments(listen, ws_auth="capability-token"))
+        with pytest.raises(StartupError, match="64-character hex"):
+            resolve_serve_options(ServeArguments(listen, ws_auth="capability-token", ws_token_sha256="abcd"))
+    short_secret = files / "secret_short.txt"
+    signed = {"ws_auth": "signed-bearer-token", "ws_shared_secret_file": str(short_secret)}
+    assert (
+        resolve_serve_options(ServeArguments("stdio://", **signed)).auth is None
+    )  # not read, so not checked
+    with pytest.raises(ListenerNotSimulated):
+        resolve_serve_options(ServeArguments("unix://", **flags))
+
+
+def test_stdio_is_the_default_transport() -> None:
+    assert parse_serve_argv([]) == ServeArguments(listen="stdio://")
+    assert resolve_serve_options(ServeArguments()).listen == StdioTransport()
+
+
 def test_flag_errors_come_before_the_non_loopback_rule(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["daemon", "serve", "--listen", "ws://0.0.0.0:1", "--ws-auth", "capability-token"]) == 1
     assert "is required when `--ws-auth capability-token` is set" in capsys.readouterr().err
 
 
-def test_abbreviated_flags_are_refused(capsys: pytest.CaptureFixture[str]) -> None:
-    with pytest.raises(SystemExit) as caught:
-        main(["daemon", "serve", "--listen", "ws://127.0.0.1:0", "--ws-au", "capability-token"])
-    assert caught.value.code == 2
+def test_abbreviated_flags_are_refused_with_clap_tip(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["daemon", "serve", "--listen", "ws://127.0.0.1:0", "--ws-au", "capability-token"]) == 2
+    assert capsys.readouterr() == (
+        "",
+        "error: unexpected argument '--ws-au' found\n\n"
+        "  tip: a similar argument exists: '--ws-auth'\n\n"
+        "Usage: codex app-server --listen <URL> --ws-auth <MODE>\n\n" + HINT + "\n",
+    )
+
+
+def test_help_goes_to_stdout_and_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
+    for flag in ("-h", "--help"):
+        assert main(["daemon", "serve", "--listen", "ws://127.0.0.1:0", flag]) == 0
+        out, err = capsys.readouterr()
+        assert (out, err) == (serve_help(), "")
+    for option in (
+        "--listen <URL>",
+        "--ws-auth <MODE>",
+        "--ws-max-clock-skew-seconds <SECONDS>",
+        "-h, --help",
+    ):
+        assert option in serve_help()
+
+
+# ------------------------------------------------------------------------------------------------------------
+# The command line as clap reads it: every row observed on the real `codex app-server` 0.169.0
+
+
+def usage(line: str | None) -> str:
+    return "" if line is None else f"Usage: codex app-server {line}\n\n"
+
+
+GENERIC = "[OPTIONS] [COMMAND]"
+
+ARGV_ROWS: list[tuple[str, str, str]] = [
+    # (arguments, first lines, `Usage:` line or "")
+    ("--listen", "error: a value is required for '--listen <URL>' but none was supplied", ""),
+    (
+        "--listen --ws-auth capability-token",
+        "error: a value is required for '--listen <URL>' but none was supplied",
+        "",
+    ),
+    ("--listen -h", "error: a value is required for '--listen <URL>' but none was supplied", ""),
+    ("--listen --", "error: a value is required for '--listen <URL>' but none was supplied", ""),
+    (
+        "--listen ws://127.0.0.1:0 --ws-auth",
+        "error: a value is required for '--ws-auth <MODE>' but none was supplied\n"
+        "  [possible values: capability-token, signed-bearer-token]",
+        "",
+    ),
+    (
+        "--ws-auth=",
+        "error: a value is required for '--ws-auth <MODE>' but none was supplied\n"
+        "  [possible values: capability-token, signed-bearer-token]",
+        "",
+    ),
+    (
+        "--listen=",
+        "error: invalid value '' for '--listen <URL>': unsupported --listen URL ``; expected `stdio://`, "
+        "`unix://`, `unix://PATH`, `ws://IP:PORT`, or `off`",
+        "",
+    ),
+    ("--bogus-flag", "error: unexpected argument '--bogus-flag' found", usage(GENERIC)),
+    (
+        "--listen ws://127.0.0.1:0 --bogus-flag",
+        "error: unexpected argument '--bogus-flag' found",
+        usage("--listen <URL>"),
+    ),
+    (
+        "--listen=ws://127.0.0.1:0 --bogus=3",
+        "error: unexpected argument '--bogus' found",
+        usage("--listen <URL>"),
+    ),
+    (
+        "--listen ws://127.0.0.1:0 --ws-auth capability-token --bogus",
+        "error: unexpected argument '--bogus' found",
+        usage("--listen <URL> --ws-auth <MODE>"),
+    ),
+    (
+        "--ws-issuer a --listen ws://127.0.0.1:0 --bogus",
+        "error: unexpected argument '--bogus' found",
+        usage("--ws-issuer <ISSUER> --listen <URL>"),
+    ),
+    # A pending value is checked only when the next known flag comes: the unknown flag is reported first.
+    ("--ws-auth bogus --bogus", "error: unexpected argument '--bogus' found", usage("--ws-auth <MODE>")),
+    (
+        "--listen ws://127.0.0.1:0 --ws-issuer --bogus",
+        "error: unexpected argument '--bogus' found",
+        usage("--listen <URL>"),
+    ),
+    (
+        "--liste ws://127.0.0.1:0",
+        "error: unexpected argument '--liste' found\n\n  tip: a similar argument exists: '--listen'",
+        usage("--listen <URL>"),
+    ),
+    (
+        "--listen ws://127.0.0.1:0 --ws-isuer x",
+        "error: unexpected argument '--ws-isuer' found\n\n  tip: a similar argument exists: '--ws-issuer'",
+        usage("--listen <URL> --ws-issuer <ISSUER>"),
+    ),
+    (
+        "--ws-audiance x",
+        "error: unexpected argument '--ws-audiance' found\n\n"
+        "  tip: a similar argument exists: '--ws-audience'",
+        usage("--ws-audience <AUDIENCE>"),
+    ),
+    (
+        "--lis",
+        "error: unexpected argument '--lis' found\n\n  tip: a similar argument exists: '--listen'",
+        usage("--listen <URL>"),
+    ),
+    ("--listen ws://127.0.0.1:0 -x", "error: unexpected argument '-x' found", usage(GENERIC)),
+    (
+        "--ws-token-sha256 -abc --listen ws://127.0.0.1:0",
+        "error: unexpected argument '-a' found",
+        usage(GENERIC),
+    ),
+    (
+        "--listen ws://127.0.0.1:0 --ws-max-clock-skew-seconds -5",
+        "error: unexpected argument '-5' found",
+        usage(GENERIC),
+    ),
+    (
+        "--ws-max-clock-skew-seconds=-5",
+        "error: invalid value '-5' for '--ws-max-clock-skew-seconds <SECONDS>': "
+        "invalid digit found in string",
+        "",
+    ),
+    ("--listen ws://127.0.0.1:0 extra", "error: unrecognized subcommand 'extra'", usage(GENERIC)),
+    ("--listen ws://localhost:1 extra", "error: unrecognized subcommand 'extra'", usage(GENERIC)),
+    ("--listen ws://127.0.0.1:0 -- x", "error: unrecognized subcommand 'x'", usage(GENERIC)),
+    ("-", "error: unrecognized subcommand '-'", usage(GENERIC)),
+    (
+        "--ws-auth capability-token --ws-auth capability-token",
+        "error: the argument '--ws-auth <MODE>' cannot be used multiple times",
+        usage(GENERIC),
+    ),
+    (
+        "--ws-issuer a --ws-issuer b",
+        "error: the argument '--ws-issuer <ISSUER>' cannot be used multiple times",
+        usage(GENERIC),
+    ),
+    # Values are checked in the order of the arguments.
+    (
+        "--ws-max-clock-skew-seconds abc --listen ws://localhost:1",
+        "error: invalid value 'abc' for '--ws-max-clock-skew-seconds <SECONDS>': "
+        "invalid digit found in string",
+        "",
+    ),
+    (
+        "--listen ws://localhost:1 --ws-max-clock-skew-seconds abc",
+        "error: invalid value 'ws://localhost:1' for '--listen <URL>': invalid websocket --listen URL "
+        "`ws://localhost:1`; expected `ws://IP:PORT`",
+        "",
+    ),
+    ("--help=3", "error: unexpected value '3' for '--help' found; no more were expected", usage("--help")),
+]
+
+
+@pytest.mark.parametrize(("argv", "first", "usage_text"), ARGV_ROWS, ids=[row[0] for row in ARGV_ROWS])
+def test_usage_errors_read_like_clap(argv: str, first: str, usage_text: str) -> None:
+    with pytest.raises(UsageError) as caught:
+        parse_serve_argv(argv.split(" "))
+    assert caught.value.clap_text() == f"{first}\n\n{usage_text}{HINT}\n"
+
+
+@pytest.mark.parametrize(
+    ("argv", "parsed"),
+    [
+        ("--listen ws://127.0.0.1:0", ServeArguments(listen="ws://127.0.0.1:0")),
+        ("--listen=stdio://", ServeArguments(listen="stdio://")),
+        (
+            "--ws-auth=signed-bearer-token --ws-shared-secret-file s --ws-issuer= "
+            "--ws-max-clock-skew-seconds +5",
+            ServeArguments(
+                ws_auth="signed-bearer-token",
+                ws_shared_secret_file="s",
+                ws_issuer="",
+                ws_max_clock_skew_seconds="+5",
+            ),
+        ),
+        (
+            "--listen ws://127.0.0.1:0 --ws-token-file -",
+            ServeArguments(listen="ws://127.0.0.1:0", ws_token_file="-"),
+        ),
+        ("--listen ws://127.0.0.1:0 --", ServeArguments(listen="ws://127.0.0.1:0")),
+        ("-h", HelpRequested()),
+        ("-hx", HelpRequested()),
+        ("--listen ws://127.0.0.1:0 --help --bogus", HelpRequested()),
+    ],
+)
+def test_command_lines_that_parse(argv: str, parsed: object) -> None:
+    assert parse_serve_argv(argv.split(" ")) == parsed
+
+
+def test_jaro_similarity_matches_strsim() -> None:
+    assert jaro_similarity("", "") == 1.0
+    assert jaro_similarity("a", "") == 0.0
+    assert jaro_similarity("martha", "marhta") == pytest.approx(0.944444, abs=1e-6)
+    assert jaro_similarity("dixon", "dicksonx") == pytest.approx(0.766667, abs=1e-6)
+    assert jaro_similarity("bogus-flag", "listen") < 0.7 < jaro_similarity("lis", "listen")
+
+
+@given(st.lists(st.text(max_size=12), max_size=6))
+def test_any_command_line_parses_or_is_a_usage_error(argv: list[str]) -> None:
+    try:
+        parsed = parse_serve_argv(argv)
+    except UsageError as exc:
+        assert exc.message.startswith("error: ") and exc.clap_text().endswith(HINT + "\n")
+    else:
+        assert isinstance(parsed, (ServeArguments, HelpRequested))
 
 
 # ------------------------------------------------------------------------------------------------------------
@@ -556,3 +829,25 @@ def test_process_with_a_relative_token_file_and_sigint(daemon: type[Daemon], tmp
     assert asyncio.run(attempt([("Authorization", f"Bearer {TOKEN}")])) == 101
     assert asyncio.run(attempt([])) == 401
     assert d.stop(signal.SIGINT) == (0, "")
+
+
+def test_stdio_process_serves_its_input_and_exits_0_at_its_end(tmp_path: Path) -> None:
+    requests = [
+        {"id": 1, "method": "initialize", "params": {"clientInfo": {"name": "probe", "version": "1"}}},
+        {"id": 2, "method": "thread/list", "params": {}},
+    ]
+    flags = ["--ws-auth", "capability-token", "--ws-token-file", str(tmp_path / "no-such-token")]
+    done = subprocess.run(
+        [sys.executable, "-m", "simulators.cli", "daemon", "serve", "--listen", "stdio://", *flags],
+        input="".join(json.dumps(r) + "\n" for r in requests),
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(REPO), "CODEX_HOME": str(tmp_path / "home")},
+        timeout=30,
+    )
+    assert (done.returncode, done.stderr) == (0, "")
+    answers = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [a.get("id", a.get("method")) for a in answers] == [1, "remoteControl/status/changed", 2]
+    assert answers[0]["result"]["codexHome"] == str(tmp_path / "home")
+    assert list(answers[2]["result"]) == ["data", "readStates", "nextCursor", "backwardsCursor"]

@@ -31,6 +31,7 @@ NOW = 1_795_270_254.859
 HOME = Path("/tmp/pairsim-codex-home")
 PLATFORM = HostPlatform("Debian 12.0.0", "x86_64", "xterm")
 TIMEOUT = 5.0
+ABSENT = object()  # `Client.call` without a params field
 
 
 def run(scenario: Callable[[], Awaitable[T]]) -> T:
@@ -87,9 +88,10 @@ class Client:
         return json.loads(await self.recv_text())
 
     async def call(self, request_id: int | str, method: str, params: Any = None) -> dict[str, Any]:
+        """`params` None sends `{}` (the real server requires params); `ABSENT` leaves the field out."""
         message: dict[str, Any] = {"id": request_id, "method": method}
-        if params is not None:
-            message["params"] = params
+        if params is not ABSENT:
+            message["params"] = {} if params is None else params
         await self.send(message)
         return await self.recv()
 
@@ -121,8 +123,34 @@ def test_requests_before_initialize_get_not_initialized_with_the_id_echoed() -> 
         async with world() as w, client(w) as c:
             await c.send({"id": 7, "method": "account/read", "params": {}})
             assert await c.recv_text() == '{"error":{"code":-32600,"message":"Not initialized"},"id":7}'
-            await c.send({"jsonrpc": "2.0", "id": "seven", "method": "thread/list"})
+            await c.send({"jsonrpc": "2.0", "id": "seven", "method": "thread/list", "params": {}})
             assert await c.recv_text() == '{"error":{"code":-32600,"message":"Not initialized"},"id":"seven"}'
+
+    run(scenario)
+
+
+def test_params_are_required_and_checked_before_the_initialize_state() -> None:
+    missing = {"code": -32600, "message": "Invalid request: missing field `params`"}
+
+    async def scenario() -> None:
+        async with world() as w, client(w) as c:
+            assert (await c.call(2, "account/read", ABSENT))["error"] == missing
+            assert (await c.call(3, "thread/list", ABSENT))["error"] == missing
+            assert (await c.call(4, "account/read", []))["error"]["message"] == "Not initialized"
+            await c.initialize()
+            for request_id, params in enumerate((ABSENT, None), start=5):
+                message = {"id": request_id, "method": "account/read"}
+                if params is not ABSENT:
+                    message["params"] = params
+                await c.send(message)
+                assert (await c.recv())["error"] == missing
+            assert (await c.call(7, "account/read", []))["result"]["account"] is None  # an empty list is fine
+            assert (await c.call(8, "thread/list", []))["error"]["message"] == (
+                "Invalid request: invalid length 0, expected struct ThreadListParams with 19 elements"
+            )
+            assert (await c.call(9, "thread/read", 5))["error"]["message"] == (
+                "Invalid request: invalid type: integer `5`, expected struct ThreadReadParams"
+            )
 
     run(scenario)
 
@@ -188,17 +216,22 @@ def test_initialize_errors() -> None:
     run(scenario)
 
 
-def test_unknown_method_is_32600_listing_what_we_serve() -> None:
+def test_unknown_method_is_32600_listing_the_real_servers_methods() -> None:
     async def scenario() -> None:
         async with world() as w, client(w) as c:
             reply = await c.call(3, "no/such")
-            assert reply == {
-                "error": {
-                    "code": -32600,
-                    "message": "Invalid request: unknown variant `no/such`, expected one of `initialize`, "
-                    "`account/read`, `thread/list`, `thread/start`, `thread/read`, `turn/start`",
-                },
-                "id": 3,
+            assert reply["id"] == 3 and reply["error"]["code"] == -32600
+            message = reply["error"]["message"]
+            assert message.startswith(
+                "Invalid request: unknown variant `no/such`, expected one of `initialize`, `server/diagnostics`, "
+                "`userVerification/status`, "
+            )
+            assert message.endswith(", `fuzzyFileSearch/sessionUpdate`, `fuzzyFileSearch/sessionStop`")
+            assert message.count("`") == 2 * 188  # the unknown name and the real server's 187 methods
+            # A method of the real server that the mock does not serve is named as such.
+            assert (await c.call(4, "config/read"))["error"] == {
+                "code": -32601,
+                "message": "`config/read` is a codex app-server method that pairsim's mock does not simulate",
             }
 
     run(scenario)

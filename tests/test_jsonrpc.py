@@ -11,9 +11,12 @@ from hypothesis import strategies as st
 
 from simulators.protocol.errors import ErrorCode, ProtocolError
 from simulators.protocol.jsonrpc import (
+    CODEX_CLIENT_METHODS,
     INVALID_REQUEST,
+    OPTIONAL_PARAMS_METHODS,
     SERVER_OVERLOADED,
     SERVER_OVERLOADED_MESSAGE,
+    UNIT_PARAMS_METHODS,
     ClientCapabilities,
     ClientInfo,
     DuplicateResponse,
@@ -204,7 +207,7 @@ def test_encode_then_parse_round_trips(msg: object) -> None:
 
 
 def test_requests_before_initialize_are_not_initialized() -> None:
-    assert rejection(session().receive(Request(7, "account/read"))) == (-32600, "Not initialized")
+    assert rejection(session().receive(Request(7, "account/read", {}))) == (-32600, "Not initialized")
 
 
 def test_initialize_once_then_already_initialized() -> None:
@@ -215,7 +218,7 @@ def test_initialize_once_then_already_initialized() -> None:
     assert event.capabilities == ClientCapabilities()
     assert s.initialized
     assert rejection(s.receive(Request(2, "initialize", INIT_PARAMS))) == (-32600, "Already initialized")
-    assert isinstance(s.receive(Request(3, "account/read")), MethodCalled)
+    assert isinstance(s.receive(Request(3, "account/read", {})), MethodCalled)
 
 
 def test_requests_work_without_the_initialized_notification() -> None:
@@ -257,13 +260,19 @@ def test_missing_client_info_wins_over_already_initialized() -> None:
     )
 
 
-def test_unknown_method_is_invalid_request_listing_the_served_methods() -> None:
-    s = session(MethodSpec("thread/list"))
+def test_unknown_method_is_invalid_request_listing_the_real_methods_then_the_mock_only_ones() -> None:
+    s = session(MethodSpec("thread/list"), MethodSpec("pairsim/extra"))
     code, message = rejection(s.receive(Request(1, "no/such")))
     assert code == -32600  # not -32601: the real server fails to deserialize the method name
-    assert (
-        message == "Invalid request: unknown variant `no/such`, expected one of "
-        "`initialize`, `account/read`, `thread/list`"
+    assert message == unknown_method_message("no/such", [*CODEX_CLIENT_METHODS, "pairsim/extra"])
+    assert message.startswith(
+        "Invalid request: unknown variant `no/such`, expected one of `initialize`, `server/diagnostics`, "
+    )
+    assert len(CODEX_CLIENT_METHODS) == len(set(CODEX_CLIENT_METHODS)) == 187
+    # A real method the mock does not serve is not "unknown".
+    assert rejection(s.receive(Request(2, "config/read", {}))) == (
+        -32601,
+        "`config/read` is a codex app-server method that pairsim's mock does not simulate",
     )
     # Unknown methods are reported before the initialize check.
     assert rejection(initialized().receive(Request(2, "no/such")))[1].startswith(
@@ -294,11 +303,70 @@ def test_required_params_are_checked_before_the_initialize_state() -> None:
 
 
 def test_params_of_the_wrong_type_are_rejected_even_without_required_fields() -> None:
-    s = initialized()
+    s = initialized(MethodSpec("x/y"))
     assert rejection(s.receive(Request(1, "account/read", [1]))) == (
         -32600,
-        "Invalid request: invalid type: sequence, expected a map",
+        "Invalid request: invalid type: sequence, expected struct GetAccountParams",
     )
+    assert rejection(s.receive(Request(2, "account/read", 5))) == (
+        -32600,
+        "Invalid request: invalid type: integer `5`, expected struct GetAccountParams",
+    )
+    # A method without an observed struct name.
+    assert (
+        rejection(s.receive(Request(3, "x/y", "s")))[1]
+        == "Invalid request: invalid type: string, expected a map"
+    )
+
+
+@pytest.mark.parametrize("method", ["account/read", "thread/list", "x/y"])
+@pytest.mark.parametrize("initialize_first", [False, True])
+def test_params_are_required_on_every_request_before_the_initialize_state(
+    method: str, initialize_first: bool
+) -> None:
+    specs = (MethodSpec("thread/list"), MethodSpec("x/y"))
+    s = initialized(*specs) if initialize_first else session(*specs)
+    assert rejection(s.receive(Request(1, method))) == (-32600, "Invalid request: missing field `params`")
+    assert rejection(parse_then_receive(s, json.dumps({"id": 2, "method": method, "params": None})))[1] == (
+        "Invalid request: missing field `params`"
+    )
+
+
+def parse_then_receive(s: ServerSession, frame: str) -> object:
+    return s.receive(parse_message(frame))
+
+
+def test_an_empty_params_list_is_read_as_the_real_struct_reads_it() -> None:
+    specs = (MethodSpec("thread/list"), MethodSpec("remoteControl/pairing/start", experimental=True))
+    s = initialized(*specs, experimental=True)
+    assert isinstance(s.receive(Request(1, "account/read", [])), MethodCalled)
+    assert isinstance(s.receive(Request(2, "remoteControl/pairing/start", [])), MethodCalled)
+    assert rejection(s.receive(Request(3, "thread/list", []))) == (
+        -32600,
+        "Invalid request: invalid length 0, expected struct ThreadListParams with 19 elements",
+    )
+    # Before initialize, an accepted empty list gets as far as the state check.
+    assert rejection(session().receive(Request(4, "account/read", []))) == (-32600, "Not initialized")
+
+
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        (None, None),
+        ({}, None),
+        ({"a": 1}, "Invalid request: invalid type: map, expected unit"),
+        ([], "Invalid request: invalid type: sequence, expected unit"),
+        (5, "Invalid request: invalid type: integer `5`, expected unit"),
+    ],
+)
+def test_methods_without_params_take_none_null_or_an_empty_map(params: object, expected: str | None) -> None:
+    assert "remoteControl/status/read" in UNIT_PARAMS_METHODS
+    s = initialized(MethodSpec("remoteControl/status/read", experimental=True), experimental=True)
+    event = s.receive(Request(1, "remoteControl/status/read", params))
+    if expected is None:
+        assert isinstance(event, MethodCalled)
+    else:
+        assert rejection(event) == (-32600, expected)
 
 
 def test_experimental_methods_need_the_capability() -> None:
@@ -353,7 +421,7 @@ def test_stray_answers_raise_typed_errors_and_leave_the_session_usable() -> None
     with pytest.raises(DuplicateResponse) as caught:
         s.receive(Response(request.id, {"decision": "accept"}))
     assert isinstance(caught.value, ProtocolError)
-    assert isinstance(s.receive(Request(5, "account/read")), MethodCalled)
+    assert isinstance(s.receive(Request(5, "account/read", {})), MethodCalled)
 
 
 def test_abandoned_requests_are_forgotten() -> None:
@@ -363,3 +431,24 @@ def test_abandoned_requests_are_forgotten() -> None:
     assert s.pending_requests == {}
     with pytest.raises(DuplicateResponse):
         s.receive(Response(request.id, {"decision": "accept"}))
+
+
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        (None, None),
+        ({}, None),
+        ({"ephemeral": True}, None),
+        ([], None),
+        (5, "Invalid request: invalid type: integer `5`, expected struct RemoteControlEnableParams"),
+    ],
+)
+def test_methods_with_optional_params_take_none_or_their_struct(params: object, expected: str | None) -> None:
+    assert "remoteControl/enable" in OPTIONAL_PARAMS_METHODS
+    assert not OPTIONAL_PARAMS_METHODS & UNIT_PARAMS_METHODS
+    s = initialized(MethodSpec("remoteControl/enable", experimental=True), experimental=True)
+    event = s.receive(Request(1, "remoteControl/enable", params))
+    if expected is None:
+        assert isinstance(event, MethodCalled)
+    else:
+        assert rejection(event) == (-32600, expected)

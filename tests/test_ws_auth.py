@@ -213,8 +213,26 @@ def test_signed_bearer_format_and_algorithm(value: str, expected: str | None) ->
 def test_hand_signed_shapes() -> None:
     assert outcome(SIGNED, bearer(signed_by_hand({"alg": "HS256"}, valid_claims()))) is None  # no typ
     assert outcome(SIGNED, bearer(signed_by_hand({"alg": "HS256"}, valid_claims(iss=7)))) == INVALID_JWT
-    assert outcome(SIGNED, bearer(signed_by_hand({"alg": "HS256"}, valid_claims(exp=-1)))) == INVALID_JWT
     assert outcome(SIGNED, bearer(signed_by_hand({"alg": "HS256"}, valid_claims(exp=2**64)))) == INVALID_JWT
+
+
+@pytest.mark.parametrize(
+    ("claims", "expected"),
+    [
+        # exp and nbf are signed 64-bit integers (observed on 0.169.0).
+        (valid_claims(exp=-1), EXPIRED_JWT),
+        (valid_claims(exp=-(2**63)), EXPIRED_JWT),
+        (valid_claims(exp=-(2**63) - 1), INVALID_JWT),
+        (valid_claims(exp=2**63 - 1), None),
+        (valid_claims(exp=2**63), INVALID_JWT),
+        (valid_claims(nbf=-5), None),
+        (valid_claims(nbf=-(2**63)), None),
+        (valid_claims(nbf=2**63 - 1), JWT_NOT_VALID_YET),
+        (valid_claims(nbf=2**63), INVALID_JWT),
+    ],
+)
+def test_exp_and_nbf_are_signed_64_bit(claims: dict[str, object], expected: str | None) -> None:
+    assert outcome(SIGNED, bearer(signed_by_hand({"alg": "HS256"}, claims))) == expected
     assert outcome(SIGNED, bearer(signed_by_hand({"typ": "JWT"}, valid_claims()))) == INVALID_JWT  # no alg
     assert outcome(SIGNED, bearer(signed_by_hand({"alg": "HS256"}, [1]))) == INVALID_JWT  # type: ignore[arg-type]
 

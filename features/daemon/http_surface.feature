@@ -37,13 +37,11 @@ Feature: The daemon's HTTP surface
       Then the daemon answers 200 with an empty body
       And the answer has the header "connection: close"
 
-    @xfail_on_mock:the_mock_closes_the_connection_after_every_health_check
     Scenario: Health checks keep an HTTP/1.1 connection open
       Given a daemon on loopback with no auth
       When a client sends GET /readyz and then GET /healthz on one connection
       Then both are answered 200 with an empty body and no connection header
 
-    @xfail_on_mock:the_mock_answers_HEAD_without_content-length
     Scenario: HEAD of a health endpoint says content-length 0
       Given a daemon on loopback with no auth
       When a client sends HEAD /healthz with no headers
@@ -85,7 +83,6 @@ Feature: The daemon's HTTP surface
         | Upgrade: foo                | an upgrade of /       | Upgrade: "foo"                    | 400    | `Upgrade` header did not include 'websocket'        |
         | Sec-WebSocket-Version 12    | an upgrade of /       | Sec-WebSocket-Version: "12"       | 400    | `Sec-WebSocket-Version` header did not include '13' |
 
-    @xfail_on_mock:the_mock_checks_Sec-WebSocket-Version_before_Sec-WebSocket-Key
     Scenario: Sec-WebSocket-Key is checked before Sec-WebSocket-Version
       Given a daemon on loopback with no auth
       When a client upgrades on path / without the Sec-WebSocket-Key and Sec-WebSocket-Version headers, with headers (none)

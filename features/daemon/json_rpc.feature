@@ -86,7 +86,6 @@ Feature: JSON-RPC over the daemon's WebSocket
       And the client sends {"id":4,"method":"account/read","params":{}}
       Then the answer to id 4 is exactly the result {"account":null,"userId":null,"requiresOpenaiAuth":true,"workspaceRouting":null}
 
-  @xfail_on_mock:the_mock_treats_a_missing_or_null_params_as_empty
   Rule: A request's params must be present, even for a method that takes none
 
     Scenario: A request without params is invalid, before initialize too
@@ -103,7 +102,6 @@ Feature: JSON-RPC over the daemon's WebSocket
         |               |
         | ,"params":null |
 
-  @xfail_on_mock:the_mock_refuses_an_empty_params_list
   Rule: params that take no fields may be an empty list
 
     Scenario: account/read with params []

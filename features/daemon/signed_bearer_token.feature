@@ -118,7 +118,6 @@ Feature: WebSocket auth with signed bearer tokens
         | no iss and no aud     | exp=now+300                     |
         | any iss and aud       | iss=anyone aud=anything exp=now+300 |
 
-  @xfail_on_mock:the_mock_reads_exp_and_nbf_as_unsigned_64-bit_integers
   Rule: exp and nbf are signed 64-bit integers
 
     Scenario Outline: 64-bit claims: <claims>

@@ -83,7 +83,6 @@ Feature: Starting the daemon's WebSocket listener
         | a token file that is a directory            | --ws-auth capability-token --ws-token-file {home}                                      | 1    | Error: failed to read websocket auth secret {home}: Is a directory (os error 21) |
         | a token file holding only whitespace        | --ws-auth capability-token --ws-token-file {blank_file}                                | 1    | Error: websocket auth secret {blank_file} must not be empty |
 
-  @xfail_on_mock:the_mock_prints_a_usage_error_as_one_line_without_the_clap_hint
   Rule: A usage error ends with clap's hint
 
     Scenario Outline: <case> ends with the hint
@@ -96,7 +95,6 @@ Feature: Starting the daemon's WebSocket listener
         | an unknown auth mode  | --listen ws://127.0.0.1:0 --ws-auth bogus                                  |
         | a negative clock skew | --listen ws://127.0.0.1:0 --ws-auth signed-bearer-token --ws-shared-secret-file {secret_file} --ws-max-clock-skew-seconds -5 |
 
-  @xfail_on_mock:the_mock_words_these_usage_errors_differently
   Rule: Arguments clap cannot place are usage errors in clap's words
 
     Scenario Outline: Usage error: <case>
@@ -109,7 +107,6 @@ Feature: Starting the daemon's WebSocket listener
         | an unknown flag                    | --listen ws://127.0.0.1:0 --bogus-flag                            | error: unexpected argument '--bogus-flag' found |
         | --listen without a value           | --listen                                                          | error: a value is required for '--listen <URL>' but none was supplied |
 
-  @xfail_on_mock:the_mock_simulates_only_ws_listeners
   Rule: The stdio transport accepts the WebSocket auth flags and ends at the end of input
 
     Scenario: --listen stdio:// with capability-token flags exits 0 when its input ends

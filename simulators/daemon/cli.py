@@ -1,9 +1,10 @@
-"""`pairsim daemon serve`: run the mock app-server as its own process, like `codex app-server --listen
-ws://IP:PORT`.
+"""`pairsim daemon serve`: run the mock app-server as its own process, like `codex app-server`.
 
-Same flags, same refusals (`error: ...` exit 2 for values that do not parse, `Error: ...` exit 1 for start-up
-refusals), the same five-line banner on stderr with the bound port, nothing on stdout, and a clean exit on
-SIGTERM or SIGINT. The daemon's home is `$CODEX_HOME`, or a temporary directory removed on exit.
+Same command line as the real one, read the way clap reads it (`error: ...` and clap's trailer, exit 2, for a
+command line that does not parse; `Error: ...` exit 1 for start-up refusals). On `--listen ws://IP:PORT`: the
+same five-line banner on stderr with the bound port, nothing on stdout, and a clean exit on SIGTERM or SIGINT.
+On `--listen stdio://` (the default): JSON-RPC lines on stdin and stdout, exit 0 at the end of input. The
+daemon's home is `$CODEX_HOME`, or a temporary directory removed on exit.
 """
 
 from __future__ import annotations
@@ -27,14 +28,18 @@ from simulators.daemon.options import (
     EXIT_STARTUP,
     EXIT_USAGE,
     DaemonOptions,
-    ServeArguments,
+    HelpRequested,
     StartupError,
+    StdioTransport,
     UsageError,
     load_or_create_installation_id,
+    parse_serve_argv,
     resolve_serve_options,
     rust_io_error,
+    serve_help,
     startup_banner,
 )
+from simulators.daemon.stdio_transport import serve_stdio
 from simulators.daemon.threads import install_threads
 from simulators.protocol.errors import PairsimError
 
@@ -48,41 +53,34 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 
 def _add_serve(add_parser: Callable[..., argparse.ArgumentParser]) -> None:
+    # The arguments are read by a clap look-alike (`parse_serve_argv`), not by argparse: argparse would
+    # answer unknown flags, missing values and `-5` in its own words. No argv string can hold a NUL, so with
+    # it as the only prefix character argparse takes every argument as the positional `arguments`.
     serve = add_parser(
         "serve",
-        allow_abbrev=False,  # clap does not accept abbreviated flags
-        help="serve the app-server over WebSockets",
-        description="Serve the mock app-server on ws://IP:PORT, as `codex app-server --listen ws://IP:PORT`.",
+        add_help=False,
+        prefix_chars="\0",
+        help="serve the mock app-server, as `codex app-server` (see `pairsim daemon serve --help`)",
+        description="Serve the mock app-server, as `codex app-server --listen URL`.",
     )
-    serve.add_argument(
-        "--listen", required=True, metavar="URL", help="ws://IP:PORT (port 0 picks a free port)"
-    )
-    serve.add_argument("--ws-auth", metavar="MODE", help="capability-token or signed-bearer-token")
-    serve.add_argument("--ws-token-file", metavar="PATH", help="file holding the capability token")
-    serve.add_argument("--ws-token-sha256", metavar="HEX", help="hex SHA-256 digest of the capability token")
-    serve.add_argument("--ws-shared-secret-file", metavar="PATH", help="HS256 secret file (>= 32 bytes)")
-    serve.add_argument("--ws-issuer", metavar="ISSUER", help="expected JWT `iss`")
-    serve.add_argument("--ws-audience", metavar="AUDIENCE", help="expected JWT `aud`")
-    serve.add_argument("--ws-max-clock-skew-seconds", metavar="SECONDS", help="JWT clock skew (default 30)")
+    serve.add_argument("arguments", nargs=argparse.REMAINDER, help="`codex app-server` options")
     serve.set_defaults(func=run_serve)
 
 
 def run_serve(args: argparse.Namespace) -> int:
+    return run_app_server(list(args.arguments))
+
+
+def run_app_server(argv: list[str]) -> int:
+    """`codex app-server ARGV` on the mock. Returns the exit code."""
     try:
-        options = resolve_serve_options(
-            ServeArguments(
-                listen=args.listen,
-                ws_auth=args.ws_auth,
-                ws_token_file=args.ws_token_file,
-                ws_token_sha256=args.ws_token_sha256,
-                ws_shared_secret_file=args.ws_shared_secret_file,
-                ws_issuer=args.ws_issuer,
-                ws_audience=args.ws_audience,
-                ws_max_clock_skew_seconds=args.ws_max_clock_skew_seconds,
-            )
-        )
+        parsed = parse_serve_argv(argv)
+        if isinstance(parsed, HelpRequested):
+            sys.stdout.write(serve_help())
+            return 0
+        options = resolve_serve_options(parsed)
     except UsageError as exc:
-        print(exc.message, file=sys.stderr)
+        sys.stderr.write(exc.clap_text())
         return EXIT_USAGE
     except StartupError as exc:
         print(f"Error: {exc.message}", file=sys.stderr)
@@ -106,7 +104,7 @@ def _codex_home() -> tuple[Path, bool]:
 
 
 async def serve(options: DaemonOptions) -> int:
-    """Run until SIGTERM or SIGINT. Returns the exit code."""
+    """Run until SIGTERM or SIGINT (or, on stdio, the end of input). Returns the exit code."""
     home, temporary = _codex_home()
     try:
         app_server = AppServer(
@@ -116,6 +114,14 @@ async def serve(options: DaemonOptions) -> int:
             installation_id=load_or_create_installation_id(home),
         )
         install_threads(app_server)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        if isinstance(options.listen, StdioTransport):
+            await serve_stdio(app_server, sys.stdin.buffer, sys.stdout.buffer, stop)
+            await app_server.close()
+            return 0
         listener = AppServerListener(app_server, listen=options.listen, auth=options.auth)
         try:
             port = await listener.start()
@@ -124,11 +130,6 @@ async def serve(options: DaemonOptions) -> int:
             return EXIT_STARTUP
         sys.stderr.write(startup_banner(options.listen, port))
         sys.stderr.flush()
-
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(signum, stop.set)
         await stop.wait()
         await listener.stop()
         await app_server.close()

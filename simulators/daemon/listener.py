@@ -1,7 +1,8 @@
 """The mock app-server's WebSocket listener: the HTTP surface of `codex app-server --listen ws://IP:PORT`.
 
 Check order, as observed on the real server: any `Origin` header → 403 (even on /readyz); `/readyz` and
-`/healthz`; then the WebSocket handshake headers → 400; then auth → 401; then 101 on any path. One JSON-RPC
+`/healthz` (kept alive on HTTP/1.1); then the WebSocket handshake headers (method, Connection, Upgrade,
+Sec-WebSocket-Key, Sec-WebSocket-Version) → 400; then auth → 401; then 101 on any path. One JSON-RPC
 message per text frame; binary frames and frames that are not a JSON-RPC message are logged and dropped.
 
 Closing: the real server never answers a client's close frame and never sends one on shutdown; the peer sees
@@ -40,10 +41,10 @@ def upgrade_problem(method: str, headers: Any) -> tuple[int, str] | None:
         return 400, "Connection header did not include 'upgrade'"
     if headers.get(hdrs.UPGRADE, "").lower() != "websocket":
         return 400, "`Upgrade` header did not include 'websocket'"
-    if headers.get(hdrs.SEC_WEBSOCKET_VERSION) != "13":
-        return 400, "`Sec-WebSocket-Version` header did not include '13'"
     if hdrs.SEC_WEBSOCKET_KEY not in headers:
         return 400, "`Sec-WebSocket-Key` header missing"
+    if headers.get(hdrs.SEC_WEBSOCKET_VERSION) != "13":
+        return 400, "`Sec-WebSocket-Version` header did not include '13'"
     return None
 
 
@@ -145,9 +146,10 @@ class AppServerListener:
         if request.path in HEALTH_PATHS:
             if request.method not in ("GET", "HEAD"):
                 return web.Response(status=405, headers={hdrs.ALLOW: "GET,HEAD"})
-            response = web.Response(status=200)
-            response.force_close()
-            return response
+            # Kept alive on HTTP/1.1 as on the real server (aiohttp answers `connection: close` only to a
+            # client that asked for it, and closes HTTP/1.0). aiohttp leaves content-length off a HEAD answer
+            # unless told.
+            return web.Response(status=200, headers={hdrs.CONTENT_LENGTH: "0"})
         problem = upgrade_problem(request.method, request.headers)
         if problem is not None:
             return _text(*problem)

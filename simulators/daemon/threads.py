@@ -173,7 +173,13 @@ class ThreadService:
         threads = self.threads
         page = threads[start : start + limit]
         end = start + len(page)
-        return {"data": [t.to_wire() for t in page], "nextCursor": str(end) if end < len(threads) else None}
+        # The real result's keys and order; read state is not simulated, and there is no backward paging.
+        return {
+            "data": [t.to_wire() for t in page],
+            "readStates": {},
+            "nextCursor": str(end) if end < len(threads) else None,
+            "backwardsCursor": None,
+        }
 
     async def _thread_start(self, ctx: RequestContext) -> dict[str, Any]:
         cwd = ctx.params.get("cwd")

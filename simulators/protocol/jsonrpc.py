@@ -55,7 +55,7 @@ class RpcError:
 class Request:
     id: RequestId
     method: str
-    params: Any = None  # None means absent (or null: the server treats both alike)
+    params: Any = None  # None means absent (or null: the server treats both alike, as missing)
 
 
 @dataclass(frozen=True)
@@ -229,6 +229,58 @@ def unknown_method_message(method: str, known: Iterable[str]) -> str:
     return f"Invalid request: unknown variant `{method}`, expected {_one_of(known)}"
 
 
+def not_simulated_message(method: str) -> str:
+    return f"`{method}` is a codex app-server method that pairsim's mock does not simulate"
+
+
+# Every method of codex app-server 0.169.0's `ClientRequest`, in the order its unknown-method error lists them
+# (observed; the list does not depend on the client's capabilities).
+_CODEX_CLIENT_METHOD_NAMES = """
+    initialize server/diagnostics userVerification/status userVerification/enroll userVerification/delete
+    userVerification/verify userVerification/cancel thread/start thread/resume thread/fork thread/sample
+    thread/sample/cancel thread/archive thread/delete thread/unsubscribe thread/increment_elicitation
+    thread/decrement_elicitation thread/name/set thread/prediction/request thread/goal/set thread/goal/get
+    thread/goal/clear thread/queue/add thread/queue/list thread/queue/update thread/queue/delete
+    thread/queue/reorder thread/queue/start thread/metadata/update thread/attachment/add
+    thread/attachment/list thread/attachmentOwner/list thread/attachment/remove thread/section/move
+    thread/settings/update thread/memoryMode/set thread/memory/read memory/status memory/reset
+    rollout/compress thread/unarchive thread/compact/start thread/shellCommand
+    thread/approveGuardianDeniedAction thread/backgroundTerminals/clean thread/backgroundTerminals/list
+    thread/backgroundTerminals/terminate thread/revert thread/list project/list project/read project/create
+    project/import project/update project/move project/delete threadSection/list threadSection/create
+    threadSection/update threadSection/delete thread/search thread/searchOccurrences thread/loaded/list
+    thread/read thread/readState/update thread/turns/list thread/items/list thread/items/read
+    thread/guardianReview thread/inject_items thread/prepareApprovedPlan skills/list skills/extraRoots/set
+    hooks/list marketplace/add marketplace/remove marketplace/upgrade plugin/list plugin/search
+    plugin/installed plugin/reconcile plugin/read plugin/skill/read plugin/share/save
+    plugin/share/updateTargets plugin/share/list plugin/share/checkout plugin/share/delete app/read app/list
+    app/installed fs/readFile fs/writeFile fs/createDirectory fs/getMetadata fs/readDirectory fs/remove
+    fs/copy fs/watch fs/unwatch skills/config/write plugin/install plugin/uninstall turn/start
+    turn/settings/update turn/steer turn/interrupt thread/realtime/start thread/realtime/appendAudio
+    thread/realtime/appendText thread/realtime/appendSpeech thread/realtime/stop thread/timeline/list
+    thread/realtime/listVoices review/start model/list account/gatewayOAuth/read account/gatewayOAuth/login
+    account/gatewayOAuth/cancel modelProvider/list modelProvider/config/write
+    modelProvider/capabilities/read experimentalFeature/list permissionProfile/list
+    experimentalFeature/enablement/set remoteControl/enable remoteControl/disable remoteControl/status/read
+    remoteControl/pairing/start remoteControl/pairing/status remoteControl/client/list
+    remoteControl/client/revoke collaborationMode/list mock/experimentalMethod environment/add
+    environment/info environment/status mcpServer/oauth/login config/mcpServer/reload mcpServerStatus/list
+    mcpServer/resource/read mcpServer/event/stream/start mcpServer/event/stream/stop mcpServer/tool/call
+    windowsSandbox/setupStart windowsSandbox/readiness account/login/start account/bedrock/discover
+    account/bedrock/setup account/gcp/setup account/bedrock/checkGovCloudRequirements account/login/cancel
+    accountSession/list accountSession/switch account/logout account/securitySetup/read
+    account/rateLimits/read account/rateLimitResetCredit/consume account/usage/read
+    account/workspaceMessages/read account/sendAddCreditsNudgeEmail feedback/upload feedback/save
+    command/exec command/exec/write command/exec/terminate command/exec/resize process/spawn
+    process/writeStdin process/kill process/resizePty config/read externalAgentConfig/detect
+    externalAgentConfig/import externalAgentConfig/import/recordHistory
+    externalAgentConfig/import/readHistories config/value/write config/batchWrite configRequirements/read
+    account/read getConversationSummary gitDiffToRemote getAuthStatus fuzzyFileSearch
+    fuzzyFileSearch/sessionStart fuzzyFileSearch/sessionUpdate fuzzyFileSearch/sessionStop
+"""
+CODEX_CLIENT_METHODS: tuple[str, ...] = tuple(_CODEX_CLIENT_METHOD_NAMES.split())
+
+
 # ------------------------------------------------------------------------------------------------------------
 # Method table and session
 
@@ -242,8 +294,11 @@ class MethodSpec:
     required_params: tuple[str, ...] = ()
 
 
+_CODEX_CLIENT_METHOD_SET = frozenset(CODEX_CLIENT_METHODS)
+
+
 class MethodTable:
-    """The methods a server serves, in registration order (the order of the `expected one of` list).
+    """The methods a server serves, in registration order.
 
     Shared by every session of a server, so methods registered later are served on existing connections too.
     """
@@ -261,6 +316,13 @@ class MethodTable:
 
     def names(self) -> list[str]:
         return list(self._specs)
+
+    def listed_names(self) -> list[str]:
+        """The names an unknown-method error lists: the real server's, then any served only by the mock."""
+        return [
+            *CODEX_CLIENT_METHODS,
+            *(name for name in self._specs if name not in _CODEX_CLIENT_METHOD_SET),
+        ]
 
 
 @dataclass(frozen=True)
@@ -323,7 +385,7 @@ class ServerSession:
     """One client connection as the server sees it.
 
     Check order (as in the real server, where the method and its params are deserialized before dispatch):
-    unknown method → params shape → initialize state → experimentalApi gate.
+    unknown method → params (present, shape, required fields) → initialize state → experimentalApi gate.
     """
 
     methods: MethodTable
@@ -351,8 +413,10 @@ class ServerSession:
     def _receive_request(self, request: Request) -> SessionEvent:
         spec = self.methods.get(request.method)
         if spec is None:
+            if request.method in _CODEX_CLIENT_METHOD_SET:
+                raise RpcMethodError(METHOD_NOT_FOUND, not_simulated_message(request.method))
             raise RpcMethodError(
-                INVALID_REQUEST, unknown_method_message(request.method, self.methods.names())
+                INVALID_REQUEST, unknown_method_message(request.method, self.methods.listed_names())
             )
         if spec.name == INITIALIZE_METHOD:
             client_info, capabilities = parse_initialize_params(request.params)
@@ -360,7 +424,7 @@ class ServerSession:
                 raise RpcMethodError(INVALID_REQUEST, ALREADY_INITIALIZED_MESSAGE)
             self.client_info, self.capabilities = client_info, capabilities
             return InitializeRequested(request, client_info, capabilities)
-        check_required_params(request.params, spec.required_params)
+        check_params(spec.name, request.params, spec.required_params)
         if not self.initialized:
             raise RpcMethodError(INVALID_REQUEST, NOT_INITIALIZED_MESSAGE)
         if spec.experimental and not self.capabilities.experimental_api:
@@ -411,14 +475,84 @@ def _require_object(params: object, expected: str) -> dict[str, Any]:
     return params
 
 
-def check_required_params(params: object, required: tuple[str, ...]) -> None:
-    """serde's verdict on a params object missing a required field. Methods without required fields accept
-    absent params."""
-    if not required:
-        if params is not None and not isinstance(params, dict):
-            raise invalid_type(params, "a map")
+# Facts about the real server's params types, observed on 0.169.0 for the methods the mock serves.
+
+# Methods whose params type is serde's unit `()`: params may be absent, null or `{}`; anything else is
+# `invalid type: ..., expected unit`.
+UNIT_PARAMS_METHODS = frozenset(
+    {
+        "memory/reset",
+        "rollout/compress",
+        "account/gatewayOAuth/cancel",
+        "remoteControl/status/read",
+        "config/mcpServer/reload",
+        "windowsSandbox/readiness",
+        "account/logout",
+        "account/securitySetup/read",
+        "account/workspaceMessages/read",
+        "externalAgentConfig/import/readHistories",
+        "configRequirements/read",
+    }
+)
+
+# Methods whose params are an optional struct: absent or null is accepted, anything else is read as the struct.
+# Every other method requires `params` (absent or null: `missing field`).
+OPTIONAL_PARAMS_METHODS = frozenset(
+    {
+        "account/gatewayOAuth/read",
+        "account/gatewayOAuth/login",
+        "remoteControl/enable",
+        "remoteControl/disable",
+        "account/rateLimits/read",
+        "account/usage/read",
+    }
+)
+
+
+@dataclass(frozen=True)
+class ParamsStruct:
+    """A method's params struct: its name (in `expected struct NAME`), and what serde does with an empty JSON
+    array for it: accept it (every field has a default) or refuse it with `invalid length 0`."""
+
+    name: str
+    array_fields: int | None = None  # the element count serde names when it refuses `[]`; None: accepted
+
+
+PARAMS_STRUCTS: Mapping[str, ParamsStruct] = {
+    "account/read": ParamsStruct("GetAccountParams"),
+    "thread/start": ParamsStruct("ThreadStartParams", 27),
+    "thread/list": ParamsStruct("ThreadListParams", 19),
+    "thread/read": ParamsStruct("ThreadReadParams", 2),
+    "turn/start": ParamsStruct("TurnStartParams", 28),
+    "remoteControl/pairing/start": ParamsStruct("RemoteControlPairingStartParams"),
+    "remoteControl/pairing/status": ParamsStruct("RemoteControlPairingStatusParams", 2),
+    "remoteControl/client/list": ParamsStruct("RemoteControlClientsListParams", 4),
+    "remoteControl/client/revoke": ParamsStruct("RemoteControlClientsRevokeParams", 2),
+    "remoteControl/enable": ParamsStruct("RemoteControlEnableParams"),
+    "remoteControl/disable": ParamsStruct("RemoteControlDisableParams"),
+}
+
+
+def check_params(method: str, params: object, required: tuple[str, ...] = ()) -> None:
+    """serde's verdict on a request's params (`None`: absent or null), before the server looks at its state.
+
+    Arrays: the real server reads a JSON array positionally; only the empty array is modelled (accepted or
+    refused per `PARAMS_STRUCTS`), a non-empty one is refused as a wrong type."""
+    if method in UNIT_PARAMS_METHODS:
+        if params is None or params == {}:
+            return
+        raise invalid_type(params, "unit")
+    if params is None and method in OPTIONAL_PARAMS_METHODS:
         return
-    obj = _require_object(params, "a map")
+    struct = PARAMS_STRUCTS.get(method)
+    expected = "a map" if struct is None else f"struct {struct.name}"
+    if isinstance(params, list) and not params and struct is not None:
+        if struct.array_fields is None:
+            return
+        raise invalid_request_shape(
+            f"invalid length 0, expected struct {struct.name} with {struct.array_fields} elements"
+        )
+    obj = _require_object(params, expected)
     for name in required:
         if name not in obj:
             raise invalid_request_shape(f"missing field `{name}`")

@@ -140,8 +140,9 @@ def _json_object(raw: bytes) -> dict[str, Any]:
 
 
 def _is_timestamp(value: object) -> bool:
-    """An unsigned 64-bit integer: what the real claims struct accepts for `exp` and `nbf`."""
-    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**64
+    """A signed 64-bit integer: what the real claims struct accepts for `exp` and `nbf` (observed: -1 and
+    -2^63 read as long expired, 2^63 does not decode)."""
+    return isinstance(value, int) and not isinstance(value, bool) and -(2**63) <= value < 2**63
 
 
 def verify_jwt(token: str, config: SignedBearerTokenAuth, now: int) -> str | None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import allure
 import pytest
 
 from simulators.protocol.errors import PairsimError
@@ -74,6 +75,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if deselected:
         config.hook.pytest_deselected(items=deselected)
         items[:] = keep
+
+
+@pytest.hookimpl(trylast=True)  # after allure-pytest-bdd has opened the scenario's result
+def pytest_bdd_before_scenario(request: pytest.FixtureRequest, feature: object, scenario: object) -> None:
+    """`@daemon` scenarios run once per target; the target is a report parameter, so Allure keeps both results
+    apart instead of taking the second run for a retry of the first."""
+    if request.node.get_closest_marker("daemon") is not None:
+        allure.dynamic.parameter("daemon", str(request.config.getoption(OPTION)))
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,7 @@ import io
 import json
 import socket
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -279,168 +279,179 @@ async def pair(world: MiniWorld, account: CreatedAccount, qr: bytes, app: PhoneA
     return app, await app.pair(qr, account.account.email, account.password, account.totp_secret)
 
 
-def test_a_phone_pairs_end_to_end_with_mfa(tmp_path: Path) -> None:
-    async def scenario() -> None:
-        async with mini_world(tmp_path) as world:
-            dana = world.account()
-            host = await world.desktop(dana)
-            app, result = await pair(world, dana, await host.show_pairing_qr(world.origin))
-            try:
-                assert result.paired and result.outcome == "paired", result
-                assert result.host_name == "Dana's MacBook Pro" and result.thread_count == 3
-                assert result.message == messages.PHONE_SCREENS["paired"].body
-                assert [s["name"] for s in result.screens] == [
-                    "scan",
-                    "confirm_host",
-                    "signing_in",
-                    "securing",
-                    "paired",
-                    "threads",
-                ]
-                visited = [t.to_state for t in app.machine.transitions]
-                assert visited == [
-                    PhoneState.SCANNED,
-                    PhoneState.LINK_VALIDATED,
-                    PhoneState.BROWSER_OPEN,
-                    PhoneState.SIGNING_IN,
-                    PhoneState.MFA_CHALLENGE,
-                    PhoneState.CONSENTING,
-                    PhoneState.AUTHORIZED,
-                    PhoneState.TOKENS_EXCHANGED,
-                    PhoneState.CLAIMED,
-                    PhoneState.SOCKET_OPEN,
-                    PhoneState.DEVICE_PROVEN,
-                    PhoneState.INITIALIZED,
-                    PhoneState.LIVE,
-                ]
-                # The backend registered exactly this phone's device key.
-                (client,) = world.remote_control.store.clients()
-                assert client.device.device_public_key == app.device_key.public_key_base64
-                # The trace covers browser, claim and socket, and holds no secret.
-                text = app.trace.to_json()
-                kinds = {e["kind"] for e in app.trace.entries}
-                assert {"http_request", "http_response", "ws_open", "ws_frame"} <= kinds
-                assert any(e.get("frame", {}).get("type") == "device_key_proof" for e in app.trace.entries)
-                assert app.session.tokens is not None and app.session.claim is not None
-                for secret in (
-                    dana.password,
-                    app.session.tokens.access_token,
-                    app.session.claim.client_session_token,
-                    app.session.link.pairing_code,
-                ):  # type: ignore[union-attr]
-                    assert secret not in text
-            finally:
-                await app.close()
+def run_in_mini_world(
+    root: Path, scenario: Callable[[MiniWorld], Awaitable[None]], *, typed_errors: bool = True
+) -> None:
+    """Run one end-to-end scenario in its own mini world, torn down afterwards whatever happens."""
 
-    run(scenario())
+    async def main() -> None:
+        async with mini_world(root, typed_errors=typed_errors) as world:
+            await scenario(world)
+
+    run(main())
+
+
+async def pair_with_new_desktop(world: MiniWorld):  # type: ignore[no-untyped-def]
+    """A new account with MFA, a desktop signed in as it, and a new phone's attempt to pair with that desktop."""
+    dana = world.account()
+    host = await world.desktop(dana)
+    app, result = await pair(world, dana, await host.show_pairing_qr(world.origin))
+    return dana, host, app, result
+
+
+def test_a_phone_pairs_end_to_end_with_mfa(tmp_path: Path) -> None:
+    async def scenario(world: MiniWorld) -> None:
+        dana, _host, app, result = await pair_with_new_desktop(world)
+        try:
+            assert result.paired and result.outcome == "paired", result
+            assert result.host_name == "Dana's MacBook Pro" and result.thread_count == 3
+            assert result.message == messages.PHONE_SCREENS["paired"].body
+            assert [s["name"] for s in result.screens] == [
+                "scan",
+                "confirm_host",
+                "signing_in",
+                "securing",
+                "paired",
+                "threads",
+            ]
+            visited = [t.to_state for t in app.machine.transitions]
+            assert visited == [
+                PhoneState.SCANNED,
+                PhoneState.LINK_VALIDATED,
+                PhoneState.BROWSER_OPEN,
+                PhoneState.SIGNING_IN,
+                PhoneState.MFA_CHALLENGE,
+                PhoneState.CONSENTING,
+                PhoneState.AUTHORIZED,
+                PhoneState.TOKENS_EXCHANGED,
+                PhoneState.CLAIMED,
+                PhoneState.SOCKET_OPEN,
+                PhoneState.DEVICE_PROVEN,
+                PhoneState.INITIALIZED,
+                PhoneState.LIVE,
+            ]
+            # The backend registered exactly this phone's device key.
+            (client,) = world.remote_control.store.clients()
+            assert client.device.device_public_key == app.device_key.public_key_base64
+            # The trace covers browser, claim and socket, and holds no secret.
+            text = app.trace.to_json()
+            kinds = {e["kind"] for e in app.trace.entries}
+            assert {"http_request", "http_response", "ws_open", "ws_frame"} <= kinds
+            assert any(e.get("frame", {}).get("type") == "device_key_proof" for e in app.trace.entries)
+            assert app.session.tokens is not None and app.session.claim is not None
+            for secret in (
+                dana.password,
+                app.session.tokens.access_token,
+                app.session.claim.client_session_token,
+                app.session.link.pairing_code,
+            ):  # type: ignore[union-attr]
+                assert secret not in text
+        finally:
+            await app.close()
+
+    run_in_mini_world(tmp_path, scenario)
 
 
 def test_the_phone_approves_a_command_and_declines_a_file_change(tmp_path: Path) -> None:
-    async def scenario() -> None:
-        async with mini_world(tmp_path) as world:
-            dana = world.account()
-            host = await world.desktop(dana)
-            app, result = await pair(world, dana, await host.show_pairing_qr(world.origin))
-            try:
-                assert result.paired, result
-                await app.start_turn("Fix the flaky login test")
-                command = await app.wait_for_approval("command")
-                assert command.command == SCRIPT_COMMAND
-                assert app.screen.title == "Approve command?" and SCRIPT_COMMAND in app.screen.body
-                assert (await app.decide(command, "accept")).body == messages.DECISION_TEXT["accept"]
-                change = await app.wait_for_approval("file_change")
-                assert change.paths and change.paths[0].endswith(SCRIPT_FILE)
-                assert app.screen.body == f"Codex wants to change {change.paths[0]}."
-                assert (await app.decide(change, "decline")).body == messages.DECISION_TEXT["decline"]
-                turn = await app.wait_turn_completed()
-                assert turn["status"] == "completed"
-                socket = app.session.socket
-                assert socket is not None
-                completed = {
-                    n.params["item"]["type"]: n.params["item"].get("status")
-                    for n in socket.notifications
-                    if n.method == "item/completed"
-                }
-                assert completed["commandExecution"] == "completed" and completed["fileChange"] == "declined"
-                assert app.pending_approvals() == []
-                # A follow-up is a new turn on the same thread, once the first one is done.
-                thread = app.session.thread_id
-                await app.send_follow_up("Now update the changelog")
-                assert app.session.thread_id == thread and app.session.turn_id != turn["id"]
-                assert (await app.wait_for_approval("command")).thread_id == thread
-            finally:
-                await app.close()
+    async def scenario(world: MiniWorld) -> None:
+        _dana, _host, app, result = await pair_with_new_desktop(world)
+        try:
+            assert result.paired, result
+            await app.start_turn("Fix the flaky login test")
+            command = await app.wait_for_approval("command")
+            assert command.command == SCRIPT_COMMAND
+            assert app.screen.title == "Approve command?" and SCRIPT_COMMAND in app.screen.body
+            assert (await app.decide(command, "accept")).body == messages.DECISION_TEXT["accept"]
+            change = await app.wait_for_approval("file_change")
+            assert change.paths and change.paths[0].endswith(SCRIPT_FILE)
+            assert app.screen.body == f"Codex wants to change {change.paths[0]}."
+            assert (await app.decide(change, "decline")).body == messages.DECISION_TEXT["decline"]
+            turn = await app.wait_turn_completed()
+            assert turn["status"] == "completed"
+            socket = app.session.socket
+            assert socket is not None
+            completed = {
+                n.params["item"]["type"]: n.params["item"].get("status")
+                for n in socket.notifications
+                if n.method == "item/completed"
+            }
+            assert completed["commandExecution"] == "completed" and completed["fileChange"] == "declined"
+            assert app.pending_approvals() == []
+            # A follow-up is a new turn on the same thread, once the first one is done.
+            thread = app.session.thread_id
+            await app.send_follow_up("Now update the changelog")
+            assert app.session.thread_id == thread and app.session.turn_id != turn["id"]
+            assert (await app.wait_for_approval("command")).thread_id == thread
+        finally:
+            await app.close()
 
-    run(scenario())
+    run_in_mini_world(tmp_path, scenario)
 
 
 def test_one_phone_holds_two_hosts_and_switches_between_them(tmp_path: Path) -> None:
-    async def scenario() -> None:
-        async with mini_world(tmp_path) as world:
-            dana = world.account()
-            mac = await world.desktop(dana, "Dana's MacBook Pro")
-            studio = await world.desktop(dana, "Studio Mac mini")
-            app, first = await pair(world, dana, await mac.show_pairing_qr(world.origin))
-            try:
-                second = await app.pair_host(
-                    await studio.show_pairing_qr(world.origin),
-                    dana.account.email,
-                    dana.password,
-                    dana.totp_secret,
-                )
-                assert first.paired and second.paired, (first, second)
-                assert set(app.hosts) == {"Dana's MacBook Pro", "Studio Mac mini"}
-                assert app.active_host == "Studio Mac mini"
-                app.switch_host("Dana's MacBook Pro")
-                assert app.active_host == "Dana's MacBook Pro" and app.machine.is_live
-                await app.start_turn("Run the tests on the laptop")
-                approval = await app.wait_for_approval("command")
-                assert approval.request.method == "item/commandExecution/requestApproval"
-                # The request came over the laptop's socket, not the studio's.
-                studio_socket = app.hosts["Studio Mac mini"].socket
-                assert studio_socket is not None and studio_socket.server_requests == []
-                assert studio_socket.is_open
-                with pytest.raises(Exception, match="no paired host"):
-                    app.switch_host("Kitchen iMac")
-            finally:
-                await app.close()
+    async def scenario(world: MiniWorld) -> None:
+        dana = world.account()
+        mac = await world.desktop(dana, "Dana's MacBook Pro")
+        studio = await world.desktop(dana, "Studio Mac mini")
+        app, first = await pair(world, dana, await mac.show_pairing_qr(world.origin))
+        try:
+            second = await app.pair_host(
+                await studio.show_pairing_qr(world.origin),
+                dana.account.email,
+                dana.password,
+                dana.totp_secret,
+            )
+            assert first.paired and second.paired, (first, second)
+            assert set(app.hosts) == {"Dana's MacBook Pro", "Studio Mac mini"}
+            assert app.active_host == "Studio Mac mini"
+            app.switch_host("Dana's MacBook Pro")
+            assert app.active_host == "Dana's MacBook Pro" and app.machine.is_live
+            await app.start_turn("Run the tests on the laptop")
+            approval = await app.wait_for_approval("command")
+            assert approval.request.method == "item/commandExecution/requestApproval"
+            # The request came over the laptop's socket, not the studio's.
+            studio_socket = app.hosts["Studio Mac mini"].socket
+            assert studio_socket is not None and studio_socket.server_requests == []
+            assert studio_socket.is_open
+            with pytest.raises(Exception, match="no paired host"):
+                app.switch_host("Kitchen iMac")
+        finally:
+            await app.close()
 
-    run(scenario())
+    run_in_mini_world(tmp_path, scenario)
 
 
 def test_a_code_expired_on_the_backend_is_pairing_code_expired(tmp_path: Path) -> None:
-    async def scenario() -> None:
-        async with mini_world(tmp_path) as world:
-            dana = world.account()
-            host = await world.desktop(dana)
-            qr = await host.show_pairing_qr(world.origin)
-            # The phone's clock still says the code is fresh; the backend's store says it is not.
-            assert world.remote_control.expire_pairing_codes_now() == 1
-            app, result = await pair(world, dana, qr)
-            assert result.outcome == "pairing_code_expired", result
-            assert result.message == messages.PHONE_ERRORS[ErrorCode.PAIRING_CODE_EXPIRED].body
-            assert app.machine.transitions[-1].from_state is PhoneState.TOKENS_EXCHANGED
+    async def scenario(world: MiniWorld) -> None:
+        dana = world.account()
+        host = await world.desktop(dana)
+        qr = await host.show_pairing_qr(world.origin)
+        # The phone's clock still says the code is fresh; the backend's store says it is not.
+        assert world.remote_control.expire_pairing_codes_now() == 1
+        app, result = await pair(world, dana, qr)
+        assert result.outcome == "pairing_code_expired", result
+        assert result.message == messages.PHONE_ERRORS[ErrorCode.PAIRING_CODE_EXPIRED].body
+        assert app.machine.transitions[-1].from_state is PhoneState.TOKENS_EXCHANGED
 
-    run(scenario())
+    run_in_mini_world(tmp_path, scenario)
 
 
 def test_a_code_claimed_by_another_phone_is_pairing_code_claimed(tmp_path: Path) -> None:
-    async def scenario() -> None:
-        async with mini_world(tmp_path) as world:
-            dana = world.account()
-            host = await world.desktop(dana)
-            qr = await host.show_pairing_qr(world.origin)
-            first, won = await pair(world, dana, qr)
-            try:
-                _, lost = await pair(world, dana, qr)
-                assert won.paired, won
-                assert lost.outcome == "pairing_code_claimed", lost
-                assert lost.screens[-1]["title"] == "Code already used"
-                assert len(world.remote_control.store.clients()) == 1
-            finally:
-                await first.close()
+    async def scenario(world: MiniWorld) -> None:
+        dana = world.account()
+        host = await world.desktop(dana)
+        qr = await host.show_pairing_qr(world.origin)
+        first, won = await pair(world, dana, qr)
+        try:
+            _, lost = await pair(world, dana, qr)
+            assert won.paired, won
+            assert lost.outcome == "pairing_code_claimed", lost
+            assert lost.screens[-1]["title"] == "Code already used"
+            assert len(world.remote_control.store.clients()) == 1
+        finally:
+            await first.close()
 
-    run(scenario())
+    run_in_mini_world(tmp_path, scenario)
 
 
 @pytest.mark.parametrize(
@@ -455,146 +466,133 @@ def test_a_code_claimed_by_another_phone_is_pairing_code_claimed(tmp_path: Path)
 def test_signing_in_with_another_account_is_account_mismatch(
     tmp_path: Path, typed_errors: bool, outcome: str, message: str
 ) -> None:
-    async def scenario() -> None:
-        async with mini_world(tmp_path, typed_errors=typed_errors) as world:
-            dana, sam = world.account(), world.account()
-            host = await world.desktop(dana)
-            app, result = await pair(world, sam, await host.show_pairing_qr(world.origin))
-            assert result.outcome == outcome, result
-            assert result.message == message
-            assert result.error_detail  # the backend's `detail` is kept for the report
-            response = next(e for e in reversed(app.trace.entries) if e["kind"] == "http_response")
-            assert response["status"] == 403 and response["url"].endswith("/client/claim")
+    async def scenario(world: MiniWorld) -> None:
+        dana, sam = world.account(), world.account()
+        host = await world.desktop(dana)
+        app, result = await pair(world, sam, await host.show_pairing_qr(world.origin))
+        assert result.outcome == outcome, result
+        assert result.message == message
+        assert result.error_detail  # the backend's `detail` is kept for the report
+        response = next(e for e in reversed(app.trace.entries) if e["kind"] == "http_response")
+        assert response["status"] == 403 and response["url"].endswith("/client/claim")
 
-    run(scenario())
+    run_in_mini_world(tmp_path, scenario, typed_errors=typed_errors)
 
 
 def test_a_wrong_password_is_sign_in_failed(tmp_path: Path) -> None:
-    async def scenario() -> None:
-        async with mini_world(tmp_path) as world:
-            dana = world.account()
-            host = await world.desktop(dana)
-            app = new_phone()
-            result = await app.pair(
-                await host.show_pairing_qr(world.origin),
-                dana.account.email,
-                "wrong-password",
-                dana.totp_secret,
-            )
-            assert result.outcome == "sign_in_failed", result
-            assert "wrong-password" not in app.trace.to_json()
+    async def scenario(world: MiniWorld) -> None:
+        dana = world.account()
+        host = await world.desktop(dana)
+        app = new_phone()
+        result = await app.pair(
+            await host.show_pairing_qr(world.origin),
+            dana.account.email,
+            "wrong-password",
+            dana.totp_secret,
+        )
+        assert result.outcome == "sign_in_failed", result
+        assert "wrong-password" not in app.trace.to_json()
 
-    run(scenario())
+    run_in_mini_world(tmp_path, scenario)
 
 
 def test_cancelling_at_the_consent_page_is_sign_in_cancelled(tmp_path: Path) -> None:
-    async def scenario() -> None:
-        async with mini_world(tmp_path) as world:
-            dana = world.account()
-            host = await world.desktop(dana)
-            app = new_phone()
-            result = await app.pair(
-                await host.show_pairing_qr(world.origin),
-                dana.account.email,
-                dana.password,
-                dana.totp_secret,
-                cancel_sign_in=True,
-            )
-            assert result.outcome == "sign_in_cancelled", result
-            assert PhoneState.CONSENTING in [t.to_state for t in app.machine.transitions]
+    async def scenario(world: MiniWorld) -> None:
+        dana = world.account()
+        host = await world.desktop(dana)
+        app = new_phone()
+        result = await app.pair(
+            await host.show_pairing_qr(world.origin),
+            dana.account.email,
+            dana.password,
+            dana.totp_secret,
+            cancel_sign_in=True,
+        )
+        assert result.outcome == "sign_in_cancelled", result
+        assert PhoneState.CONSENTING in [t.to_state for t in app.machine.transitions]
 
-    run(scenario())
+    run_in_mini_world(tmp_path, scenario)
 
 
 def test_a_host_that_goes_away_is_host_offline(tmp_path: Path) -> None:
-    async def scenario() -> None:
-        async with mini_world(tmp_path) as world:
-            dana = world.account()
-            host = await world.desktop(dana)
-            app, result = await pair(world, dana, await host.show_pairing_qr(world.origin))
-            try:
-                assert result.paired, result
-                socket = app.session.socket
-                assert socket is not None
-                await host.controller.disable()
-                await socket.wait_host_status("offline")
-                with pytest.raises(SetupFailed) as caught:
-                    await app.start_turn("Are you there?")
-                assert caught.value.code is ErrorCode.HOST_OFFLINE
-                assert app.machine.error_code is ErrorCode.HOST_OFFLINE
-                assert app.screen.title == "Mac not responding"
-                assert any(
-                    e["kind"] == "ws_frame" and e["frame"] == {"type": "host_status", "status": "offline"}
-                    for e in app.trace.entries
-                )
-                assert isinstance(caught.value.__context__, HostOffline)
-            finally:
-                await app.close()
-
-    run(scenario())
-
-
-def test_a_reconnect_proves_the_key_again_and_a_different_key_is_rejected(tmp_path: Path) -> None:
-    async def scenario() -> None:
-        async with mini_world(tmp_path) as world:
-            dana = world.account()
-            host = await world.desktop(dana)
-            app, result = await pair(world, dana, await host.show_pairing_qr(world.origin))
+    async def scenario(world: MiniWorld) -> None:
+        _dana, host, app, result = await pair_with_new_desktop(world)
+        try:
             assert result.paired, result
             socket = app.session.socket
             assert socket is not None
-            await socket.close()
-            app.machine.fire(PhoneEvent.CONNECTION_LOST)
-            # Same key: a fresh challenge, a fresh proof, accepted again without a new claim.
-            await app.connect()
-            assert app.state is PhoneState.DEVICE_PROVEN
-            proofs = [e for e in app.trace.entries if e.get("frame", {}).get("type") == "device_key_proof"]
-            assert len(proofs) == 2 and proofs[0]["frame"]["signedPayloadBase64"] != proofs[1]["frame"][
-                "signedPayloadBase64"]
-            await app.session.socket.close()  # type: ignore[union-attr]
-            app.machine.fire(PhoneEvent.CONNECTION_LOST)
-            # Another key (a cloned session on another device) cannot prove it is the paired phone.
-            app.device_key = DeviceKey.generate()
-            with pytest.raises(SetupFailed):
-                await app.connect()
-            assert app.machine.error_code is ErrorCode.DEVICE_PROOF_REJECTED
-            assert app.screen.title == messages.PHONE_ERRORS[ErrorCode.DEVICE_PROOF_REJECTED].title
+            await host.controller.disable()
+            await socket.wait_host_status("offline")
+            with pytest.raises(SetupFailed) as caught:
+                await app.start_turn("Are you there?")
+            assert caught.value.code is ErrorCode.HOST_OFFLINE
+            assert app.machine.error_code is ErrorCode.HOST_OFFLINE
+            assert app.screen.title == "Mac not responding"
+            assert any(
+                e["kind"] == "ws_frame" and e["frame"] == {"type": "host_status", "status": "offline"}
+                for e in app.trace.entries
+            )
+            assert isinstance(caught.value.__context__, HostOffline)
+        finally:
+            await app.close()
 
-    run(scenario())
+    run_in_mini_world(tmp_path, scenario)
+
+
+def test_a_reconnect_proves_the_key_again_and_a_different_key_is_rejected(tmp_path: Path) -> None:
+    async def scenario(world: MiniWorld) -> None:
+        _dana, _host, app, result = await pair_with_new_desktop(world)
+        assert result.paired, result
+        socket = app.session.socket
+        assert socket is not None
+        await socket.close()
+        app.machine.fire(PhoneEvent.CONNECTION_LOST)
+        # Same key: a fresh challenge, a fresh proof, accepted again without a new claim.
+        await app.connect()
+        assert app.state is PhoneState.DEVICE_PROVEN
+        proofs = [e for e in app.trace.entries if e.get("frame", {}).get("type") == "device_key_proof"]
+        assert len(proofs) == 2 and proofs[0]["frame"]["signedPayloadBase64"] != proofs[1]["frame"][
+            "signedPayloadBase64"]
+        await app.session.socket.close()  # type: ignore[union-attr]
+        app.machine.fire(PhoneEvent.CONNECTION_LOST)
+        # Another key (a cloned session on another device) cannot prove it is the paired phone.
+        app.device_key = DeviceKey.generate()
+        with pytest.raises(SetupFailed):
+            await app.connect()
+        assert app.machine.error_code is ErrorCode.DEVICE_PROOF_REJECTED
+        assert app.screen.title == messages.PHONE_ERRORS[ErrorCode.DEVICE_PROOF_REJECTED].title
+
+    run_in_mini_world(tmp_path, scenario)
 
 
 def test_a_phone_removed_on_the_desktop_is_signed_out_at_once(tmp_path: Path) -> None:
-    async def scenario() -> None:
-        async with mini_world(tmp_path) as world:
-            dana = world.account()
-            host = await world.desktop(dana)
-            app, result = await pair(world, dana, await host.show_pairing_qr(world.origin))
-            assert result.paired, result
-            socket = app.session.socket
-            claim = app.session.claim
-            assert socket is not None and claim is not None
-            await host.controller.revoke_client(claim.environment_id, claim.client_id)
-            reason = await socket.wait_closed()
-            assert socket.close_code == 4401 and reason.code is ErrorCode.SESSION_EXPIRED
-            assert app.machine.error_code is ErrorCode.SESSION_EXPIRED
-            assert app.screen.title == messages.PHONE_ERRORS[ErrorCode.SESSION_EXPIRED].title
-            assert app.session.socket is None
+    async def scenario(world: MiniWorld) -> None:
+        _dana, host, app, result = await pair_with_new_desktop(world)
+        assert result.paired, result
+        socket = app.session.socket
+        claim = app.session.claim
+        assert socket is not None and claim is not None
+        await host.controller.revoke_client(claim.environment_id, claim.client_id)
+        reason = await socket.wait_closed()
+        assert socket.close_code == 4401 and reason.code is ErrorCode.SESSION_EXPIRED
+        assert app.machine.error_code is ErrorCode.SESSION_EXPIRED
+        assert app.screen.title == messages.PHONE_ERRORS[ErrorCode.SESSION_EXPIRED].title
+        assert app.session.socket is None
 
-    run(scenario())
+    run_in_mini_world(tmp_path, scenario)
 
 
 def test_skipping_mfa_on_an_account_that_enforces_it_is_mfa_required(tmp_path: Path) -> None:
-    async def scenario() -> None:
-        async with mini_world(tmp_path) as world:
-            dana = world.account()
-            host = await world.desktop(dana)
-            app = new_phone()
-            result = await app.pair(await host.show_pairing_qr(world.origin), dana.account.email, dana.password,
-                                    dana.totp_secret, skip_mfa=True)
-            assert result.outcome == "mfa_required", result
-            assert result.screens[-1]["title"] == "Turn on multi-factor authentication"
+    async def scenario(world: MiniWorld) -> None:
+        dana = world.account()
+        host = await world.desktop(dana)
+        app = new_phone()
+        result = await app.pair(await host.show_pairing_qr(world.origin), dana.account.email, dana.password,
+                                dana.totp_secret, skip_mfa=True)
+        assert result.outcome == "mfa_required", result
+        assert result.screens[-1]["title"] == "Turn on multi-factor authentication"
 
-    run(scenario())
+    run_in_mini_world(tmp_path, scenario)
 
 
 def test_blocking_phone_runs_the_same_app_from_synchronous_code() -> None:

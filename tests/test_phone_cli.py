@@ -13,6 +13,7 @@ from PIL import Image
 from test_phone_app import Host, MiniWorld, mini_world
 
 from simulators import messages
+from simulators.backend.accounts import CreatedAccount
 from simulators.cli import main
 from simulators.protocol.errors import ErrorCode
 from simulators.protocol.pairing_link import PairingLink
@@ -42,22 +43,29 @@ def write_qr(path: Path, origin: str, *, expires_at: int = 4_000_000_000) -> Pat
     return path
 
 
-def args(qr: Path, *extra: str) -> list[str]:
+def pair_argv(qr: Path, email: str, password: str, totp_secret: str, *extra: str) -> list[str]:
     return [
         "phone",
         "pair",
         "--qr",
         str(qr),
         "--email",
-        "dana@example.com",
+        email,
         "--password",
-        PASSWORD,
+        password,
         "--totp-secret",
-        TOTP_SECRET,
-        "--timeout",
-        "5",
+        totp_secret,
         *extra,
     ]
+
+
+def args(qr: Path, *extra: str) -> list[str]:
+    return pair_argv(qr, "dana@example.com", PASSWORD, TOTP_SECRET, "--timeout", "5", *extra)
+
+
+def account_args(qr: Path, account: CreatedAccount, *extra: str) -> list[str]:
+    """The command line that pairs as `account` (an account created in a world)."""
+    return pair_argv(qr, account.account.email, account.password, account.totp_secret or "", *extra)
 
 
 def test_a_missing_qr_file_is_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -131,21 +139,7 @@ def test_the_command_pairs_with_the_world_the_qr_points_at(
     dana = w.account()
     host = loop.run(w.desktop(dana, "Dana's Mac mini"))
     qr = show_qr(loop, w, host, tmp_path / "pair.png")
-    code = main(
-        [
-            "phone",
-            "pair",
-            "--qr",
-            str(qr),
-            "--email",
-            dana.account.email,
-            "--password",
-            dana.password,
-            "--totp-secret",
-            dana.totp_secret or "",
-            "--json",
-        ]
-    )
+    code = main(account_args(qr, dana, "--json"))
     out = capsys.readouterr().out
     report = json.loads(out)
     assert code == 0, report
@@ -167,20 +161,7 @@ def test_the_command_exits_1_with_the_code_when_pairing_fails(
     host = loop.run(w.desktop(dana))
     qr = show_qr(loop, w, host, tmp_path / "pair.png")
     w.remote_control.expire_pairing_codes_now()
-    code = main(
-        [
-            "phone",
-            "pair",
-            "--qr",
-            str(qr),
-            "--email",
-            dana.account.email,
-            "--password",
-            dana.password,
-            "--totp-secret",
-            dana.totp_secret or "",
-        ]
-    )
+    code = main(account_args(qr, dana))
     out = capsys.readouterr().out
     assert code == 1
     assert "Outcome: pairing_code_expired" in out

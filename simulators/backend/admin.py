@@ -19,7 +19,7 @@ import asyncio
 import json
 import threading
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -290,13 +290,14 @@ class BackendControl:
 # Admin HTTP API
 
 
-def _error(status: int, error: str, message: str) -> web.Response:
+def admin_error(status: int, error: str, message: str) -> web.Response:
+    """The JSON error body of every admin route: `{"error": <code>, "message": <text>}`, never cached."""
     return web.json_response(
         {"error": error, "message": message}, status=status, headers={"Cache-Control": "no-store"}
     )
 
 
-def _ok(body: dict[str, Any], status: int = 200) -> web.Response:
+def admin_ok(body: dict[str, Any], status: int = 200) -> web.Response:
     return web.json_response(body, status=status, headers={"Cache-Control": "no-store"})
 
 
@@ -389,7 +390,47 @@ def _spec_from_json(body: Mapping[str, Any]) -> AccountSpec:
     )
 
 
-Handler = Callable[[web.Request], Any]
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+ErrorMapper = Callable[[Exception], web.Response | None]
+
+
+def admin_guarded(state: BackendState, handler: Handler, map_error: ErrorMapper) -> Handler:
+    """`handler` behind the admin token, answering the exceptions `map_error` knows with a JSON error.
+
+    Every admin route group (this module's, rc_admin's) goes through here, so the token check and the error
+    body have one source. An exception for which `map_error` returns None propagates unchanged.
+    """
+
+    async def wrapper(request: web.Request) -> web.StreamResponse:
+        if not state.admin_token_matches(request.headers.get("Authorization", "")):
+            return admin_error(401, "unauthorized", "admin token required")
+        try:
+            return await handler(request)
+        except Exception as exc:
+            response = map_error(exc)
+            if response is None:
+                raise
+            return response
+
+    return wrapper
+
+
+def _map_admin_error(exc: Exception) -> web.Response | None:
+    match exc:
+        case AdminRequestError():
+            return admin_error(400, "bad_request", exc.message)
+        case BodyTooLarge():
+            return admin_error(413, "bad_request", "request body too large")
+        case UnknownAccount() | UnknownWorkspace():
+            return admin_error(404, "not_found", exc.message)
+        case AccountError():
+            return admin_error(409, "conflict", exc.message)
+        case ValueError() | TypeError():
+            # Enum conversions (plan, region) land here; their messages name the bad value, never a secret.
+            return admin_error(400, "bad_request", str(exc))
+        case PairsimError():
+            return admin_error(400, "bad_request", exc.message)
+    return None
 
 
 def add_routes(app: web.Application, state: BackendState) -> None:
@@ -397,37 +438,17 @@ def add_routes(app: web.Application, state: BackendState) -> None:
     control = BackendControl(state)
 
     def guarded(handler: Handler) -> Handler:
-        async def wrapper(request: web.Request) -> web.StreamResponse:
-            if not state.admin_token_matches(request.headers.get("Authorization", "")):
-                return _error(401, "unauthorized", "admin token required")
-            try:
-                return await handler(request)
-            except AdminRequestError as exc:
-                return _error(400, "bad_request", exc.message)
-            except BodyTooLarge:
-                return _error(413, "bad_request", "request body too large")
-            except (UnknownAccount, UnknownWorkspace) as exc:
-                return _error(404, "not_found", exc.message)
-            except AccountError as exc:
-                return _error(409, "conflict", exc.message)
-            except (ValueError, TypeError) as exc:
-                # Enum conversions (plan, region) land here; their messages name the bad value, never a
-                # secret.
-                return _error(400, "bad_request", str(exc))
-            except PairsimError as exc:
-                return _error(400, "bad_request", exc.message)
-
-        return wrapper
+        return admin_guarded(state, handler, _map_admin_error)
 
     def account_id(request: web.Request) -> str:
         return request.match_info["account_id"]
 
     async def list_accounts(request: web.Request) -> web.Response:
-        return _ok({"accounts": [account_view(a) for a in control.accounts()]})
+        return admin_ok({"accounts": [account_view(a) for a in control.accounts()]})
 
     async def create_account(request: web.Request) -> web.Response:
         created = control.create_account(_spec_from_json(await _json_body(request)))
-        return _ok(
+        return admin_ok(
             {
                 "account": account_view(created.account),
                 "password": created.password,
@@ -437,39 +458,39 @@ def add_routes(app: web.Application, state: BackendState) -> None:
         )
 
     async def get_account(request: web.Request) -> web.Response:
-        return _ok({"account": account_view(control.account(account_id(request)))})
+        return admin_ok({"account": account_view(control.account(account_id(request)))})
 
     async def set_mfa(request: web.Request) -> web.Response:
         enabled = _bool(await _json_body(request), "enabled")
         if enabled:
             secret = control.enable_mfa(account_id(request))
-            return _ok({"account": account_view(control.account(account_id(request))), "totp_secret": secret})
-        return _ok({"account": account_view(control.disable_mfa(account_id(request))), "totp_secret": None})
+            return admin_ok({"account": account_view(control.account(account_id(request))), "totp_secret": secret})
+        return admin_ok({"account": account_view(control.disable_mfa(account_id(request))), "totp_secret": None})
 
     async def set_mfa_enforced(request: web.Request) -> web.Response:
         enforced = _bool(await _json_body(request), "enforced")
-        return _ok({"account": account_view(control.set_mfa_enforced(account_id(request), enforced))})
+        return admin_ok({"account": account_view(control.set_mfa_enforced(account_id(request), enforced))})
 
     async def change_password(request: web.Request) -> web.Response:
         new_password = _optional_str(await _json_body(request), "password")
         password = control.change_password(account_id(request), new_password)
-        return _ok({"account": account_view(control.account(account_id(request))), "password": password})
+        return admin_ok({"account": account_view(control.account(account_id(request))), "password": password})
 
     async def set_device_code(request: web.Request) -> web.Response:
         enabled = _bool(await _json_body(request), "enabled")
-        return _ok({"account": account_view(control.enable_device_code(account_id(request), enabled))})
+        return admin_ok({"account": account_view(control.enable_device_code(account_id(request), enabled))})
 
     async def set_region(request: web.Request) -> web.Response:
         region = _optional_str(await _json_body(request), "region")
         if region is None:
             raise AdminRequestError("region is required")
-        return _ok({"account": account_view(control.set_region(account_id(request), region))})
+        return admin_ok({"account": account_view(control.set_region(account_id(request), region))})
 
     async def list_sessions(request: web.Request) -> web.Response:
-        return _ok({"sessions": [session_view(s) for s in control.sessions(account_id(request))]})
+        return admin_ok({"sessions": [session_view(s) for s in control.sessions(account_id(request))]})
 
     async def revoke_sessions(request: web.Request) -> web.Response:
-        return _ok({"revoked": control.revoke_sessions(account_id(request))})
+        return admin_ok({"revoked": control.revoke_sessions(account_id(request))})
 
     async def issue_tokens(request: web.Request) -> web.Response:
         body = await _json_body(request)
@@ -479,17 +500,17 @@ def add_routes(app: web.Application, state: BackendState) -> None:
         tokens = control.issue_tokens(
             account_id(request), workspace_id=_optional_str(body, "workspace_id"), mfa_completed=mfa
         )
-        return _ok(tokens.to_body())
+        return admin_ok(tokens.to_body())
 
     async def set_policy(request: web.Request) -> web.Response:
         allowed = _bool(await _json_body(request), "remote_control_allowed")
         workspace = control.set_workspace_policy(
             request.match_info["workspace_id"], remote_control_allowed=allowed
         )
-        return _ok({"workspace": workspace_view(workspace)})
+        return admin_ok({"workspace": workspace_view(workspace)})
 
     async def get_clock(request: web.Request) -> web.Response:
-        return _ok({"now": control.now(), "offset": state.clock.offset})
+        return admin_ok({"now": control.now(), "offset": state.clock.offset})
 
     async def set_clock(request: web.Request) -> web.Response:
         body = await _json_body(request)
@@ -501,14 +522,14 @@ def add_routes(app: web.Application, state: BackendState) -> None:
         else:
             assert advance is not None
             control.advance_clock(advance)
-        return _ok({"now": control.now(), "offset": state.clock.offset})
+        return admin_ok({"now": control.now(), "offset": state.clock.offset})
 
     async def list_faults(request: web.Request) -> web.Response:
         pending = {key: [f.to_dict() for f in faults] for key, faults in control.faults().items()}
         routes = sorted(
             {r.name for r in request.app.router.resources() if r.name and not r.name.startswith("admin.")}
         )
-        return _ok({"faults": pending, "applied": dict(state.faults.applied), "endpoints": routes})
+        return admin_ok({"faults": pending, "applied": dict(state.faults.applied), "endpoints": routes})
 
     async def inject_fault(request: web.Request) -> web.Response:
         body = await _json_body(request)
@@ -517,10 +538,10 @@ def add_routes(app: web.Application, state: BackendState) -> None:
             raise AdminRequestError("endpoint is required")
         fault = Fault.from_dict({k: v for k, v in body.items() if k != "endpoint"})
         control.inject_fault(endpoint, fault)
-        return _ok({"endpoint": endpoint, "fault": fault.to_dict()}, status=201)
+        return admin_ok({"endpoint": endpoint, "fault": fault.to_dict()}, status=201)
 
     async def clear_faults(request: web.Request) -> web.Response:
-        return _ok({"cleared": control.clear_faults(request.query.get("endpoint") or None)})
+        return admin_ok({"cleared": control.clear_faults(request.query.get("endpoint") or None)})
 
     routes: list[tuple[str, str, str, Handler]] = [
         ("GET", "/accounts", "admin.accounts", list_accounts),

@@ -8,11 +8,12 @@ expiring pairing codes, the backend's view (secrets masked) and long-polling wai
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from simulators.backend.admin import Handler, admin_error, admin_guarded, admin_ok
 from simulators.backend.environments import RemoteControlError
 from simulators.backend.relay import RelayEvent
 from simulators.backend.remote_control import EnrollFault, service_for
@@ -30,15 +31,6 @@ class _BadRequest(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
-
-
-def _error(status: int, error: str, message: str) -> web.Response:
-    return web.json_response({"error": error, "message": message}, status=status,
-                             headers={"Cache-Control": "no-store"})
-
-
-def _ok(body: dict[str, Any], status: int = 200) -> web.Response:
-    return web.json_response(body, status=status, headers={"Cache-Control": "no-store"})
 
 
 async def _body(request: web.Request) -> dict[str, Any]:
@@ -76,7 +68,15 @@ def event_view(index: int, event: RelayEvent) -> dict[str, Any]:
             "client_id": event.client_id, "detail": event.detail}
 
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+def _map_rc_admin_error(exc: Exception) -> web.Response | None:
+    match exc:
+        case _BadRequest():
+            return admin_error(400, "bad_request", exc.message)
+        case RemoteControlError():
+            return admin_error(exc.status, "not_found" if exc.status == 404 else "bad_request", exc.message)
+        case TimeoutError():
+            return admin_error(408, "timeout", "the awaited state did not happen in time")
+    return None
 
 
 def add_routes(app: web.Application, state: BackendState) -> None:
@@ -84,22 +84,10 @@ def add_routes(app: web.Application, state: BackendState) -> None:
     service = service_for(state)
 
     def guarded(handler: Handler) -> Handler:
-        async def wrapper(request: web.Request) -> web.StreamResponse:
-            if not state.admin_token_matches(request.headers.get("Authorization", "")):
-                return _error(401, "unauthorized", "admin token required")
-            try:
-                return await handler(request)
-            except _BadRequest as exc:
-                return _error(400, "bad_request", exc.message)
-            except RemoteControlError as exc:
-                return _error(exc.status, "not_found" if exc.status == 404 else "bad_request", exc.message)
-            except TimeoutError:
-                return _error(408, "timeout", "the awaited state did not happen in time")
-
-        return wrapper
+        return admin_guarded(state, handler, _map_rc_admin_error)
 
     async def view(request: web.Request) -> web.Response:
-        return _ok(service.view())
+        return admin_ok(service.view())
 
     async def enroll_fault(request: web.Request) -> web.Response:
         body = await _body(request)
@@ -112,15 +100,15 @@ def add_routes(app: web.Application, state: BackendState) -> None:
             raise _BadRequest("count must be an integer between 1 and 1000")
         delay = _number(body, "delay_s", 0.0, MAX_DELAY_S)
         service.fail_next_enrollments(kind, count, delay=delay)
-        return _ok({"kind": kind.value, "count": count, "delay_s": delay}, status=201)
+        return admin_ok({"kind": kind.value, "count": count, "delay_s": delay}, status=201)
 
     async def clear_faults(request: web.Request) -> web.Response:
         service.clear_faults()
-        return _ok({"cleared": True})
+        return admin_ok({"cleared": True})
 
     async def drop_daemon(request: web.Request) -> web.Response:
         dropped = await service.drop_daemon(request.match_info["environment_id"])
-        return _ok({"dropped": dropped})
+        return admin_ok({"dropped": dropped})
 
     async def set_disabled(request: web.Request) -> web.Response:
         body = await _body(request)
@@ -128,19 +116,19 @@ def add_routes(app: web.Application, state: BackendState) -> None:
         if not isinstance(disabled, bool):
             raise _BadRequest("disabled must be true or false")
         service.set_remote_control_disabled(request.match_info["environment_id"], disabled)
-        return _ok({"remote_control_disabled": disabled})
+        return admin_ok({"remote_control_disabled": disabled})
 
     async def relay_delay(request: web.Request) -> web.Response:
         seconds = _number(await _body(request), "delay_s", 0.0, MAX_DELAY_S)
         service.set_delivery_delay(seconds)
-        return _ok({"delay_s": seconds})
+        return admin_ok({"delay_s": seconds})
 
     async def expire_codes(request: web.Request) -> web.Response:
         body = await _body(request)
         environment_id = body.get("environment_id")
         if environment_id is not None and not isinstance(environment_id, str):
             raise _BadRequest("environment_id must be a string")
-        return _ok({"expired": service.expire_pairing_codes_now(environment_id)})
+        return admin_ok({"expired": service.expire_pairing_codes_now(environment_id)})
 
     async def wait_daemon(request: web.Request) -> web.Response:
         environment_id = request.match_info["environment_id"]
@@ -150,13 +138,13 @@ def add_routes(app: web.Application, state: BackendState) -> None:
             await service.wait_daemon_connected(environment_id, timeout)
         else:
             await service.wait_daemon_disconnected(environment_id, timeout)
-        return _ok({"environment_id": environment_id, "daemon_connected": connected})
+        return admin_ok({"environment_id": environment_id, "daemon_connected": connected})
 
     async def events(request: web.Request) -> web.Response:
         since = _int(request.query.get("since"), "since", 0)
         found = service.events.events[since:]
-        return _ok({"events": [event_view(since + i, e) for i, e in enumerate(found)],
-                    "next": since + len(found)})
+        return admin_ok({"events": [event_view(since + i, e) for i, e in enumerate(found)],
+                         "next": since + len(found)})
 
     async def wait_event(request: web.Request) -> web.Response:
         kind = request.query.get("kind")
@@ -166,7 +154,7 @@ def add_routes(app: web.Application, state: BackendState) -> None:
         timeout = min(_int(request.query.get("timeout"), "timeout", 10), MAX_WAIT_S)
         match = {k: request.query[k] for k in ("environment_id", "client_id") if k in request.query}
         event = await service.wait_event(kind, since=since, timeout=timeout, **match)
-        return _ok({"event": event_view(service.events.events.index(event), event)})
+        return admin_ok({"event": event_view(service.events.events.index(event), event)})
 
     routes: list[tuple[str, str, str, Handler]] = [
         ("GET", "/state", "admin.rc.state", view),

@@ -121,25 +121,31 @@ def run_doctor(home: Path, *, profile: Profile | None = None, clock: Clock | Non
             store.close()
 
 
-def _with_copy(summary: str, copy: messages.DoctorCopy) -> tuple[str, ...]:
-    return (
+def _check_with_copy(
+    check_id: str,
+    category: str,
+    status: CheckStatus,
+    summary: str,
+    copy: messages.DoctorCopy,
+    details: tuple[str, ...] = (),
+) -> Check:
+    """A check that asks for action: the copy's reason and action go into both the human lines and the JSON."""
+    lines = (
         summary,
         messages.DOCTOR_REASON_LINE.format(reason=copy.reason),
         messages.DOCTOR_ACTION_LINE.format(action=copy.action),
     )
+    return Check(check_id, category, status, summary, lines, (copy.reason, *details), copy.action)
 
 
 def _state_check(store: DaemonStore | None) -> Check:
     if store is None:
-        copy = messages.DOCTOR_STATE_DB_MISSING_COPY
-        return Check(
+        return _check_with_copy(
             STATE_CHECK,
             "state",
             CheckStatus.FAIL,
             messages.DOCTOR_STATE_DB_MISSING,
-            _with_copy(messages.DOCTOR_STATE_DB_MISSING, copy),
-            (copy.reason,),
-            copy.action,
+            messages.DOCTOR_STATE_DB_MISSING_COPY,
         )
     return Check(
         STATE_CHECK,
@@ -154,15 +160,12 @@ def _state_check(store: DaemonStore | None) -> Check:
 def _auth_check(home: Path) -> Check:
     stored = read_auth_file(home / AUTH_FILENAME)
     if stored is None:
-        copy = messages.DOCTOR_AUTH_MISSING_COPY
-        return Check(
+        return _check_with_copy(
             AUTH_CHECK,
             "auth",
             CheckStatus.WARNING,
             messages.DOCTOR_AUTH_MISSING,
-            _with_copy(messages.DOCTOR_AUTH_MISSING, copy),
-            (copy.reason,),
-            copy.action,
+            messages.DOCTOR_AUTH_MISSING_COPY,
         )
     # Like the real check: it says *what* is stored, never the stored values.
     return Check(
@@ -221,15 +224,7 @@ def _refusal(error: EnrollmentError) -> Check:
 def _enrollment(
     status: CheckStatus, summary: str, copy: messages.DoctorCopy, details: tuple[str, ...] = ()
 ) -> Check:
-    return Check(
-        ENROLLMENT_CHECK,
-        "remote_control",
-        status,
-        summary,
-        _with_copy(summary, copy),
-        (copy.reason, *details),
-        copy.action,
-    )
+    return _check_with_copy(ENROLLMENT_CHECK, "remote_control", status, summary, copy, details)
 
 
 def render_json(report: DoctorReport) -> str:

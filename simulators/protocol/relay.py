@@ -19,7 +19,7 @@ import json
 import math
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any, ClassVar, TypeAlias
 
@@ -335,50 +335,73 @@ _CLIENT_ID = _Field("client_id", "string", True)
 _CURSOR = _Field("cursor", "string", False)
 _INBOUND_SEQ = _Field("seq_id", "integer", False, 0)
 _SERVER_SEQ = _Field("seq_id", "integer", True, 1)
+_MESSAGE = _Field("message", "object", True)
 _CHUNK_FIELDS = (
     _Field("segment_id", "integer", True),
     _Field("segment_count", "integer", True),
     _Field("message_size_bytes", "integer", True),
     _Field("message_chunk_base64", "string", True),
 )
+_CLIENT_ROUTE_FIELDS = (_CLIENT_ID, _STREAM_OPT, _INBOUND_SEQ, _CURSOR)
+_SERVER_ROUTE_FIELDS = (_CLIENT_ID, _STREAM_REQ, _SERVER_SEQ)
+
+
+# The parts several envelopes share, as dataclass bases. A dataclass lays out inherited fields base-last-first
+# (reverse MRO), so `class X(_Envelope, _ClientRoute, _WholeMessage)` has `message` first, then the route: the
+# same order as the envelope's FIELDS.
+
+
+@dataclass(frozen=True, kw_only=True)
+class _WholeMessage:
+    message: dict[str, Any]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Segment:
+    """The four chunk fields shared by `client_message_chunk` and `server_message_chunk`."""
+
+    segment_id: int
+    segment_count: int
+    message_size_bytes: int
+    message_chunk_base64: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class _ClientRoute:
+    """Where a client envelope belongs (see `_CLIENT_ROUTE_FIELDS` for the wire rules)."""
+
+    client_id: str
+    stream_id: str | None = None
+    seq_id: int | None = None
+    cursor: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class _ServerRoute:
+    """Where a server envelope belongs (see `_SERVER_ROUTE_FIELDS` for the wire rules)."""
+
+    client_id: str
+    stream_id: str
+    seq_id: int
 
 
 # Client envelopes: backend → daemon. Field order is the wire order of the real daemon's serializer.
 
 
 @dataclass(frozen=True, kw_only=True)
-class ClientMessage(_Envelope):
+class ClientMessage(_Envelope, _ClientRoute, _WholeMessage):
     """One JSON-RPC message from a phone. `seq_id` is the backend's inbound numbering (the real tests use 0)."""
 
     TYPE: ClassVar[str] = "client_message"
     DIRECTION: ClassVar[str] = "client"
-    FIELDS: ClassVar[tuple[_Field, ...]] = (
-        _Field("message", "object", True),
-        _CLIENT_ID,
-        _STREAM_OPT,
-        _INBOUND_SEQ,
-        _CURSOR,
-    )
-    message: dict[str, Any]
-    client_id: str
-    stream_id: str | None = None
-    seq_id: int | None = None
-    cursor: str | None = None
+    FIELDS: ClassVar[tuple[_Field, ...]] = (_MESSAGE, *_CLIENT_ROUTE_FIELDS)
 
 
 @dataclass(frozen=True, kw_only=True)
-class ClientMessageChunk(_Envelope):
+class ClientMessageChunk(_Envelope, _ClientRoute, Segment):
     TYPE: ClassVar[str] = "client_message_chunk"
     DIRECTION: ClassVar[str] = "client"
-    FIELDS: ClassVar[tuple[_Field, ...]] = (*_CHUNK_FIELDS, _CLIENT_ID, _STREAM_OPT, _INBOUND_SEQ, _CURSOR)
-    segment_id: int
-    segment_count: int
-    message_size_bytes: int
-    message_chunk_base64: str
-    client_id: str
-    stream_id: str | None = None
-    seq_id: int | None = None
-    cursor: str | None = None
+    FIELDS: ClassVar[tuple[_Field, ...]] = (*_CHUNK_FIELDS, *_CLIENT_ROUTE_FIELDS)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -403,58 +426,34 @@ class ClientAck(_Envelope):
 
 
 @dataclass(frozen=True, kw_only=True)
-class Ping(_Envelope):
+class Ping(_Envelope, _ClientRoute):
     TYPE: ClassVar[str] = "ping"
     DIRECTION: ClassVar[str] = "client"
-    FIELDS: ClassVar[tuple[_Field, ...]] = (_CLIENT_ID, _STREAM_OPT, _INBOUND_SEQ, _CURSOR)
-    client_id: str
-    stream_id: str | None = None
-    seq_id: int | None = None
-    cursor: str | None = None
+    FIELDS: ClassVar[tuple[_Field, ...]] = _CLIENT_ROUTE_FIELDS
 
 
 @dataclass(frozen=True, kw_only=True)
-class ClientClosed(_Envelope):
+class ClientClosed(_Envelope, _ClientRoute):
     TYPE: ClassVar[str] = "client_closed"
     DIRECTION: ClassVar[str] = "client"
-    FIELDS: ClassVar[tuple[_Field, ...]] = (_CLIENT_ID, _STREAM_OPT, _INBOUND_SEQ, _CURSOR)
-    client_id: str
-    stream_id: str | None = None
-    seq_id: int | None = None
-    cursor: str | None = None
+    FIELDS: ClassVar[tuple[_Field, ...]] = _CLIENT_ROUTE_FIELDS
 
 
 # Server envelopes: daemon → backend.
 
 
 @dataclass(frozen=True, kw_only=True)
-class ServerMessage(_Envelope):
+class ServerMessage(_Envelope, _ServerRoute, _WholeMessage):
     TYPE: ClassVar[str] = "server_message"
     DIRECTION: ClassVar[str] = "server"
-    FIELDS: ClassVar[tuple[_Field, ...]] = (
-        _Field("message", "object", True),
-        _CLIENT_ID,
-        _STREAM_REQ,
-        _SERVER_SEQ,
-    )
-    message: dict[str, Any]
-    client_id: str
-    stream_id: str
-    seq_id: int
+    FIELDS: ClassVar[tuple[_Field, ...]] = (_MESSAGE, *_SERVER_ROUTE_FIELDS)
 
 
 @dataclass(frozen=True, kw_only=True)
-class ServerMessageChunk(_Envelope):
+class ServerMessageChunk(_Envelope, _ServerRoute, Segment):
     TYPE: ClassVar[str] = "server_message_chunk"
     DIRECTION: ClassVar[str] = "server"
-    FIELDS: ClassVar[tuple[_Field, ...]] = (*_CHUNK_FIELDS, _CLIENT_ID, _STREAM_REQ, _SERVER_SEQ)
-    segment_id: int
-    segment_count: int
-    message_size_bytes: int
-    message_chunk_base64: str
-    client_id: str
-    stream_id: str
-    seq_id: int
+    FIELDS: ClassVar[tuple[_Field, ...]] = (*_CHUNK_FIELDS, *_SERVER_ROUTE_FIELDS)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -627,16 +626,6 @@ def encode(envelope: Envelope) -> str:
 # --------------------------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Segment:
-    """The four chunk fields shared by `client_message_chunk` and `server_message_chunk`."""
-
-    segment_id: int
-    segment_count: int
-    message_size_bytes: int
-    message_chunk_base64: str
-
-
 def split_message(
     message: Mapping[str, Any],
     max_chunk_bytes: int,
@@ -677,10 +666,7 @@ def server_message_chunks(
 ) -> list[ServerMessageChunk]:
     return [
         ServerMessageChunk(
-            segment_id=segment.segment_id,
-            segment_count=segment.segment_count,
-            message_size_bytes=segment.message_size_bytes,
-            message_chunk_base64=segment.message_chunk_base64,
+            **asdict(segment),
             client_id=client_id,
             stream_id=stream_id,
             seq_id=seq_id,
@@ -703,10 +689,7 @@ def client_message_chunks(
     segments = split_message(message, max_chunk_bytes)
     return [
         ClientMessageChunk(
-            segment_id=segment.segment_id,
-            segment_count=segment.segment_count,
-            message_size_bytes=segment.message_size_bytes,
-            message_chunk_base64=segment.message_chunk_base64,
+            **asdict(segment),
             client_id=client_id,
             stream_id=stream_id,
             seq_id=seq_id,

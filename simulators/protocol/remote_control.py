@@ -15,7 +15,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import Enum, StrEnum
@@ -333,6 +333,21 @@ def _opt_object(obj: Mapping[str, Any], name: str) -> dict[str, Any] | None:
     return value
 
 
+_PARSERS: dict[str, Callable[[Mapping[str, Any], str], Any]] = {
+    "str": _str,
+    "str?": _opt_str,
+    "bool": _bool,
+    "object?": _opt_object,
+}
+
+
+def _parse_fields(obj: object, fields: Mapping[str, str]) -> dict[str, Any]:
+    """A model's constructor arguments from a JSON body, each field read in `fields` order by its kind's parser,
+    so a model's FIELDS table decides both what it parses and what it accepts (`_check_types`)."""
+    body = _object(obj)
+    return {name: _PARSERS[kind](body, name) for name, kind in fields.items()}
+
+
 def _check_types(instance: object, fields: Mapping[str, str]) -> None:
     """Constructor-side twin of the parse helpers, so a model can never hold a wrongly typed value."""
     for name, kind in fields.items():
@@ -429,15 +444,7 @@ class EnrollRequest:
 
     @classmethod
     def from_json(cls, obj: object) -> Self:
-        body = _object(obj)
-        return cls(
-            name=_str(body, "name"),
-            os=_str(body, "os"),
-            arch=_str(body, "arch"),
-            app_server_version=_str(body, "app_server_version"),
-            installation_id=_str(body, "installation_id"),
-            apns_registration=_opt_object(body, "apns_registration"),
-        )
+        return cls(**_parse_fields(obj, cls.FIELDS))
 
     def to_json(self) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -470,12 +477,7 @@ class RefreshRequest:
 
     @classmethod
     def from_json(cls, obj: object) -> Self:
-        body = _object(obj)
-        return cls(
-            server_id=_str(body, "server_id"),
-            installation_id=_str(body, "installation_id"),
-            apns_registration=_opt_object(body, "apns_registration"),
-        )
+        return cls(**_parse_fields(obj, cls.FIELDS))
 
     def to_json(self) -> dict[str, Any]:
         body: dict[str, Any] = {"server_id": self.server_id, "installation_id": self.installation_id}
@@ -514,13 +516,7 @@ class EnrollResponse:
 
     @classmethod
     def from_json(cls, obj: object) -> Self:
-        body = _object(obj)
-        return cls(
-            server_id=_str(body, "server_id"),
-            environment_id=_str(body, "environment_id"),
-            remote_control_token=_str(body, "remote_control_token"),
-            expires_at=_str(body, "expires_at"),
-        )
+        return cls(**_parse_fields(obj, cls.FIELDS))
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -582,14 +578,7 @@ class PairResponse:
 
     @classmethod
     def from_json(cls, obj: object) -> Self:
-        body = _object(obj)
-        return cls(
-            pairing_code=_str(body, "pairing_code"),
-            manual_pairing_code=_opt_str(body, "manual_pairing_code"),
-            server_id=_str(body, "server_id"),
-            environment_id=_str(body, "environment_id"),
-            expires_at=_str(body, "expires_at"),
-        )
+        return cls(**_parse_fields(obj, cls.FIELDS))
 
     def to_json(self) -> dict[str, Any]:
         return {

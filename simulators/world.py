@@ -1,8 +1,11 @@
-"""One mocked world: the account backend and a desktop daemon on loopback, people, phones, and faults.
+"""One mocked world: the account backend and the Macs' daemons on loopback, people, phones, and faults.
 
 `World` is the synchronous, product-level facade that Gherkin steps and `pairsim reproduce` drive. Every server is
 real (aiohttp on 127.0.0.1, port 0) and runs on the world's own event loop thread, so servers keep serving between
 steps and scenarios can run in parallel without sharing anything.
+
+A world starts with one Mac; `add_mac` adds more (mock daemon only), all sharing the one backend and clock.
+Methods about a Mac take `mac=` (its server name) and act on the first Mac without it.
 """
 
 from __future__ import annotations
@@ -11,13 +14,14 @@ import asyncio
 import contextlib
 import json
 import random
+import re
 import shutil
 import tempfile
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyotp
 
@@ -33,18 +37,31 @@ from simulators.daemon.listener import AppServerListener
 from simulators.daemon.profiles import Profile
 from simulators.daemon.remote_control import RemoteControlController
 from simulators.daemon.store import DaemonStore
-from simulators.daemon.threads import install_threads
-from simulators.phone.app import Approval, PhoneApp, PhoneProfile
+from simulators.daemon.threads import ThreadService
+from simulators.phone.app import (
+    COMMAND_APPROVAL,
+    FILE_CHANGE_APPROVAL,
+    Approval,
+    HostSession,
+    PhoneApp,
+    PhoneProfile,
+)
 from simulators.protocol.redaction import redact_body, redact_secrets
 from simulators.runtime import LoopThread
 
-__all__ = ["PairingOutcome", "Persona", "Profile", "QrShown", "Remediation", "World"]
+if TYPE_CHECKING:
+    from simulators.real.remote_control import RealRemoteControl
+    from simulators.real.target import DaemonTarget
+
+__all__ = ["PairingOutcome", "Persona", "PhoneView", "Profile", "QrShown", "Remediation", "World"]
 
 PERSONAL = "Personal"
 DEFAULT_SERVER_NAME = "Dana's MacBook Pro"
 SETTLED_STATUSES = ("connected", "errored", "disabled")
 DAEMONS = ("mock", "codex")
 ENROLLMENT_ROUTES = ("rc.server.enroll", "rc.server.refresh")
+SEEDED_THREADS = 3
+APPROVAL_KINDS = {COMMAND_APPROVAL: "command", FILE_CHANGE_APPROVAL: "file_change"}
 
 
 class _LatestLast(dict[str, tuple[int, str]]):
@@ -77,6 +94,34 @@ class PairingOutcome:
     thread_count: int | None = None
 
 
+@dataclass(frozen=True)
+class PhoneView:
+    """What a phone shows now: its paired hosts (in pairing order), the one in use, and the screen on top."""
+
+    hosts: tuple[str, ...]
+    active_host: str | None
+    screen: dict[str, Any]
+
+
+@dataclass
+class _Mac:
+    """One Mac with Codex: the desktop app, the daemon behind it (mock pieces or the real target), its files."""
+
+    name: str
+    label: str  # names the Mac in paths and the trace: "mac" for the first, "mac:<slug>" for the others
+    directory: Path
+    home: Path
+    desktop: DesktopApp
+    controller: RemoteControlController | RealRemoteControl
+    store: DaemonStore | None = None
+    app_server: AppServer | None = None
+    threads: ThreadService | None = None
+    listener: AppServerListener | None = None
+    target: DaemonTarget | None = None
+    qr_count: int = 0
+    tokens_seen: list[tuple[str, ...]] = field(default_factory=list)
+
+
 class World:
     """A fresh backend + daemon + desktop, with people and phones. Synchronous; use as a context manager."""
 
@@ -102,8 +147,7 @@ class World:
         self._loop: LoopThread | None = None
         self._people: dict[str, CreatedAccount] = {}
         self._phones: dict[str, PhoneApp] = {}
-        self._qr_count = 0
-        self._desktop_tokens_seen: list[tuple[str, ...]] = []
+        self._macs: list[_Mac] = []
         self._started = False
 
     # ------------------------------------------------------------------------------------------------ lifecycle
@@ -124,31 +168,45 @@ class World:
         self.backend = BackendServer(state)
         await self.backend.start()
         if self.daemon == "codex":
-            await self._start_real_daemon()
+            self._macs.append(await self._start_real_daemon())
+            self.server_name = self._macs[0].name
             return
+        self._macs.append(
+            await self._start_mock_mac(self.server_name, "mac", self.root / "mac", seed=self.seed,
+                                       threads=SEEDED_THREADS)
+        )
 
-        self.home = home = self.root / "mac" / "codex-home"
-        self.store = DaemonStore.open(home, self.clock)
-        self.app_server = AppServer(home, self.clock, self.server_name, self.store.installation_id())
-        install_threads(self.app_server, seed=self.seed)
-        self.desktop = DesktopApp(
+    async def _start_mock_mac(self, name: str, label: str, directory: Path, *, seed: int, threads: int) -> _Mac:
+        home = directory / "codex-home"
+        store = DaemonStore.open(home, self.clock)
+        app_server = AppServer(home, self.clock, name, store.installation_id())
+        thread_service = ThreadService(app_server, seed=seed, seeded_threads=threads).install()
+        desktop = DesktopApp(
             home, issuer_url=self.backend.issuer_url, backend_origin=self.backend_url, clock=self.clock
         )
-        self.app_server.account_provider = self.desktop.account
-        self.controller = RemoteControlController(
-            self.app_server,
-            self.store,
-            self.desktop,
+        app_server.account_provider = desktop.account
+        controller = RemoteControlController(
+            app_server,
+            store,
+            desktop,
             base_url=self.backend.chatgpt_base_url,
             profile=self.profile,
             clock=self.clock,
         )
-        self.desktop.attach(self.controller)
-        await self.controller.start()
-        self.listener = AppServerListener(self.app_server, clock=self.clock)
-        await self.listener.start()
+        desktop.attach(controller)
+        listener = AppServerListener(app_server, clock=self.clock)
+        mac = _Mac(name, label, directory, home, desktop, controller, store=store, app_server=app_server,
+                   threads=thread_service, listener=listener)
+        try:
+            await controller.start()
+            await listener.start()
+        except BaseException:
+            await self._close_mac(mac)
+            self._release_mac(mac)
+            raise
+        return mac
 
-    async def _start_real_daemon(self) -> None:
+    async def _start_real_daemon(self) -> _Mac:
         """The desktop app in front of the real `codex app-server`: the same DesktopApp (sign-in through the
         issuer's pages, settings, Connections text, the QR code), writing auth.json into the daemon's CODEX_HOME."""
         from simulators.real.remote_control import RealRemoteControl
@@ -156,17 +214,40 @@ class World:
 
         # The real daemon's refresh and enroll refusals both renew the enrollment; keep the newest answer.
         self.rc.last_responses = _LatestLast(self.rc.last_responses)
-        self.target = DaemonTarget("codex")
-        self.home = self.target.new_home()
-        self.controller = RealRemoteControl(
-            self.target, self.home, chatgpt_base_url=self.backend.chatgpt_base_url, issuer_url=self.backend.issuer_url
+        target = DaemonTarget("codex")
+        home = target.new_home()
+        controller = RealRemoteControl(
+            target, home, chatgpt_base_url=self.backend.chatgpt_base_url, issuer_url=self.backend.issuer_url
         )
-        self.desktop = DesktopApp(
-            self.home, issuer_url=self.backend.issuer_url, backend_origin=self.backend_url, clock=self.clock
+        desktop = DesktopApp(
+            home, issuer_url=self.backend.issuer_url, backend_origin=self.backend_url, clock=self.clock
         )
-        self.desktop.attach(self.controller)
-        await self.controller.start()
-        self.server_name = self.controller.app_server.server_name
+        desktop.attach(controller)
+        await controller.start()
+        return _Mac(controller.app_server.server_name, "mac", self.root / "mac", home, desktop, controller,
+                    target=target)
+
+    def add_mac(self, name: str, *, threads: int | None = None) -> None:
+        """Another Mac of the same household, with its own daemon, desktop app and CODEX_HOME, on the same backend
+        and clock. `threads` seeds its thread list; by default one more than the Mac added before it, so two
+        Macs never list the same number of threads."""
+        if self.daemon == "codex":
+            raise ValueError("the codex target runs one real daemon; a second Mac needs the mock daemon")
+        if any(mac.name == name for mac in self._macs):
+            raise ValueError(f"this world already has a Mac named {name!r}")
+        slug = re.sub(r"[^a-z0-9]+", "-", name.lower().replace("'", "")).strip("-") or f"mac-{len(self._macs) + 1}"
+        directory = self.root / slug
+        if any(mac.directory == directory for mac in self._macs):
+            raise ValueError(f"the Mac name {name!r} clashes with another Mac's folder {slug!r}")
+        count = SEEDED_THREADS + len(self._macs) if threads is None else threads
+        self._macs.append(self._run(
+            self._start_mock_mac(name, f"mac:{slug}", directory, seed=self.seed + len(self._macs), threads=count)
+        ))
+
+    @property
+    def macs(self) -> list[str]:
+        """The Macs' server names, the first one first."""
+        return [mac.name for mac in self._macs]
 
     def stop(self) -> None:
         if self._loop is None:
@@ -184,25 +265,33 @@ class World:
         for phone in self._phones.values():
             with contextlib.suppress(Exception):
                 await phone.close()
-        if self.daemon == "codex":
-            with contextlib.suppress(Exception):
-                await self.controller.close()
-            with contextlib.suppress(Exception):
-                await self.desktop.aclose()
-            await self.backend.stop()
-            await asyncio.to_thread(self.target.stop)
-            return
-        with contextlib.suppress(Exception):
-            await self.listener.stop()
-        with contextlib.suppress(Exception):
-            await self.controller.close()
-        with contextlib.suppress(Exception):
-            await self.desktop.aclose()
-        with contextlib.suppress(Exception):
-            await self.app_server.close()
+        for mac in self._macs:
+            await self._close_mac(mac)
         await self.backend.stop()
+        for mac in self._macs:
+            if mac.target is not None:
+                await asyncio.to_thread(mac.target.stop)
+            else:
+                self._release_mac(mac)
+
+    @staticmethod
+    async def _close_mac(mac: _Mac) -> None:
+        if mac.listener is not None:
+            with contextlib.suppress(Exception):
+                await mac.listener.stop()
         with contextlib.suppress(Exception):
-            self.store.close()
+            await mac.controller.close()
+        with contextlib.suppress(Exception):
+            await mac.desktop.aclose()
+        if mac.app_server is not None:
+            with contextlib.suppress(Exception):
+                await mac.app_server.close()
+
+    @staticmethod
+    def _release_mac(mac: _Mac) -> None:
+        if mac.store is not None:
+            with contextlib.suppress(Exception):
+                mac.store.close()
 
     def __enter__(self) -> World:
         return self.start()
@@ -231,10 +320,26 @@ class World:
 
     @property
     def daemon_url(self) -> str:
-        if self.daemon == "codex":
-            assert self.controller.daemon is not None
-            return self.controller.daemon.url
-        return self.listener.url
+        """The first Mac's daemon."""
+        mac = self._mac(None)
+        if mac.listener is None:
+            assert mac.controller.daemon is not None
+            return mac.controller.daemon.url
+        return mac.listener.url
+
+    def _mac(self, name: str | None) -> _Mac:
+        if name is None:
+            return self._macs[0]
+        for mac in self._macs:
+            if mac.name == name:
+                return mac
+        raise ValueError(f"this world has no Mac named {name!r} (it has: {', '.join(self.macs)})")
+
+    def _mock_mac(self, name: str | None) -> _Mac:
+        mac = self._mac(name)
+        if mac.app_server is None:
+            raise ValueError("the real daemon's approvals and turns are not observable from inside it")
+        return mac
 
     # --------------------------------------------------------------------------------------------------- people
 
@@ -293,18 +398,25 @@ class World:
         self._update(name, totp_secret=None)
 
     def change_password(self, name: str) -> None:
-        """Dana changes her password on the web: every session, token and server enrollment is revoked."""
-        environment_id = self.controller.environment_id
-        connected = environment_id is not None and self.rc.relay.daemon_connected(environment_id)
+        """Dana changes her password on the web: every session, token and server enrollment is revoked, on every
+        Mac."""
+        connected = {
+            id(mac): mac.controller.environment_id
+            for mac in self._macs
+            if mac.controller.environment_id is not None
+            and self.rc.relay.daemon_connected(mac.controller.environment_id)
+        }
         new_password = self._control("change_password", self._account_id(name))
         self._update(name, password=new_password)
-        if connected:
-            # The backend closes the daemon's relay socket (4401); wait for that, then for the daemon to settle.
-            self._run(self.rc.wait_daemon_disconnected(environment_id))
-            if self.daemon == "codex":
-                # The real daemon reconnects after its backoff (about 3 s) and is refused: wait for it to say so.
-                self._run(self.controller.wait_left("connected"))
-        self._run(self.controller.wait_settled())
+        for mac in self._macs:
+            environment_id = connected.get(id(mac))
+            if environment_id is not None:
+                # The backend closes the daemon's relay socket (4401); wait for that, then for the daemon to settle.
+                self._run(self.rc.wait_daemon_disconnected(environment_id))
+                if self.daemon == "codex":
+                    # The real daemon reconnects after its backoff (about 3 s) and is refused: wait for it to say so.
+                    self._run(mac.controller.wait_left("connected"))
+            self._run(mac.controller.wait_settled())
 
     def set_workspace_policy(self, name: str, workspace: str, allowed: bool) -> None:
         workspace_id = self.persona(name).workspace_ids[workspace]
@@ -315,10 +427,13 @@ class World:
 
     # -------------------------------------------------------------------------------------------------- desktop
 
-    def desktop_sign_in(self, name: str, *, complete_mfa: bool = True, workspace: str = PERSONAL) -> None:
+    def desktop_sign_in(
+        self, name: str, *, complete_mfa: bool = True, workspace: str = PERSONAL, mac: str | None = None
+    ) -> None:
         """Codex on the Mac signs in through the issuer's pages; without MFA it presses "Skip for now"."""
         person = self.persona(name)
         account_id = self._account_id(name)
+        signing_in = self._mac(mac)
         totp_code = None
         if person.totp_secret is not None:
             if complete_mfa:
@@ -329,7 +444,7 @@ class World:
                 self._control("set_mfa_enforced", account_id, False)
         try:
             self._run(
-                self.desktop.sign_in(
+                signing_in.desktop.sign_in(
                     person.email,
                     person.password,
                     totp_code,
@@ -340,55 +455,58 @@ class World:
         finally:
             if person.totp_secret is not None and not complete_mfa:
                 self._control("set_mfa_enforced", account_id, True)
-        self._remember_desktop_tokens()
-        self.wait_desktop_settled()
+        self._remember_desktop_tokens(signing_in)
+        self.wait_desktop_settled(mac=mac)
 
-    def _remember_desktop_tokens(self) -> None:
-        stored = getattr(self.desktop, "_tokens", None)
+    @staticmethod
+    def _remember_desktop_tokens(mac: _Mac) -> None:
+        stored = getattr(mac.desktop, "_tokens", None)
         if stored is not None:
-            self._desktop_tokens_seen.append(
+            mac.tokens_seen.append(
                 tuple(getattr(stored, key) for key in ("access_token", "refresh_token", "id_token"))
             )
 
-    def desktop_sign_out(self) -> None:
-        self._run(self.desktop.sign_out())
+    def desktop_sign_out(self, *, mac: str | None = None) -> None:
+        self._run(self._mac(mac).desktop.sign_out())
 
-    def allow_connections(self, allowed: bool = True) -> None:
-        self._run(self.desktop.set_allow_other_devices(allowed))
-        self.wait_desktop_settled()
+    def allow_connections(self, allowed: bool = True, *, mac: str | None = None) -> None:
+        self._run(self._mac(mac).desktop.set_allow_other_devices(allowed))
+        self.wait_desktop_settled(mac=mac)
 
-    def wait_desktop_settled(self) -> str:
-        self._run(self.controller.wait_settled())
-        return self.desktop_status()
+    def wait_desktop_settled(self, *, mac: str | None = None) -> str:
+        self._run(self._mac(mac).controller.wait_settled())
+        return self.desktop_status(mac=mac)
 
-    def desktop_environment_id(self) -> str | None:
-        return self.controller.environment_id
+    def desktop_environment_id(self, *, mac: str | None = None) -> str | None:
+        return self._mac(mac).controller.environment_id
 
-    def desktop_status(self) -> str:
-        return str(self.controller.status.value)
+    def desktop_status(self, *, mac: str | None = None) -> str:
+        return str(self._mac(mac).controller.status.value)
 
-    def connections_text(self) -> str:
-        return self.desktop.connections_text()
+    def connections_text(self, *, mac: str | None = None) -> str:
+        return self._mac(mac).desktop.connections_text()
 
-    def show_pairing_qr(self) -> QrShown | Remediation:
-        self._qr_count += 1
-        path = self.root / "mac" / f"pairing-qr-{self._qr_count}.png"
-        return self._run(self.desktop.show_pairing_qr(path))
+    def show_pairing_qr(self, *, mac: str | None = None) -> QrShown | Remediation:
+        shown_on = self._mac(mac)
+        shown_on.qr_count += 1
+        path = shown_on.directory / f"pairing-qr-{shown_on.qr_count}.png"
+        return self._run(shown_on.desktop.show_pairing_qr(path))
 
-    def doctor_lines(self) -> list[str]:
+    def doctor_lines(self, *, mac: str | None = None) -> list[str]:
         if self.daemon == "codex":
             # `codex doctor` has no remote-control check (openai/codex#24328); pairsim's doctor reads only the
             # mock's state database, so there is nothing to say about the real daemon's enrollment here.
             return []
-        return run_doctor(self.home, profile=self.profile).lines()
+        return run_doctor(self._mac(mac).home, profile=self.profile).lines()
 
-    def enrollment_rows(self) -> list[dict[str, Any]]:
-        if self.daemon == "codex":
-            return self.controller.enrollment_rows()
-        return [row.to_row() for row in self.store.enrollments()]
+    def enrollment_rows(self, *, mac: str | None = None) -> list[dict[str, Any]]:
+        rows_of = self._mac(mac)
+        if rows_of.store is None:
+            return rows_of.controller.enrollment_rows()
+        return [row.to_row() for row in rows_of.store.enrollments()]
 
     def last_enrollment_response(self) -> tuple[int, str] | None:
-        """(status, body) of the backend's last answer to an enrollment, with the server token masked.
+        """(status, body) of the backend's last answer to an enrollment, from any Mac, with the server token masked.
 
         The real daemon renews a persisted enrollment with `server/refresh` instead of enrolling again, so on the
         codex target the newest answer to either call counts."""
@@ -399,41 +517,63 @@ class World:
         status, body = self.rc.last_responses[answered[-1]]
         return status, redact_body(body)
 
-    def daemon_log(self) -> list[str]:
+    def daemon_log(self, *, mac: str | None = None) -> list[str]:
+        controller = self._mac(mac).controller
         if self.daemon == "codex":
-            return [*self.controller.log_lines(), *self.controller.rpc_failures]
-        return list(self.controller.log_lines)
+            return [*controller.log_lines(), *controller.rpc_failures]
+        return list(controller.log_lines)
 
     def wait_for_daemon_log(self, pattern: str) -> str | None:
-        """The first line of the daemon's remote-control log matching the regular expression `pattern`."""
+        """The first line of the first Mac's remote-control log matching the regular expression `pattern`."""
         if self.daemon == "codex":
-            return self._run(self.controller.wait_for_log(pattern))
-        import re
-
+            return self._run(self._mac(None).controller.wait_for_log(pattern))
         return next((line for line in self.daemon_log() if re.search(pattern, line)), None)
 
     def remote_control_cli(self) -> tuple[int | None, str]:
         """`codex remote-control --no-daemon` on the Mac's CODEX_HOME: (exit code, its status line). Real only."""
         if self.daemon != "codex":
             raise ValueError("the mock daemon has no `codex remote-control` command")
-        return self._run(self.controller.cli_status())
+        return self._run(self._mac(None).controller.cli_status())
 
-    def daemon_request(self, method: str, params: dict[str, Any] | None = None) -> Any:
+    def daemon_request(self, method: str, params: dict[str, Any] | None = None, *, mac: str | None = None) -> Any:
         """Send one JSON-RPC request to the Mac's daemon as the desktop app; the result or AppServerRpcError /
         RpcError."""
-        if self.daemon == "codex":
-            return self._run(self.controller.request(method, params))
-        return self._run(self._mock_request(method, params or {}))
+        target = self._mac(mac)
+        if target.listener is None:
+            return self._run(target.controller.request(method, params))
+        return self._run(self._mock_request(target.listener.url, method, params or {}))
 
-    async def _mock_request(self, method: str, params: dict[str, Any]) -> Any:
+    @staticmethod
+    async def _mock_request(url: str, method: str, params: dict[str, Any]) -> Any:
         from simulators.real.app_server_client import AppServerClient
 
-        client = await AppServerClient.connect(self.listener.url, client_name="pairsim_desktop",
-                                               client_version="0.169.0")
+        client = await AppServerClient.connect(url, client_name="pairsim_desktop", client_version="0.169.0")
         try:
             return await client.request(method, params)
         finally:
             await client.close()
+
+    def approvals_waiting(self, *, mac: str | None = None) -> list[str]:
+        """The kinds ("command", "file_change") of the approvals the Mac's daemon has asked for and not yet had an
+        answer to, as it stands now. Mock daemon only."""
+        server = self._mock_mac(mac).app_server
+        assert server is not None
+
+        def read() -> list[str]:
+            return [
+                APPROVAL_KINDS[request.method]
+                for connection in server.connections
+                for request in connection.session.pending_requests.values()
+                if request.method in APPROVAL_KINDS
+            ]
+
+        return self._on_loop(read)
+
+    def turns_run(self, *, mac: str | None = None) -> int:
+        """How many turns anyone has started on the Mac's daemon. Mock daemon only."""
+        threads = self._mock_mac(mac).threads
+        assert threads is not None
+        return self._on_loop(lambda: sum(len(thread.turns) for thread in threads.threads))
 
     # ---------------------------------------------------------------------------------------------------- phone
 
@@ -452,13 +592,15 @@ class World:
         qr: Path | None = None,
         workspace: str = PERSONAL,
     ) -> PairingOutcome:
-        """The person scans the code with this phone, signs in (with a TOTP code when asked) and connects."""
+        """The person scans the code with this phone, signs in (with a TOTP code when asked) and connects. A phone
+        already paired with a Mac adds this one to its hosts and switches to it."""
         if qr is None:
             raise ValueError("there is no pairing code to scan: the Mac showed none")
         person = self.persona(name)
         app = self.phone(phone)
+        pair = app.pair_host if app.hosts else app.pair
         result = self._run(
-            app.pair(
+            pair(
                 Path(qr),
                 person.email,
                 person.password,
@@ -473,6 +615,17 @@ class World:
             host_name=result.host_name,
             thread_count=result.thread_count,
         )
+
+    def phone_switch_host(self, name: str, *, phone: str = "phone") -> PhoneView:
+        """The person picks another paired Mac on this phone, which lists that Mac's threads afresh."""
+        app = self.phone(phone)
+        self._on_loop(app.switch_host, name)
+        self._run(app.load_live_state())
+        return self.phone_view(phone)
+
+    def phone_view(self, phone: str = "phone") -> PhoneView:
+        app = self.phone(phone)
+        return self._on_loop(lambda: PhoneView(tuple(app.hosts), app.active_host, app.screen.to_dict()))
 
     def phone_start_turn(self, text: str, *, phone: str = "phone") -> str:
         return self._run(self.phone(phone).start_turn(text))
@@ -496,8 +649,8 @@ class World:
 
         self._control("inject_fault", "rc.client.claim", Fault(status=status, body=body, times=times))
 
-    def drop_relay(self) -> None:
-        env = self.controller.environment_id
+    def drop_relay(self, *, mac: str | None = None) -> None:
+        env = self._mac(mac).controller.environment_id
         if env is not None:
             self._run(self.rc.drop_daemon(env))
 
@@ -505,12 +658,18 @@ class World:
 
     @property
     def trace(self) -> list[dict[str, Any]]:
-        """Every party's traffic and log, redacted: the phones' HTTP/WebSocket trace, the daemon's log and every
-        HTTP exchange the backend served."""
+        """Every party's traffic and log, redacted: the phones' HTTP/WebSocket trace, each Mac's daemon log and
+        every HTTP exchange the backend served."""
         entries: list[dict[str, Any]] = []
         for label, phone in self._phones.items():
-            entries.extend({"party": f"phone:{label}", **entry} for entry in phone.trace.entries)
-        entries.extend({"party": "mac:daemon-log", "line": line} for line in self.daemon_log())
+            # The phone's own entries say which of its parts spoke (`phone` or its `browser`); keep that as
+            # `via` so `party` can name which phone it was.
+            entries.extend(
+                {**entry, "party": f"phone:{label}", "via": entry.get("party")} for entry in phone.trace.entries
+            )
+        for mac in self._macs:
+            log = self.daemon_log(mac=mac.name)
+            entries.extend({"party": f"{mac.label}:daemon-log", "line": line} for line in log)
         # The backend's view: every HTTP exchange any party (Mac, phone, browser) had with it.
         entries.extend({"party": "backend", **entry} for entry in self.backend.state.traffic.entries)
         return redact_secrets(entries)
@@ -521,19 +680,12 @@ class World:
             yield created.password
             if created.totp_secret:
                 yield created.totp_secret
-        for tokens in self._desktop_tokens_seen:
-            yield from tokens
+        for mac in self._macs:
+            for tokens in mac.tokens_seen:
+                yield from tokens
         for phone in self._phones.values():
-            session = getattr(phone, "session", None)
-            if session is None:
-                continue
-            if session.tokens is not None:
-                yield session.tokens.access_token
-                yield session.tokens.refresh_token
-            if session.claim is not None:
-                yield session.claim.client_session_token
-            if session.link is not None:
-                yield session.link.pairing_code
+            for session in _sessions(phone):
+                yield from _session_secrets(session)
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -541,5 +693,22 @@ class World:
             "backend": self.backend_url,
             "daemon": self.daemon_url,
             "server_name": self.server_name,
+            "macs": self.macs,
             "id": str(uuid.uuid5(uuid.NAMESPACE_URL, json.dumps([self.seed, str(self.profile)]))),
         }
+
+
+def _sessions(phone: PhoneApp) -> list[HostSession]:
+    """Every host session a phone holds: the paired hosts and the one in use (which may not be paired)."""
+    return list({id(session): session for session in [*phone.hosts.values(), phone.session]}.values())
+
+
+def _session_secrets(session: HostSession) -> Iterator[str]:
+    if session.tokens is not None:
+        yield session.tokens.access_token
+        if session.tokens.refresh_token is not None:
+            yield session.tokens.refresh_token
+    if session.claim is not None:
+        yield session.claim.client_session_token
+    if session.link is not None:
+        yield session.link.pairing_code

@@ -37,6 +37,11 @@ class ScenarioContext:
         assert self.outcome is not None, "no phone has tried to pair yet in this scenario"
         return self.outcome
 
+    def last_phone(self) -> str:
+        """The label of the phone that last tried to pair: the one "her phone" means in a Then step."""
+        assert self.attempts, "no phone has tried to pair yet in this scenario"
+        return self.attempts[-1][0]
+
 
 def error_code(words: str) -> ErrorCode:
     """Feature text names a cause in words ("mfa required"); the catalogue is keyed by its code (`mfa_required`)."""

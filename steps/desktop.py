@@ -131,3 +131,46 @@ def no_enrollment(world: World) -> None:
 @then(parsers.re(rf"{PRONOUN} Mac has a remote-control enrollment"))
 def one_enrollment(world: World) -> None:
     assert len(world.enrollment_rows()) == 1
+
+
+# ------------------------------------------------------------------------------------- more than one Mac
+# The same person's Macs, named as Codex names them ("Dana's Mac Studio"); the unnamed steps above mean the first.
+
+
+@given(parsers.re(r'(?P<name>\w+) also has Codex on "(?P<mac>[^"]+)", with (?P<threads>\d+) threads'))
+def another_mac(world: World, mac: str, threads: str) -> None:
+    world.add_mac(mac, threads=int(threads))
+
+
+@given(parsers.re(r'(?P<name>\w+) is signed in to Codex on "(?P<mac>[^"]+)" with multi-factor authentication'))
+def named_mac_signed_in_with_mfa(world: World, name: str, mac: str) -> None:
+    world.desktop_sign_in(name, complete_mfa=True, mac=mac)
+
+
+@given(parsers.re(r'(?P<name>\w+) turns on "(?P<setting>[^"]+)" on "(?P<mac>[^"]+)"'))
+@when(parsers.re(r'(?P<name>\w+) turns on "(?P<setting>[^"]+)" on "(?P<mac>[^"]+)"'))
+def allow_connections_on(world: World, setting: str, mac: str) -> None:
+    assert setting == messages.DESKTOP_ALLOW_CONNECTIONS, f"Settings has no switch called {setting!r}"
+    world.allow_connections(True, mac=mac)
+
+
+@given(parsers.re(r'(?P<name>\w+) shows (?:the|a new) pairing code on "(?P<mac>[^"]+)"'))
+@when(parsers.re(r'(?P<name>\w+) shows (?:the|a new) pairing code on "(?P<mac>[^"]+)"'))
+def show_pairing_code_on(world: World, ctx: ScenarioContext, mac: str) -> None:
+    ctx.qr = world.show_pairing_qr(mac=mac)
+
+
+@then(parsers.re(r'Codex on "(?P<mac>[^"]+)" reports the remote-control status "(?P<status>[a-z_]+)"'))
+def named_mac_status_is(world: World, mac: str, status: str) -> None:
+    assert world.wait_desktop_settled(mac=mac) == status
+
+
+@then(parsers.re(r'Codex on "(?P<mac>[^"]+)" has (?:her|his|their) decision and asks about the file change next'))
+def mac_moved_on_to_file_change(world: World, mac: str) -> None:
+    # Codex asks about the file change only once it has the answer about the command.
+    assert world.approvals_waiting(mac=mac) == ["file_change"]
+
+
+@then(parsers.re(r'Codex on "(?P<mac>[^"]+)" has run nothing from (?:her|his|their) phone'))
+def mac_ran_nothing(world: World, mac: str) -> None:
+    assert world.turns_run(mac=mac) == 0

@@ -82,3 +82,24 @@ def phone_says(ctx: ScenarioContext, text: str) -> None:
 @then(parsers.re(rf"{PRONOUN} phone does not fall back to the generic setup failure"))
 def phone_not_generic(ctx: ScenarioContext) -> None:
     assert ctx.last_outcome().message != messages.GENERIC_SETUP_FAILURE
+
+
+# ------------------------------------------------------------------------------------- more than one Mac
+
+
+@when(parsers.re(rf'(?P<name>\w+) switches {PRONOUN} phone to "(?P<mac>[^"]+)"'))
+def switch_host(world: World, name: str, mac: str) -> None:
+    world.phone_switch_host(mac, phone=phone_label(name))
+
+
+@then(parsers.re(rf'{PRONOUN} phone lists "(?P<first>[^"]+)" and "(?P<second>[^"]+)"'))
+def phone_lists_hosts(world: World, ctx: ScenarioContext, first: str, second: str) -> None:
+    assert world.phone_view(ctx.last_phone()).hosts == (first, second)
+
+
+@then(parsers.re(rf'{PRONOUN} phone shows the (?P<count>\d+) threads of "(?P<mac>[^"]+)"'))
+def phone_shows_threads_of(world: World, ctx: ScenarioContext, count: str, mac: str) -> None:
+    view = world.phone_view(ctx.last_phone())
+    copy = messages.PHONE_SCREENS["threads"]
+    expected = (mac, copy.title.format(server_name=mac), copy.body.format(thread_count=int(count)))
+    assert (view.active_host, view.screen["title"], view.screen["body"]) == expected, view

@@ -1,0 +1,58 @@
+@pairing
+Feature: One phone with two Macs
+  Dana uses Codex on her MacBook Pro and on her Mac Studio. She pairs her phone with both, and picks on the phone
+  which Mac she follows and steers; what she approves goes to that Mac only.
+
+  Background:
+    Given Dana has a ChatGPT account with multi-factor authentication
+    And Dana also has Codex on "Dana's Mac Studio", with 5 threads
+    And Dana is signed in to Codex on "Dana's MacBook Pro" with multi-factor authentication
+    And Dana is signed in to Codex on "Dana's Mac Studio" with multi-factor authentication
+    And Dana turns on "Allow other devices to connect" on "Dana's MacBook Pro"
+    And Dana turns on "Allow other devices to connect" on "Dana's Mac Studio"
+
+  Rule: Dana pairs one phone with each of her Macs
+
+    Scenario: Both of Dana's Macs are ready to pair
+      Then Codex on "Dana's MacBook Pro" reports the remote-control status "connected"
+      And Codex on "Dana's Mac Studio" reports the remote-control status "connected"
+
+    Scenario: Dana pairs one phone with each of her Macs
+      When Dana shows the pairing code on "Dana's MacBook Pro"
+      And Dana scans the pairing code with her phone
+      And Dana shows the pairing code on "Dana's Mac Studio"
+      And Dana scans the pairing code with her phone
+      Then her phone lists "Dana's MacBook Pro" and "Dana's Mac Studio"
+      And her phone shows the 5 threads of "Dana's Mac Studio"
+
+  Rule: Dana uses one phone with both her Macs
+
+    Background:
+      Given Dana shows the pairing code on "Dana's MacBook Pro"
+      When Dana scans the pairing code with her phone
+      And Dana shows the pairing code on "Dana's Mac Studio"
+      And Dana scans the pairing code with her phone
+
+    Scenario Outline: Dana switches her phone to one of her Macs
+      When Dana switches her phone to "<mac>"
+      Then her phone shows the <count> threads of "<mac>"
+
+      Examples:
+        | mac                | count |
+        | Dana's MacBook Pro | 3     |
+        | Dana's Mac Studio  | 5     |
+
+    @approvals
+    Scenario Outline: A command Dana approves reaches only the Mac her phone is switched to
+      When Dana switches her phone to "<mac>"
+      And Dana asks Codex from her phone to "Fix the flaky login test"
+      Then her phone asks Dana to approve Codex's request to run a command
+      When Dana approves it on her phone
+      Then her phone asks Dana to approve Codex's request to change a file
+      And Codex on "<mac>" has her decision and asks about the file change next
+      And Codex on "<other>" has run nothing from her phone
+
+      Examples:
+        | mac                | other              |
+        | Dana's MacBook Pro | Dana's Mac Studio  |
+        | Dana's Mac Studio  | Dana's MacBook Pro |

@@ -1,0 +1,25 @@
+"""A world's trace names who said what, covers the backend's view, and holds no secret the world issued."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from simulators.world import QrShown, World
+
+
+def test_trace_names_each_phone_and_its_browser_and_keeps_secrets_out(tmp_path: Path) -> None:
+    with World(seed=21, root=tmp_path) as world:
+        world.create_persona("Dana", mfa=True)
+        world.desktop_sign_in("Dana")
+        world.allow_connections(True)
+        shown = world.show_pairing_qr()
+        assert isinstance(shown, QrShown)
+        assert world.pair_phone("Dana", phone="Dana's iPhone", qr=shown.png_path).outcome == "paired"
+        trace = world.trace
+        secrets = [s for s in world.issued_secrets() if s]
+    parties = {(entry["party"], entry.get("via")) for entry in trace}
+    assert {("phone:Dana's iPhone", "phone"), ("phone:Dana's iPhone", "browser")} <= parties
+    assert any(e["party"] == "backend" and e["url"].endswith("/server/enroll") for e in trace)
+    text = json.dumps(trace)
+    assert secrets and not [s[:8] for s in secrets if s in text]

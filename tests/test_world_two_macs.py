@@ -1,0 +1,116 @@
+"""One person, two Macs, one phone: `World.add_mac` and the phone switching between the Macs it paired with.
+
+Everything runs over real sockets: two mock daemons, each enrolled with the one backend and reached through its
+relay, and one phone holding a session with each.
+"""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+from simulators import messages
+from simulators.phone.app import NotReady
+from simulators.world import QrShown, World
+
+MACBOOK = "Dana's MacBook Pro"
+STUDIO = "Dana's Mac Studio"
+PHONE = "Dana's phone"
+
+
+def _threads_screen(server_name: str, count: int) -> tuple[str, str]:
+    copy = messages.PHONE_SCREENS["threads"]
+    return copy.title.format(server_name=server_name), copy.body.format(thread_count=count)
+
+
+def _pair(world: World, mac: str) -> None:
+    shown = world.show_pairing_qr(mac=mac)
+    assert isinstance(shown, QrShown), shown
+    outcome = world.pair_phone("Dana", phone=PHONE, qr=shown.png_path)
+    assert (outcome.outcome, outcome.host_name) == ("paired", mac), outcome
+
+
+def _refuses_connections(url: str) -> bool:
+    parts = urlsplit(url)
+    try:
+        socket.create_connection((parts.hostname, parts.port), timeout=2).close()
+    except OSError:
+        return True
+    return False
+
+
+def test_one_phone_pairs_with_two_macs_switches_and_approves_on_the_chosen_one(tmp_path: Path) -> None:
+    with World(seed=7, root=tmp_path) as world:
+        world.create_persona("Dana", mfa=True)
+        world.add_mac(STUDIO, threads=5)
+        assert world.macs == [MACBOOK, STUDIO]
+        for mac in world.macs:
+            world.desktop_sign_in("Dana", mac=mac)
+            world.allow_connections(True, mac=mac)
+            assert world.desktop_status(mac=mac) == "connected"
+        assert world.desktop_environment_id() != world.desktop_environment_id(mac=STUDIO)
+        assert (tmp_path / "danas-mac-studio" / "codex-home").is_dir()
+
+        _pair(world, MACBOOK)
+        _pair(world, STUDIO)
+        view = world.phone_view(PHONE)
+        assert (view.hosts, view.active_host) == ((MACBOOK, STUDIO), STUDIO)
+        assert (view.screen["title"], view.screen["body"]) == _threads_screen(STUDIO, 5)
+
+        view = world.phone_switch_host(MACBOOK, phone=PHONE)
+        assert view.active_host == MACBOOK
+        assert (view.screen["title"], view.screen["body"]) == _threads_screen(MACBOOK, 3)
+        with pytest.raises(NotReady, match="no paired host"):
+            world.phone_switch_host("Kitchen iMac", phone=PHONE)
+
+        # The turn and the decision go to the Mac the phone switched to, and only there.
+        world.phone_start_turn("Run the tests on the laptop", phone=PHONE)
+        approval = world.phone_wait_for_approval("command", phone=PHONE)
+        assert world.approvals_waiting() == ["command"]
+        world.phone_decide(approval, "accept", phone=PHONE)
+        world.phone_wait_for_approval("file_change", phone=PHONE)
+        assert world.approvals_waiting(mac=MACBOOK) == ["file_change"]
+        assert world.approvals_waiting(mac=STUDIO) == []
+        assert (world.turns_run(mac=MACBOOK), world.turns_run(mac=STUDIO)) == (1, 0)
+
+        # The secrets of both host sessions are accounted for, so a report check covers them.
+        phone = world.phone(PHONE)
+        session_tokens = {host.claim.client_session_token for host in phone.hosts.values() if host.claim}
+        assert len(session_tokens) == 2 and session_tokens <= set(world.issued_secrets())
+
+
+def test_macs_have_their_own_threads_and_stop_together(tmp_path: Path) -> None:
+    world = World(seed=11, root=tmp_path).start()
+    try:
+        world.create_persona("Dana", mfa=True)
+        world.add_mac(STUDIO)
+        first = world.daemon_request("thread/list", {})["data"]
+        second = world.daemon_request("thread/list", {}, mac=STUDIO)["data"]
+        # Without a count the added Mac lists one thread more, with its own thread ids.
+        assert (len(first), len(second)) == (3, 4)
+        assert not {t["id"] for t in first} & {t["id"] for t in second}
+        with pytest.raises(ValueError, match="already has a Mac"):
+            world.add_mac(STUDIO)
+        with pytest.raises(ValueError, match="no Mac named"):
+            world.desktop_status(mac="Kitchen iMac")
+        # Each Mac signs in without MFA and is refused on its own: both logs reach the trace, each under its Mac.
+        for mac in world.macs:
+            world.desktop_sign_in("Dana", complete_mfa=False, mac=mac)
+            world.allow_connections(True, mac=mac)
+            assert world.desktop_status(mac=mac) == "blocked_mfa_required"
+        logged = {entry["party"] for entry in world.trace if "line" in entry}
+        assert logged == {"mac:daemon-log", "mac:danas-mac-studio:daemon-log"}
+        urls = [world._mac(mac).listener.url for mac in world.macs]  # type: ignore[union-attr]
+        assert not any(_refuses_connections(url) for url in urls)
+    finally:
+        world.stop()
+    assert all(_refuses_connections(url) for url in urls)
+
+
+def test_the_real_daemon_target_has_one_mac() -> None:
+    # Refused before anything starts: the codex target runs a single real `codex app-server`.
+    with pytest.raises(ValueError, match="one real daemon"):
+        World(daemon="codex").add_mac(STUDIO)

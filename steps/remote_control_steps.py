@@ -93,22 +93,6 @@ def _is_initialize_answer(entry: dict[str, Any]) -> bool:
     return isinstance(message, dict) and message.get("id") == 1 and "userAgent" in (message.get("result") or {})
 
 
-@then(parsers.re(
-    r"the backend refuses the Mac's remote-control enrollment because multi-factor authentication is required:"
-))
-def enrollment_refused(world: World, docstring: str) -> None:
-    seed = json.loads(docstring)
-    response = world.last_enrollment_response()
-    assert response is not None, "the Mac never asked the backend to enroll it"
-    status, body = response
-    assert status == 403, f"the backend answered HTTP {status}"
-    sent = json.loads(body)
-    if world.profile == "legacy":
-        assert sent == seed
-    else:
-        assert sent["detail"] == seed["detail"] and sent["code"] == "mfa_required", sent
-
-
 @then("the Mac's daemon logs the refusal with the backend's response body")
 def daemon_logged_refusal(world: World) -> None:
     body = world.last_enrollment_response()

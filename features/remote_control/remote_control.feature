@@ -38,7 +38,7 @@ Feature: Remote control through our backend, with either daemon behind it
       When Dana signs in to Codex on her Mac again without completing multi-factor authentication
 
     Scenario: The backend refuses with the seed's response, and the daemon logs it
-      Then the backend refuses the Mac's remote-control enrollment because multi-factor authentication is required:
+      Then the backend refuses to enroll the Mac because multi-factor authentication is required:
         """
         {"detail":"Multi-factor authentication required"}
         """

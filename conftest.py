@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, settings
 from pytest_bdd.cucumber_json import LogBDDCucumberJSON
 
 from simulators.daemon.profiles import Profile
@@ -28,6 +29,13 @@ pytest_plugins = [
     # The daemon features (features/daemon) run against `--daemon mock|codex`; the option and fixtures live here.
     "simulators.real.pytest_plugin",
 ]
+
+# Property tests: speed is measured in benchmarks, never asserted, so a slow CI core must not fail one on a deadline.
+# Under CI the examples derive from each test's name, so a red run replays exactly; locally they stay random, to
+# keep finding new cases.
+settings.register_profile("pairsim", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("pairsim-ci", parent=settings.get_profile("pairsim"), derandomize=True, database=None)
+settings.load_profile("pairsim-ci" if os.environ.get("CI") else "pairsim")
 
 # Every tag a feature file may carry. pytest-bdd turns tags into markers, and --strict-markers refuses unknown ones.
 TAGS: dict[str, str] = {

@@ -176,7 +176,7 @@ def _origin_of_link(parts: SplitResult) -> str:
         raise NotAPairingLink("URL port 0 is not a port a backend listens on")
     if not _is_trusted_host(scheme, host):
         raise NotAPairingLink(
-            f"{scheme}://{_short_repr(host)} is not a backend origin (HTTPS to chatgpt.com or chatgpt-staging.com, "
+            f"host {_short_repr(host)} over {scheme} is not a backend origin (HTTPS to chatgpt.com or chatgpt-staging.com, "
             "or HTTP/HTTPS to localhost or a loopback IP)")
     netloc = f"[{host}]" if ":" in host else host
     if port is not None:

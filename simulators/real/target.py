@@ -15,13 +15,14 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import select
 import shutil
 import signal
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -332,8 +333,7 @@ class DaemonTarget:
             except subprocess.TimeoutExpired:
                 _signal_group(process.pid, signal.SIGKILL)
                 process.wait(timeout=10.0)
-        for pid in processes_in_group(process.pid):
-            _kill(pid)
+        _kill_and_wait(processes_in_group(process.pid))
         # The stderr pipe is left to its reader thread, which closes it at end of stream: closing it here would
         # wait for that thread's read, i.e. for every process still holding the pipe's write end.
         return process.returncode
@@ -358,8 +358,7 @@ class DaemonTarget:
                     process.wait(timeout=max(0.0, deadline - time.monotonic()))
         for process in processes:
             self._stop_process(process, grace=0.0)
-        for pid in processes_with_environment("CODEX_HOME", {str(h) for h in homes}):
-            _kill(pid)
+        _kill_and_wait(processes_with_environment("CODEX_HOME", {str(h) for h in homes}))
         for home in owned:
             shutil.rmtree(home, ignore_errors=True)
 
@@ -378,6 +377,26 @@ def _signal_group(pgid: int, signum: int) -> None:
 def _kill(pid: int) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.kill(pid, signal.SIGKILL)
+
+
+def _kill_and_wait(pids: Iterable[int], timeout: float = 5.0) -> None:
+    """SIGKILL each process and wait until the kernel has ended it: `stop()` must not return while a process it
+    killed is still only about to die. A pidfd turns readable when its process exits, so this waits on an event."""
+    fds: list[int] = []
+    for pid in pids:
+        try:
+            fds.append(os.pidfd_open(pid))
+        except OSError:
+            continue  # already gone
+        _kill(pid)
+    try:
+        pending, deadline = list(fds), time.monotonic() + timeout
+        while pending and (remaining := deadline - time.monotonic()) > 0:
+            ready, _, _ = select.select(pending, [], [], remaining)
+            pending = [fd for fd in pending if fd not in ready]
+    finally:
+        for fd in fds:
+            os.close(fd)
 
 
 def _own_processes() -> Iterator[Path]:

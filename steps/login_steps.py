@@ -16,7 +16,6 @@ import socket
 import stat
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -312,10 +311,7 @@ def opens_device_page(login: LoginScenario) -> None:
 
 @when(parsers.parse("the CLI has asked {count:d} times without an answer"))
 def cli_polled(login: LoginScenario, count: int) -> None:
-    deadline = time.monotonic() + WAIT_S
-    while max((r.polls for r in login.lab.devices.all()), default=0) < count:
-        assert time.monotonic() < deadline, f"the CLI did not poll {count} times"
-        time.sleep(0.01)
+    assert login.lab.devices.wait_for_polls(count, WAIT_S), f"the CLI did not poll {count} times"
 
 
 @when("15 minutes pass")

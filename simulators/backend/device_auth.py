@@ -165,7 +165,7 @@ class DeviceAuthRegistry:
         self._state = state
         self._random_bytes = random_bytes
         self.settings = DeviceAuthSettings()
-        self._lock = threading.Lock()
+        self._lock = threading.Condition()  # also tells waiters that a poll arrived
         self._by_id: dict[str, DeviceAuthorization] = {}
         self._page_logins: dict[str, _PageLogin] = {}
         self._page_sessions: dict[str, _PageSession] = {}
@@ -211,6 +211,13 @@ class DeviceAuthRegistry:
         with self._lock:
             return list(self._by_id.values())
 
+    def wait_for_polls(self, count: int, timeout: float) -> bool:
+        """Block until some device authorization has been polled `count` times; False after `timeout` seconds."""
+        with self._lock:
+            return self._lock.wait_for(
+                lambda: max((record.polls for record in self._by_id.values()), default=0) >= count, timeout
+            )
+
     def poll(self, device_auth_id: str, user_code: str) -> PollAnswer:
         now = self.clock.now()
         with self._lock:
@@ -219,6 +226,7 @@ class DeviceAuthRegistry:
                 return PollAnswer(404, _error("deviceauth_not_found", "Unknown device authorization."))
             previous, record.last_poll = record.last_poll, now
             record.polls += 1
+            self._lock.notify_all()
             if record.status is DeviceAuthStatus.REDEEMED:
                 return PollAnswer(400, _error("invalid_grant", "This device code was already used."))
             if record.status is DeviceAuthStatus.DENIED:

@@ -43,6 +43,7 @@ TAGS: dict[str, str] = {
     "fixed": "run against the typed-error fix (default when a scenario names no profile)",
     "pairing": "pairing a phone with Codex on a Mac",
     "mfa": "multi-factor authentication and enrollment",
+    "enrollment": "the backend refusing to enroll a Mac (policy, region)",
     "seed": "the password-change failure that started pairsim",
     "refusals": "pairing refused for a known cause",
     "approvals": "deciding on Codex's requests from the phone",

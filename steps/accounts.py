@@ -41,3 +41,14 @@ def change_password(world: World, name: str) -> None:
 @when(parsers.re(rf"(?P<name>\w+) sets up multi-factor authentication on {PRONOUN} account again"))
 def refresh_mfa(world: World, name: str) -> None:
     world.enable_mfa(name)
+
+
+@given(parsers.re(r'the "(?P<workspace>[^"]+)" workspace does not allow remote control'))
+def workspace_disallows_remote_control(world: World, ctx: ScenarioContext, workspace: str) -> None:
+    (owner,) = [name for name in ctx.people if workspace in world.persona(name).workspace_ids]
+    world.set_workspace_policy(owner, workspace, allowed=False)
+
+
+@given(parsers.re(r"(?P<name>\w+)'s account is in a region where remote control is not offered"))
+def region_without_remote_control(world: World, name: str) -> None:
+    world.set_region(name, "unsupported")

@@ -27,6 +27,14 @@ def desktop_signed_in_with_mfa(world: World, name: str) -> None:
     world.desktop_sign_in(name, complete_mfa=True)
 
 
+@given(parsers.re(
+    rf'(?P<name>\w+) is signed in to Codex on {PRONOUN} Mac with multi-factor authentication, '
+    r'in the "(?P<workspace>[^"]+)" workspace'
+))
+def desktop_signed_in_to_workspace(world: World, name: str, workspace: str) -> None:
+    world.desktop_sign_in(name, complete_mfa=True, workspace=workspace)
+
+
 @given(parsers.re(rf"(?P<name>\w+) is signed in to Codex on {PRONOUN} Mac without multi-factor authentication"))
 @when(parsers.re(
     rf"(?P<name>\w+) signs in to Codex on {PRONOUN} Mac(?: again)? without completing multi-factor authentication"

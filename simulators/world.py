@@ -12,14 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import random
 import re
 import shutil
 import tempfile
-import uuid
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -385,8 +383,6 @@ class World:
         return self._people[name].account.account_id
 
     def _update(self, name: str, **changes: Any) -> None:
-        from dataclasses import replace
-
         self._people[name] = replace(self._people[name], **changes)
 
     def enable_mfa(self, name: str) -> None:
@@ -686,16 +682,6 @@ class World:
         for phone in self._phones.values():
             for session in _sessions(phone):
                 yield from _session_secrets(session)
-
-    def describe(self) -> dict[str, Any]:
-        return {
-            "profile": str(self.profile),
-            "backend": self.backend_url,
-            "daemon": self.daemon_url,
-            "server_name": self.server_name,
-            "macs": self.macs,
-            "id": str(uuid.uuid5(uuid.NAMESPACE_URL, json.dumps([self.seed, str(self.profile)]))),
-        }
 
 
 def _sessions(phone: PhoneApp) -> list[HostSession]:

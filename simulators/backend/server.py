@@ -183,16 +183,16 @@ def build_app(state: BackendState, route_groups: Iterable[RouteGroup]) -> web.Ap
     async def record_traffic(request: web.Request, handler: Handler) -> web.StreamResponse:
         # What every party sent the backend and got back, redacted, for scenario traces. WebSocket upgrades are
         # recorded as their handshake only; relay frames belong to the parties' own traces.
+        if request.path.startswith("/_pairsim/"):
+            return await handler(request)
         try:
             response = await handler(request)
         except web.HTTPException as exc:
             # aiohttp answers unrouted paths (404) and wrong methods (405) by raising; record those too, since
             # "the daemon called something we do not serve" is exactly what a trace reader looks for.
-            if not request.path.startswith("/_pairsim/"):
-                state.traffic.record(request, exc)
+            state.traffic.record(request, exc)
             raise
-        if not request.path.startswith("/_pairsim/"):
-            state.traffic.record(request, response)
+        state.traffic.record(request, response)
         return response
 
     app = web.Application(middlewares=[record_traffic, contain_errors, apply_faults])

@@ -293,11 +293,7 @@ def reproduce(name: str, *, profile: str = "fixed", daemon: str = "mock", out: P
         trace_path = root / TRACE_FILE
         trace_path.write_text(json.dumps(world.trace, indent=2, default=str) + "\n", encoding="utf-8")
     finally:
-        world.stop()
-        # The report keeps the QR images and the redacted trace; a Mac's working state (its auth.json holds the
-        # desktop's tokens) is not a report, so it goes once the story is over.
-        for home in list(root.rglob("codex-home")):
-            shutil.rmtree(home, ignore_errors=True)
+        world.stop()  # also removes the Mac's working state: a report keeps the QR images and the trace
     return Reproduction(
         scenario=name, summary=chosen.summary, profile=str(profile), daemon=daemon, expected=chosen.expected,
         beats=play.beats, surfaces=surfaces, recovery=play.recovery,

@@ -258,6 +258,11 @@ class World:
             self._loop = None
             if self._own_root:
                 shutil.rmtree(self.root, ignore_errors=True)
+            else:
+                # A Mac's working state (its auth.json holds the desktop's tokens) lives only as long as the
+                # world; what a caller keeps from a given root is the QR images and whatever it wrote there.
+                for mac in self._macs:
+                    shutil.rmtree(mac.home, ignore_errors=True)
 
     async def _stop(self) -> None:
         for phone in self._phones.values():

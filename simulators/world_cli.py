@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import signal
 import sys
 import threading
@@ -57,9 +56,6 @@ def _world_up(args: argparse.Namespace) -> int:
         stop.wait()
     finally:
         world.stop()
-        # The Mac's working state (auth.json holds its tokens) lives only as long as the world.
-        for home in list(args.dir.resolve().rglob("codex-home")):
-            shutil.rmtree(home, ignore_errors=True)
     if not args.json:
         print("pairsim: world stopped", file=sys.stderr)
     return 0

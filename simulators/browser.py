@@ -498,6 +498,11 @@ class Browser:
     def cookies(self) -> httpx.Cookies:
         return self._client.cookies
 
+    def end_session(self) -> None:
+        """Drop the cookies that live only as long as the browser runs (as when the app holding it is closed);
+        cookies with an expiry, such as a remembered device, stay."""
+        self._client.cookies.jar.clear_session_cookies()
+
     def intercept(self, url_prefix: str) -> None:
         """Stop at redirects to URLs starting with this prefix instead of following them."""
         self.intercept_prefixes.append(url_prefix)

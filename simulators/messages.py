@@ -1,7 +1,9 @@
-"""Every string a user sees on the phone, the desktop and in `pairsim doctor`, in one place for product review.
+"""Every string a user sees on the phone, the desktop, in `pairsim doctor` and the CLI, in one place for product
+review.
 
-Steps assert on these texts verbatim. Each typed error code has its own phone copy; the generic fallback is for
-`unknown` only (tests/test_messages.py checks that mapping exhaustively).
+Product features quote these texts verbatim and `tests/test_copy_catalogue.py` ties every quote to an entry here
+(and every entry to a feature that quotes it); `catalogue()` lists the entries. Each typed error code has its own
+phone copy; the generic fallback is for `unknown` only (tests/test_messages.py checks that mapping exhaustively).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ class ScreenCopy:
 
 
 GENERIC_SETUP_FAILURE = "Setup failed. Couldn't finish secure setup. Try again."
+GENERIC_PAIRING_FAILURE = "An error occurred while pairing. Please scan the code again."
 
 # The phone's screens on the way to a paired host.
 PHONE_SCREENS: dict[str, ScreenCopy] = {
@@ -47,6 +50,13 @@ PHONE_ERRORS: dict[ErrorCode, ScreenCopy] = {
         "Your Mac needs multi-factor authentication enabled before iPhone setup can finish. Enable MFA on your "
         "ChatGPT account, sign in to Codex on your Mac again, then retry.",
         ("Open security settings", "Retry"),
+    ),
+    ErrorCode.SIGN_IN_WITHOUT_MFA: ScreenCopy(
+        "Sign in with your authenticator",
+        "This phone signed in to ChatGPT without your authenticator code, because its browser remembers this "
+        "device. Pairing needs multi-factor authentication: sign out of ChatGPT in the browser, then scan the code "
+        "again and enter your authenticator code.",
+        ("Sign out and scan again",),
     ),
     ErrorCode.PAIRING_CODE_EXPIRED: ScreenCopy(
         "Code expired",
@@ -163,6 +173,18 @@ def phone_error(code: ErrorCode | None) -> ScreenCopy:
     return PHONE_ERRORS[code if code is not None else ErrorCode.UNKNOWN]
 
 
+# Today's phone app names no cause: it says only where setup stopped. The texts are the ones users quoted.
+LEGACY_PAIRING_FAILURE = ScreenCopy(
+    # The body as in openai/codex#39959 (the claim was refused); the title as users quote it in #30750.
+    "Pairing failed", GENERIC_PAIRING_FAILURE, ("Scan again",)
+)
+LEGACY_SETUP_FAILURE = PHONE_ERRORS[ErrorCode.UNKNOWN]  # openai/codex#24328, #22802: anything after the claim
+
+
+# `codex remote-control`'s status line when the connection is errored: the real CLI's words
+# [V: cli/src/remote_control_cmd.rs; observed 0.169.0 §6], exit code 1.
+CLI_REMOTE_CONTROL_ERRORED = "Remote control is enabled on {server_name} but the connection is errored."
+
 # Desktop Settings › Connections: one line per remote-control state, and one per blocking cause.
 DESKTOP_ALLOW_CONNECTIONS = "Allow other devices to connect"
 DESKTOP_KEEP_AWAKE = "Keep Mac awake"
@@ -260,3 +282,46 @@ CLI_STATUS_CHATGPT = "Logged in using ChatGPT"  # [V]
 CLI_STATUS_ACCESS_TOKEN = "Logged in using access token"  # [V: string in 0.169.0]
 CLI_STATUS_NOT_LOGGED_IN = "Not logged in"  # [V]
 CLI_LOGGED_OUT = "Successfully logged out"  # [V]
+
+
+def catalogue() -> dict[str, str]:
+    """Every message a person reads, by a key naming where it appears. Button labels are part of their screen
+    and not listed on their own."""
+    entries: dict[str, str] = {}
+    for key, copy in PHONE_SCREENS.items():
+        entries[f"phone.screen.{key}.title"] = copy.title
+        entries[f"phone.screen.{key}.body"] = copy.body
+    for code, copy in PHONE_ERRORS.items():
+        entries[f"phone.error.{code.value}.title"] = copy.title
+        entries[f"phone.error.{code.value}.body"] = copy.body
+    entries["phone.legacy.pairing.title"] = LEGACY_PAIRING_FAILURE.title
+    entries["phone.legacy.pairing.body"] = LEGACY_PAIRING_FAILURE.body
+    for decision, text in DECISION_TEXT.items():
+        entries[f"phone.decision.{decision}"] = text
+    entries["desktop.setting.allow_connections"] = DESKTOP_ALLOW_CONNECTIONS
+    for state, text in DESKTOP_STATUS.items():
+        entries[f"desktop.status.{state}"] = text
+    for code, text in DESKTOP_BLOCKED.items():
+        entries[f"desktop.blocked.{code.value}"] = text
+    entries["cli.remote_control.errored"] = CLI_REMOTE_CONTROL_ERRORED
+    for key, value in globals().items():
+        if key.startswith("DOCTOR_") and isinstance(value, str):
+            entries[f"doctor.{key[len('DOCTOR_'):].lower()}"] = value
+    doctor_copies = {
+        **{f"blocked.{code.value}": copy for code, copy in DOCTOR_BLOCKED.items()},
+        "state_db_missing": DOCTOR_STATE_DB_MISSING_COPY,
+        "auth_missing": DOCTOR_AUTH_MISSING_COPY,
+        "enrollment_pending": DOCTOR_ENROLLMENT_PENDING_COPY,
+        "enrollment_disabled": DOCTOR_ENROLLMENT_DISABLED_COPY,
+        "enrollment_errored": DOCTOR_ENROLLMENT_ERRORED_COPY,
+        "enrollment_unreachable": DOCTOR_ENROLLMENT_UNREACHABLE_COPY,
+    }
+    for key, copy in doctor_copies.items():
+        entries[f"doctor.{key}.reason"] = DOCTOR_REASON_LINE.format(reason=copy.reason)
+        entries[f"doctor.{key}.action"] = DOCTOR_ACTION_LINE.format(action=copy.action)
+    for key in ("DOCTOR_REASON_LINE", "DOCTOR_ACTION_LINE"):
+        entries.pop(f"doctor.{key[len('DOCTOR_'):].lower()}")  # templates of the lines above, not lines
+    for key, value in globals().items():
+        if key.startswith("CLI_") and isinstance(value, str):
+            entries.setdefault(f"cli.{key[len('CLI_'):].lower()}", value)
+    return entries

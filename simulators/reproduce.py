@@ -74,16 +74,21 @@ class Reproduction:
         return self.surfaces.phone_outcome
 
     def verdict(self) -> str:
+        """Judged on what the phone showed: the cause's own copy, or a generic message."""
         if self.expected is None:
             return "Paired, as expected." if self.outcome == "paired" else f"Expected to pair, ended {self.outcome}."
-        if self.outcome == self.expected.value == ErrorCode.UNKNOWN.value:
-            return "The phone showed the generic message: the right copy for a cause it does not know."
-        if self.outcome == self.expected.value:
-            return f"The phone named the cause ({self.outcome}) and said what to do."
-        if self.outcome == ErrorCode.UNKNOWN.value:
-            return (f"The phone fell back to the generic message instead of naming the cause "
+        shown = self.surfaces.phone_message
+        generic = shown in (messages.GENERIC_SETUP_FAILURE, messages.GENERIC_PAIRING_FAILURE)
+        if self.expected is ErrorCode.UNKNOWN:
+            if generic:
+                return "The phone showed the generic message: the right copy for a cause it does not know."
+            return f"Expected the generic message for a cause no phone knows, the phone said {shown!r}."
+        if shown == messages.PHONE_ERRORS[self.expected].body:
+            return f"The phone named the cause ({self.expected.value}) and said what to do."
+        if generic:
+            return (f"The phone fell back to a generic message instead of naming the cause "
                     f"({self.expected.value}): the bug pairsim reproduces.")
-        return f"Expected the phone to name {self.expected.value}, it ended {self.outcome}."
+        return f"Expected the phone to name {self.expected.value}, it said {shown!r}."
 
     def to_json(self) -> dict[str, Any]:
         s = self.surfaces
@@ -175,10 +180,10 @@ class _Play:
         world = self.world
         world.create_persona(PERSON, mfa=True)
         self.note(f"{PERSON} has a ChatGPT account with multi-factor authentication (an authenticator app).")
-        world.desktop_sign_in(PERSON, complete_mfa=True)
+        world.desktop_sign_in(PERSON, remember_device=True)
         world.allow_connections(True)
-        self.note(f'Codex on her Mac signs in with MFA, and she turns on "{messages.DESKTOP_ALLOW_CONNECTIONS}".',
-                  self.mac(), *self.enrollment())
+        self.note("Codex on her Mac signs in with MFA; she lets the browser remember her device, and turns on "
+                  f'"{messages.DESKTOP_ALLOW_CONNECTIONS}".', self.mac(), *self.enrollment())
         self.note("Her Mac shows a pairing code.", self.show_code())
 
 
@@ -195,9 +200,10 @@ def _happy_path(play: _Play) -> PairingOutcome:
 
 def _mfa_required(play: _Play) -> PairingOutcome:
     play.ready_mac()
-    play.world.desktop_sign_in(PERSON, complete_mfa=False)
-    play.note("Codex on her Mac signs in again, without completing multi-factor authentication.",
-              *play.enrollment(), play.mac())
+    play.world.quit_desktop_browser()
+    play.world.desktop_sign_in(PERSON)
+    play.note("She quits the browser; Codex on her Mac signs in again. The browser is remembered, so only the "
+              "password is asked: the sign-in carries no multi-factor authentication.", *play.enrollment(), play.mac())
     outcome = play.scan()
     play.note(f"{PERSON} scans the code with her phone.", play.phone(outcome))
     return outcome
@@ -208,17 +214,17 @@ def _password_change(play: _Play) -> PairingOutcome:
     play.ready_mac()
     world.change_password(PERSON)
     play.note(f"{PERSON} changes her ChatGPT password. Every session is revoked; Codex on her Mac is signed out.")
-    world.desktop_sign_in(PERSON, complete_mfa=False)
-    play.note("Codex on her Mac signs in again, but without completing multi-factor authentication.",
-              *play.enrollment(), play.mac())
+    world.desktop_sign_in(PERSON)
+    play.note("Codex on her Mac signs in again. The browser is remembered, so only the new password is asked: "
+              "the sign-in carries no multi-factor authentication.", *play.enrollment(), play.mac())
     outcome = play.scan()
     play.note(f"{PERSON} scans the code with her phone.", play.phone(outcome))
     play.failure = play.read_surfaces(outcome)
 
     world.enable_mfa(PERSON)
-    world.desktop_sign_in(PERSON, complete_mfa=True)
-    play.note("She does what the message says: sets up MFA again and signs in to Codex on her Mac with MFA.",
-              *play.enrollment(), play.mac())
+    world.desktop_sign_in(PERSON)
+    play.note("She does what the message says: sets up MFA again (which forgets every remembered browser) and "
+              "signs in to Codex on her Mac, this time with her authenticator code.", *play.enrollment(), play.mac())
     play.note("Her Mac shows a new pairing code.", play.show_code())
     retry = play.scan()
     play.note(f"{PERSON} scans the new code with her phone.", play.phone(retry))

@@ -44,6 +44,8 @@ from simulators.phone.app import (
     PhoneApp,
     PhoneProfile,
 )
+from simulators.phone.screens import FailureCopy
+from simulators.protocol.pairing_link import parse_pairing_link
 from simulators.protocol.redaction import redact_body, redact_secrets
 from simulators.runtime import LoopThread
 
@@ -394,9 +396,9 @@ class World:
         secret = self._control("enable_mfa", self._account_id(name))
         self._update(name, totp_secret=secret)
 
-    def disable_mfa(self, name: str) -> None:
-        self._control("disable_mfa", self._account_id(name))
-        self._update(name, totp_secret=None)
+    def forget_trusted_devices(self, name: str) -> int:
+        """The person signs out of every remembered browser in her account's security settings."""
+        return self._on_loop(self.backend.state.accounts.forget_trusted_devices, self._account_id(name))
 
     def change_password(self, name: str) -> None:
         """Dana changes her password on the web: every session, token and server enrollment is revoked, on every
@@ -429,35 +431,33 @@ class World:
     # -------------------------------------------------------------------------------------------------- desktop
 
     def desktop_sign_in(
-        self, name: str, *, complete_mfa: bool = True, workspace: str = PERSONAL, mac: str | None = None
+        self, name: str, *, remember_device: bool = False, workspace: str = PERSONAL, mac: str | None = None
     ) -> None:
-        """Codex on the Mac signs in through the issuer's pages; without MFA it presses "Skip for now"."""
+        """Codex on the Mac signs in through the issuer's pages in the Mac's browser. The person enters her
+        authenticator code whenever the issuer asks for it; `remember_device` ticks "Remember this device", after
+        which the issuer stops asking this browser (that skip is what leaves a later sign-in without MFA)."""
         person = self.persona(name)
-        account_id = self._account_id(name)
         signing_in = self._mac(mac)
-        totp_code = None
-        if person.totp_secret is not None:
-            if complete_mfa:
-                totp_code = pyotp.TOTP(person.totp_secret).at(self.clock.now())
-            else:
-                # The sign-in that does not complete MFA: the issuer offers "Skip for now" (the model of the
-                # real-world path where the desktop re-logged in without MFA after a password change).
-                self._control("set_mfa_enforced", account_id, False)
-        try:
-            self._run(
-                signing_in.desktop.sign_in(
-                    person.email,
-                    person.password,
-                    totp_code,
-                    skip_mfa=not complete_mfa and person.totp_secret is not None,
-                    workspace=None if workspace == PERSONAL else workspace,
-                )
+        totp_code = None if person.totp_secret is None else pyotp.TOTP(person.totp_secret).at(self.clock.now())
+        self._run(
+            signing_in.desktop.sign_in(
+                person.email,
+                person.password,
+                totp_code,
+                workspace=None if workspace == PERSONAL else workspace,
+                remember_device=remember_device,
             )
-        finally:
-            if person.totp_secret is not None and not complete_mfa:
-                self._control("set_mfa_enforced", account_id, True)
+        )
         self._remember_desktop_tokens(signing_in)
         self.wait_desktop_settled(mac=mac)
+
+    def quit_desktop_browser(self, *, mac: str | None = None) -> None:
+        """The person quits the Mac's browser: its sign-in cookie goes, a remembered device stays."""
+        self._on_loop(self._mac(mac).desktop.browser.end_session)
+
+    def desktop_sign_in_pages(self, *, mac: str | None = None) -> tuple[str, ...]:
+        """The issuer's pages the Mac's browser showed in its last sign-in (`sign_in`, `mfa`, `consent`, ...)."""
+        return self._mac(mac).desktop.sign_in_pages
 
     @staticmethod
     def _remember_desktop_tokens(mac: _Mac) -> None:
@@ -580,10 +580,32 @@ class World:
 
     def phone(self, label: str = "phone") -> PhoneApp:
         if label not in self._phones:
+            copy = FailureCopy.NAMES_CAUSE if self.profile is Profile.FIXED else FailureCopy.STAGE_ONLY
             self._phones[label] = PhoneApp(
-                self.clock, profile=PhoneProfile(display_name=label), issuer_url=self.backend_url
+                self.clock, profile=PhoneProfile(display_name=label), issuer_url=self.backend_url, failure_copy=copy
             )
         return self._phones[label]
+
+    def phone_remembers_device(self, name: str, *, phone: str = "phone") -> None:
+        """Some time ago the person signed in to ChatGPT in this phone's browser with her authenticator code and
+        ticked "Remember this device"; the app has been closed since, so only the remembered device is left."""
+        person = self.persona(name)
+        app = self.phone(phone)
+        self._run(app.sign_in_to_chatgpt(person.email, person.password, person.totp_secret, remember_device=True))
+        self._on_loop(app.close_browser_session)
+
+    def phone_sign_out_of_chatgpt(self, *, phone: str = "phone") -> None:
+        self._run(self.phone(phone).sign_out_of_chatgpt())
+
+    def phone_sign_in_pages(self, *, phone: str = "phone") -> tuple[str, ...]:
+        """The issuer's pages this phone's browser showed in its last sign-in."""
+        return self.phone(phone).sign_in_pages
+
+    def pairing_code_claimed(self, qr: QrShown, *, mac: str | None = None) -> bool:
+        """What the Mac's daemon says when asked whether the code it showed has been claimed."""
+        link = parse_pairing_link(qr.link)
+        answer = self.daemon_request("remoteControl/pairing/status", {"pairingCode": link.pairing_code}, mac=mac)
+        return bool(answer["claimed"])
 
     def pair_phone(
         self,

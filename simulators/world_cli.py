@@ -32,7 +32,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     up.add_argument(
         "--desktop-without-mfa",
         action="store_true",
-        help="Codex on the Mac signs in without completing MFA (the seed story's broken state)",
+        help="Codex on the Mac signs in again from a browser that remembers the device, so without MFA (the seed story's broken state)",
     )
     up.add_argument("--dir", type=Path, default=DEFAULT_DIR, help="where the pairing QR PNG and state go")
     up.add_argument("--json", action="store_true", help="print one JSON object instead of text")
@@ -63,7 +63,12 @@ def _world_up(args: argparse.Namespace) -> int:
 
 def _set_up(world: World, args: argparse.Namespace) -> dict[str, Any]:
     person = world.create_persona(args.name, mfa=not args.no_mfa)
-    world.desktop_sign_in(args.name, complete_mfa=not args.desktop_without_mfa)
+    if args.desktop_without_mfa:
+        # The seed story's mechanism: a first sign-in remembers the browser; after the browser was closed, the
+        # next sign-in skips the authenticator step and carries no MFA.
+        world.desktop_sign_in(args.name, remember_device=True)
+        world.quit_desktop_browser()
+    world.desktop_sign_in(args.name)
     world.allow_connections(True)
     shown = world.show_pairing_qr()
     qr: dict[str, Any]

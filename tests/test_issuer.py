@@ -716,3 +716,138 @@ async def test_pages_parse_as_plain_forms(server: BackendServer, browser: Browse
     assert [f.label for f in form.visible_fields] == ["Email address", "Password"]
     assert [f.name for f in form.fields if f.hidden] == ["csrf_token"]
     assert form.method == "post" and form.action == server.issuer_url + "/u/login"
+
+
+# -- "Remember this device" ----------------------------------------------------------------------------------
+
+
+async def mfa_sign_in_remembering(browser: Browser, server: BackendServer, created: CreatedAccount) -> None:
+    """Sign in with the authenticator code and "Remember this device" ticked."""
+    page = (await browser.open(start_login(server).url)).expect_page()
+    page = (
+        await browser.press(page, "Continue", {"email": created.account.email, "password": created.password})
+    ).expect_page()
+    assert page.data["page"] == "mfa"
+    code = created.totp().at(server.clock.now())
+    page = (await browser.press(page, "Verify", {"code": code, "remember_device": "on"})).expect_page()
+    assert page.data["page"] == "consent"
+    (await browser.press(page, "Allow")).expect_interception()
+
+
+async def pages_of_a_sign_in(browser: Browser, server: BackendServer, created: CreatedAccount) -> list[str]:
+    """Sign in again in this browser, completing whatever the issuer asks; the pages it showed."""
+    page = (await browser.open(start_login(server).url)).expect_page()
+    shown = []
+    while True:
+        shown.append(page.data["page"])
+        if page.data["page"] == "sign_in":
+            navigation = await browser.press(
+                page, "Continue", {"email": created.account.email, "password": created.password}
+            )
+        elif page.data["page"] == "mfa":
+            navigation = await browser.press(page, "Verify", {"code": created.totp().at(server.clock.now())})
+        else:
+            assert page.data["page"] == "consent", page.text
+            return shown
+        page = navigation.expect_page()
+
+
+async def test_a_remembered_browser_skips_the_authenticator_and_gets_no_mfa_assurance(
+    server: BackendServer, browser: Browser, http: httpx.AsyncClient
+) -> None:
+    created = server.control.create_account(mfa=True)
+    await mfa_sign_in_remembering(browser, server, created)
+    cookie = browser.cookies.get("pairsim_trusted_device")
+    assert cookie and cookie.startswith("td_")
+    assert server.state.accounts.trusted_devices(created.account.account_id) == 1
+
+    browser.end_session()  # the browser was quit: the sign-in cookie goes, the remembered device stays
+    body = await tokens_for(http, browser, server, created)
+    claims = server.state.issuer.verify_access_token(body["access_token"])
+    assert claims.amr == ("pwd",)  # the account has MFA, the session proves the password only
+    assert server.control.account(created.account.account_id).mfa_enabled
+
+
+async def test_without_remember_the_next_sign_in_asks_for_the_code_again(
+    server: BackendServer, browser: Browser
+) -> None:
+    created = server.control.create_account(mfa=True)
+    await sign_in(browser, server, created, start_login(server))
+    browser.end_session()
+    assert await pages_of_a_sign_in(browser, server, created) == ["sign_in", "mfa", "consent"]
+
+
+async def test_a_password_change_keeps_the_remembered_device(server: BackendServer, browser: Browser) -> None:
+    created = server.control.create_account(mfa=True)
+    await mfa_sign_in_remembering(browser, server, created)
+    password = server.control.change_password(created.account.account_id)
+    # The old sign-in is revoked, so the password is asked again; the authenticator is not (openai/codex#24328).
+    changed = CreatedAccount(created.account, password, created.totp_secret)
+    assert await pages_of_a_sign_in(browser, server, changed) == ["sign_in", "consent"]
+
+
+@pytest.mark.parametrize("forget", ["set up MFA again", "security settings", "30 days"])
+async def test_a_forgotten_or_expired_device_is_asked_for_the_code_again(
+    server: BackendServer, browser: Browser, forget: str
+) -> None:
+    created = server.control.create_account(mfa=True)
+    account_id = created.account.account_id
+    await mfa_sign_in_remembering(browser, server, created)
+    browser.end_session()
+    if forget == "set up MFA again":
+        created = CreatedAccount(created.account, created.password, server.control.enable_mfa(account_id))
+    elif forget == "security settings":
+        assert server.state.accounts.forget_trusted_devices(account_id) == 1
+    else:
+        server.control.advance_clock(30 * 24 * 3600)
+    assert await pages_of_a_sign_in(browser, server, created) == ["sign_in", "mfa", "consent"]
+    assert server.state.accounts.trusted_devices(account_id) == 0
+
+
+async def test_a_device_remembered_for_one_account_does_not_skip_another(
+    server: BackendServer, browser: Browser
+) -> None:
+    dana = server.control.create_account(mfa=True)
+    sam = server.control.create_account(mfa=True)
+    await mfa_sign_in_remembering(browser, server, dana)
+    browser.end_session()
+    assert await pages_of_a_sign_in(browser, server, sam) == ["sign_in", "mfa", "consent"]
+
+
+async def test_a_signed_in_browser_without_mfa_steps_up_once_no_longer_trusted(
+    server: BackendServer, browser: Browser, http: httpx.AsyncClient
+) -> None:
+    created = server.control.create_account(mfa=True)
+    await mfa_sign_in_remembering(browser, server, created)
+    browser.end_session()
+    assert await pages_of_a_sign_in(browser, server, created) == ["sign_in", "consent"]  # no MFA, still signed in
+    # While the device is trusted, the MFA-less session is reused as it is.
+    assert await pages_of_a_sign_in(browser, server, created) == ["consent"]
+    server.state.accounts.forget_trusted_devices(created.account.account_id)
+    # Signed in, but the session lacks MFA the browser may no longer skip: the code first (step-up).
+    assert await pages_of_a_sign_in(browser, server, created) == ["mfa", "consent"]
+    body = await tokens_for(http, browser, server, created)
+    assert oauth.is_mfa_assured(server.state.issuer.verify_access_token(body["access_token"]))
+
+
+async def test_signing_out_ends_the_session_and_forgets_the_device(
+    server: BackendServer, browser: Browser, http: httpx.AsyncClient
+) -> None:
+    created = server.control.create_account(mfa=True)
+    await mfa_sign_in_remembering(browser, server, created)
+    before = await tokens_for(http, browser, server, created)
+    page = (await browser.open(server.issuer_url + "/u/logout")).expect_page()
+    assert page.data["page"] == "sign_out"
+    done = (await browser.press(page, "Sign out")).expect_page()
+    assert done.data["page"] == "signed_out"
+    assert browser.cookies.get("pairsim_trusted_device") is None
+    assert server.state.accounts.trusted_devices(created.account.account_id) == 0
+    with pytest.raises(AccessTokenRejected):
+        server.state.issuer.verify_access_token(before["access_token"])
+    assert await pages_of_a_sign_in(browser, server, created) == ["sign_in", "mfa", "consent"]
+
+
+async def test_a_sign_out_without_its_form_token_is_refused(server: BackendServer, http: httpx.AsyncClient) -> None:
+    response = await http.post(server.issuer_url + "/u/logout", data={"csrf_token": "forged"})
+    assert response.status_code == 403
+    assert (await http.get(server.issuer_url + "/.well-known/openid-configuration")).status_code == 200

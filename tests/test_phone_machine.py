@@ -138,6 +138,15 @@ def test_pages_the_issuer_skips_may_be_skipped() -> None:
     assert machine.state is S.CONSENTING
 
 
+@pytest.mark.parametrize("event", [E.MFA_REQUESTED, E.WORKSPACE_CHOICE_SHOWN, E.CONSENT_SHOWN])
+def test_a_browser_still_signed_in_skips_the_password(event: PhoneEvent) -> None:
+    # A shared web-authentication session is asked no password; one lacking MFA is asked the code (step-up).
+    machine = machine_in(S.BROWSER_OPEN)
+    machine.fire(event)
+    assert machine.state is {E.MFA_REQUESTED: S.MFA_CHALLENGE, E.WORKSPACE_CHOICE_SHOWN: S.CHOOSING_WORKSPACE,
+                             E.CONSENT_SHOWN: S.CONSENTING}[event]
+
+
 def test_a_sign_in_page_cannot_go_backwards() -> None:
     machine = machine_in(S.CONSENTING)
     with pytest.raises(InvalidTransition):
@@ -227,6 +236,20 @@ def test_an_absent_cause_is_the_only_way_to_the_generic_fallback() -> None:
     machine.fail(None, "HTTP 403 {detail only}")
     assert machine.error_code is ErrorCode.UNKNOWN
     assert machine.screen.body == messages.GENERIC_SETUP_FAILURE
+
+
+@pytest.mark.parametrize("state", [s for s in PhoneState if s is not S.FAILED])
+def test_todays_app_names_no_cause_only_whether_the_claim_or_the_setup_failed(state: PhoneState) -> None:
+    machine = PhoneMachine(FrozenClock(), failure_copy=screens.FailureCopy.STAGE_ONLY)
+    for event in HAPPY_PATH:
+        if machine.state is state:
+            break
+        apply(machine, event)
+    machine.fail(ErrorCode.MFA_REQUIRED, "the backend named the cause, today's app does not show it")
+    claim = state is S.TOKENS_EXCHANGED
+    expected = messages.LEGACY_PAIRING_FAILURE if claim else messages.LEGACY_SETUP_FAILURE
+    assert (machine.screen.title, machine.screen.body) == (expected.title, expected.body)
+    assert machine.error_code is ErrorCode.MFA_REQUIRED  # what happened stays known, for reports
 
 
 def test_mfa_required_is_not_the_generic_message() -> None:

@@ -38,7 +38,7 @@ def test_the_failure_line_is_cut_out_of_the_daemons_warn_line() -> None:
 def test_the_real_daemon_enrolls_pairs_and_then_errors_without_mfa() -> None:
     with World(daemon="codex", profile="legacy") as world:
         world.create_persona("Dana", mfa=True)
-        world.desktop_sign_in("Dana", complete_mfa=True)
+        world.desktop_sign_in("Dana", remember_device=True)
         assert world.desktop_status() == "disabled"
         world.allow_connections(True)
         assert world.desktop_status() == "connected"
@@ -50,7 +50,9 @@ def test_the_real_daemon_enrolls_pairs_and_then_errors_without_mfa() -> None:
         started = world.daemon_request("remoteControl/pairing/start", {})
         assert started["manualPairingCode"] is None and started["environmentId"] == row["environment_id"]
 
-        world.desktop_sign_in("Dana", complete_mfa=False)
+        world.quit_desktop_browser()
+        world.desktop_sign_in("Dana")  # the remembered browser skips the authenticator: no MFA assurance
+        assert "mfa" not in world.desktop_sign_in_pages()
         assert world.desktop_status() == "errored"
         status, body = world.last_enrollment_response() or (0, "")
         assert (status, json.loads(body)) == (403, {"detail": "Multi-factor authentication required"})

@@ -96,9 +96,12 @@ def test_macs_have_their_own_threads_and_stop_together(tmp_path: Path) -> None:
             world.add_mac(STUDIO)
         with pytest.raises(ValueError, match="no Mac named"):
             world.desktop_status(mac="Kitchen iMac")
-        # Each Mac signs in without MFA and is refused on its own: both logs reach the trace, each under its Mac.
+        # Each Mac's browser remembers the device, so a sign-in after the browser was quit skips MFA and is refused
+        # on its own: both logs reach the trace, each under its Mac.
         for mac in world.macs:
-            world.desktop_sign_in("Dana", complete_mfa=False, mac=mac)
+            world.desktop_sign_in("Dana", remember_device=True, mac=mac)
+            world.quit_desktop_browser(mac=mac)
+            world.desktop_sign_in("Dana", mac=mac)
             world.allow_connections(True, mac=mac)
             assert world.desktop_status(mac=mac) == "blocked_mfa_required"
         logged = {entry["party"] for entry in world.trace if "line" in entry}

@@ -3,7 +3,8 @@
 An account has a password (stored as an scrypt hash only), optional TOTP MFA, a plan, workspaces (Personal
 plus optional team workspaces, each with a remote-control policy), a region and a device-code switch. The
 store also tracks sign-in sessions and refresh tokens with the MFA assurance of the sign-in that made them, so
-a password change can revoke every one of them.
+a password change can revoke every one of them, and the browsers a person asked the issuer to remember as
+trusted devices (which then skip the authenticator step, so their sign-ins carry no MFA assurance).
 
 Every method is thread-safe: scenario steps call them from the test thread while the server runs on its loop.
 """
@@ -76,6 +77,8 @@ MIN_PASSWORD_LENGTH = 12
 MAX_MFA_FAILURES = 5
 MFA_LOCKOUT_SECONDS = 15 * 60
 REFRESH_TOKEN_TTL_SECONDS = 60 * 24 * 3600
+# How long "Remember this device" lasts: the 30 days sign-in services commonly offer [P].
+TRUSTED_DEVICE_TTL_SECONDS = 30 * 24 * 3600
 
 # scrypt cost kept low: the simulator needs hashes that are never reversible in a log, not resistance to GPUs,
 # and scenarios create many accounts.
@@ -234,6 +237,12 @@ class _RefreshToken:
 
 
 @dataclass
+class _TrustedDevice:
+    user_id: str
+    expires_at: float
+
+
+@dataclass
 class _AccountRecord:
     account: Account
     password_hash: bytes = field(repr=False)
@@ -348,6 +357,7 @@ class AccountStore:
         self._by_workspace: dict[str, str] = {}
         self._sessions: dict[str, Session] = {}
         self._refresh_tokens: dict[str, _RefreshToken] = {}
+        self._trusted_devices: dict[str, _TrustedDevice] = {}  # by digest of the browser's cookie value
 
     # -- accounts -------------------------------------------------------------------------------------------
 
@@ -418,12 +428,16 @@ class AccountStore:
     # -- security operations a scenario drives -------------------------------------------------------------
 
     def enable_mfa(self, account_id: str) -> str:
-        """Turn MFA on with a new TOTP secret and return it (the only time it is shown)."""
+        """Turn MFA on (or set it up again) with a new TOTP secret and return it (the only time it is shown).
+
+        Setting up the authenticator again also forgets every browser remembered as a trusted device: each has to
+        prove the new factor once before it may skip it again."""
         with self._lock:
             record = self._record(account_id)
             record.totp_secret = self._factory.totp_secret()
             record.mfa_failures = 0
             record.mfa_locked_until = 0.0
+            self._forget_devices_of(record.account.user_id)
             self._update(record, mfa_enabled=True)
             return record.totp_secret
 
@@ -438,7 +452,11 @@ class AccountStore:
             return self._update(self._record(account_id), mfa_enforced=enforced)
 
     def change_password(self, account_id: str, new_password: str | None = None) -> str:
-        """Set a new password (generated when None); revoke every session and refresh token of the account."""
+        """Set a new password (generated when None); revoke every session and refresh token of the account.
+
+        Trusted devices survive it, as they do on the real service: the next sign-in from a remembered browser
+        asks for the new password only, which is how a desktop ends up signed in without MFA assurance
+        (openai/codex#24328)."""
         with self._lock:
             record = self._record(account_id)
             password = new_password or self._factory.password()
@@ -501,6 +519,56 @@ class AccountStore:
         with self._lock:
             return self._clock.now() < self._record(account_id).mfa_locked_until
 
+    # -- trusted devices ("Remember this device") ---------------------------------------------------------
+
+    def remember_device(self, account_id: str) -> str:
+        """Remember a browser that just completed MFA; returns the cookie value it keeps (shown only here)."""
+        with self._lock:
+            user_id = self._record(account_id).account.user_id
+            token = "td_" + b64url_encode(self._random_bytes(24))
+            self._trusted_devices[token_digest(token)] = _TrustedDevice(
+                user_id=user_id, expires_at=self._clock.now() + TRUSTED_DEVICE_TTL_SECONDS
+            )
+            return token
+
+    def is_trusted_device(self, token: str | None, account_id: str) -> bool:
+        """Whether the browser holding this cookie value may skip the authenticator step for this account."""
+        if not token:
+            return False
+        with self._lock:
+            device = self._trusted_devices.get(token_digest(token))
+            if device is None or device.user_id != self._record(account_id).account.user_id:
+                return False
+            if self._clock.now() >= device.expires_at:
+                del self._trusted_devices[token_digest(token)]
+                return False
+            return True
+
+    def forget_device(self, token: str | None) -> bool:
+        """Forget one browser (it signed out); True when it was remembered."""
+        if not token:
+            return False
+        with self._lock:
+            return self._trusted_devices.pop(token_digest(token), None) is not None
+
+    def forget_trusted_devices(self, account_id: str) -> int:
+        """Forget every remembered browser of the account (security settings); returns how many there were."""
+        with self._lock:
+            return self._forget_devices_of(self._record(account_id).account.user_id)
+
+    def trusted_devices(self, account_id: str) -> int:
+        """How many browsers the account still remembers (expired ones do not count)."""
+        now = self._clock.now()
+        with self._lock:
+            user_id = self._record(account_id).account.user_id
+            return sum(1 for d in self._trusted_devices.values() if d.user_id == user_id and now < d.expires_at)
+
+    def _forget_devices_of(self, user_id: str) -> int:
+        doomed = [key for key, device in self._trusted_devices.items() if device.user_id == user_id]
+        for key in doomed:
+            del self._trusted_devices[key]
+        return len(doomed)
+
     # -- sessions -------------------------------------------------------------------------------------------
 
     def open_session(self, account_id: str, *, mfa_completed: bool) -> Session:
@@ -535,6 +603,18 @@ class AccountStore:
         with self._lock:
             user_id = self._record(account_id).account.user_id
             return [s for s in self._sessions.values() if s.user_id == user_id]
+
+    def end_session(self, sid: str) -> bool:
+        """Sign one session out (the browser that holds it signed out); its tokens stop working."""
+        with self._lock:
+            session = self._sessions.get(sid)
+            if session is None or session.revoked:
+                return False
+            self._sessions[sid] = replace(session, revoked=True)
+            for token in self._refresh_tokens.values():
+                if token.grant.sid == sid and token.state is _TokenState.ACTIVE:
+                    token.state = _TokenState.REVOKED
+            return True
 
     def revoke_sessions(self, account_id: str) -> int:
         """Sign the account out everywhere; returns how many sessions were live."""

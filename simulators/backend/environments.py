@@ -169,6 +169,7 @@ class ClaimRequest:
     environment_id: str | None
     device: DeviceInfo
     workspace_allows_remote_control: bool = True
+    enrollment_refusal_blocks: bool = True
 
 
 @dataclass(frozen=True)
@@ -427,7 +428,7 @@ class RemoteControlStore:
                              status=403)
         if not request.workspace_allows_remote_control:
             raise ClaimError("workspace policy forbids remote control", code=ErrorCode.BLOCKED_BY_POLICY, status=403)
-        if env.last_refusal is not None:
+        if env.last_refusal is not None and request.enrollment_refusal_blocks:
             raise ClaimError("the desktop's last enrollment was refused", code=env.last_refusal, status=403)
         if env.remote_control_disabled:
             raise ClaimError("remote control is disabled on the desktop", code=ErrorCode.REMOTE_CONTROL_DISABLED,

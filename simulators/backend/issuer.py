@@ -8,6 +8,14 @@ Sign-in walk (every step a plain HTML form, see `pages.py`):
     GET /oauth/authorize → /u/login (email + password) → /u/mfa when the account has MFA (code, or "Skip for
     now" when MFA is not enforced) → /u/workspace when more than one workspace is eligible → /u/consent
     (Allow/Cancel) → 302 to redirect_uri with `code` and `state` (or `error=access_denied`).
+
+Two cookies: the sign-in cookie (one browser's sign-in, session-long) and the trusted-device cookie that
+"Remember this device" on the MFA page sets (30 days). A browser holding a valid trusted-device cookie for the
+account skips the MFA step, and the session it opens carries no MFA assurance (`amr` is `pwd` only): that is how
+a remembered browser signs someone in without MFA while the account still has it (openai/codex#24328, #39959).
+A browser that is already signed in is not asked again, unless its session lacks MFA and the browser is no longer
+trusted: then it must complete MFA first (step-up). `/u/logout` signs the browser out and forgets it as a
+trusted device.
 """
 
 from __future__ import annotations
@@ -17,7 +25,7 @@ import hmac
 import json
 import threading
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +36,7 @@ from jwt.algorithms import ECAlgorithm
 
 from simulators.backend import pages
 from simulators.backend.accounts import (
+    TRUSTED_DEVICE_TTL_SECONDS,
     Account,
     AccountStore,
     MfaOutcome,
@@ -81,6 +90,7 @@ if TYPE_CHECKING:
 # scenario starts a backend. Nothing in the Codex CLI verifies the signature of its own tokens.
 SIGNING_ALGORITHM = "ES256"
 COOKIE_NAME = "pairsim_auth_session"
+TRUSTED_DEVICE_COOKIE = "pairsim_trusted_device"
 
 
 @dataclass(frozen=True)
@@ -257,6 +267,8 @@ class PageResult:
     html: str | None = None
     location: str | None = None
     set_cookie: str | None = None
+    # The trusted-device cookie to set (a value) or to delete (""); None leaves it as the browser has it.
+    trusted_device: str | None = field(default=None, repr=False)
 
 
 def _redirect(location: str, set_cookie: str | None = None) -> PageResult:
@@ -542,7 +554,7 @@ class Issuer:
         client = self.clients.get(request.client_id)
         return client.name if client else request.client_id
 
-    def authorize(self, raw_query: str, cookie: str | None) -> PageResult:
+    def authorize(self, raw_query: str, cookie: str | None, trusted_device: str | None = None) -> PageResult:
         """GET /oauth/authorize: validate, then send the browser to the first step it still needs."""
         try:
             request = parse_authorize_request(raw_query, self.clients)
@@ -557,10 +569,14 @@ class Issuer:
             and existing.sid is not None
             and self.accounts.active_session(existing.sid) is not None
         ):
-            # Already signed in in this browser: no password again, straight to workspace/consent.
+            # Already signed in in this browser: no password again, straight to workspace/consent, unless the
+            # session lacks the MFA the account now asks of this browser (step-up).
             existing.request = request
             existing.workspace_id = None
             existing.started_at = self.clock.now()
+            if self._needs_step_up(existing, trusted_device):
+                existing.step = SignInStep.MFA
+                return _redirect(pages.MFA_PATH)
             return self._after_authentication(existing, set_cookie=None)
         sign_in = self._new_sign_in()
         sign_in.request = request
@@ -613,7 +629,16 @@ class Issuer:
             scopes=request.scopes,
         )
 
-    def submit(self, step: SignInStep, cookie: str | None, form: dict[str, str]) -> PageResult:
+    def _needs_step_up(self, sign_in: BrowserSignIn, trusted_device: str | None) -> bool:
+        session = self.accounts.active_session(sign_in.sid or "")
+        if session is None or session.mfa_assured:
+            return False
+        account = self.accounts.get(session.user_id)
+        return account.mfa_enabled and not self.accounts.is_trusted_device(trusted_device, account.user_id)
+
+    def submit(
+        self, step: SignInStep, cookie: str | None, form: dict[str, str], trusted_device: str | None = None
+    ) -> PageResult:
         """POST of a sign-in step form (already parsed)."""
         current = self._current(cookie, step)
         if isinstance(current, PageResult):
@@ -621,21 +646,27 @@ class Issuer:
         sign_in = current
         if not _same(form.get(pages.CSRF_FIELD, ""), sign_in.csrf):
             return _page(403, pages.error_page(pages.PageError.CSRF))
+        if step is SignInStep.SIGN_IN:
+            return self._submit_password(sign_in, form, trusted_device)
         handlers: dict[SignInStep, Callable[[BrowserSignIn, dict[str, str]], PageResult]] = {
-            SignInStep.SIGN_IN: self._submit_password,
             SignInStep.MFA: self._submit_mfa,
             SignInStep.WORKSPACE: self._submit_workspace,
             SignInStep.CONSENT: self._submit_consent,
         }
         return handlers[step](sign_in, form)
 
-    def _submit_password(self, sign_in: BrowserSignIn, form: dict[str, str]) -> PageResult:
+    def _submit_password(
+        self, sign_in: BrowserSignIn, form: dict[str, str], trusted_device: str | None
+    ) -> PageResult:
         email = form.get("email", "")
         account = self.accounts.check_password(email, form.get("password", ""))
         if account is None:
             return _page(401, self._render(sign_in, pages.PageError.WRONG_CREDENTIALS, email=email))
         self._rotate(sign_in)
         sign_in.user_id = account.user_id
+        if account.mfa_enabled and self.accounts.is_trusted_device(trusted_device, account.user_id):
+            # A remembered browser skips the authenticator step; the session proves the password only.
+            return self._complete_authentication(sign_in, account, mfa_completed=False)
         if account.mfa_enabled:
             sign_in.step = SignInStep.MFA
             if self.accounts.mfa_locked(account.user_id):
@@ -652,7 +683,10 @@ class Issuer:
             return self._complete_authentication(sign_in, account, mfa_completed=False)
         outcome = self.accounts.verify_totp(account.user_id, form.get("code", ""))
         if outcome is MfaOutcome.ACCEPTED:
-            return self._complete_authentication(sign_in, account, mfa_completed=True)
+            result = self._complete_authentication(sign_in, account, mfa_completed=True)
+            if form.get(pages.REMEMBER_DEVICE_FIELD):
+                return replace(result, trusted_device=self.accounts.remember_device(account.user_id))
+            return result
         if outcome is MfaOutcome.NOT_ENROLLED:
             # MFA was switched off while this page was open: the password alone signs in.
             return self._complete_authentication(sign_in, account, mfa_completed=False)
@@ -722,6 +756,28 @@ class Issuer:
         sign_in.request = None
         sign_in.step = SignInStep.DONE
         return _redirect(append_query(request.redirect_uri, {"code": code, "state": request.state}))
+
+    # -- sign-out -------------------------------------------------------------------------------------------
+
+    def sign_out_page(self, cookie: str | None) -> PageResult:
+        """GET /u/logout: the page with the Sign out button (its form carries a CSRF token)."""
+        sign_in = self._sign_in_for(cookie)
+        if sign_in is None:
+            sign_in = self._new_sign_in()
+            return PageResult(status=200, html=pages.sign_out_page(csrf=sign_in.csrf), set_cookie=sign_in.id)
+        return _page(200, pages.sign_out_page(csrf=sign_in.csrf))
+
+    def sign_out(self, cookie: str | None, trusted_device: str | None, form: dict[str, str]) -> PageResult:
+        """POST /u/logout: end this browser's session and forget it as a trusted device."""
+        sign_in = self._sign_in_for(cookie)
+        if sign_in is None or not _same(form.get(pages.CSRF_FIELD, ""), sign_in.csrf):
+            return _page(403, pages.error_page(pages.PageError.CSRF))
+        with self._lock:
+            self._sign_ins.pop(sign_in.id, None)
+        if sign_in.sid is not None:
+            self.accounts.end_session(sign_in.sid)
+        self.accounts.forget_device(trusted_device)
+        return PageResult(status=200, html=pages.signed_out_page(), set_cookie="", trusted_device="")
 
     def _finish_with_error(
         self, sign_in: BrowserSignIn, description: str, *, set_cookie: str | None = None
@@ -808,8 +864,14 @@ def _to_response(result: PageResult) -> web.Response:
         content_type="text/html" if result.html is not None else None,
         headers=headers,
     )
-    if result.set_cookie is not None:
-        response.set_cookie(COOKIE_NAME, result.set_cookie, httponly=True, samesite="Lax", path="/")
+    for name, value, max_age in (
+        (COOKIE_NAME, result.set_cookie, None),
+        (TRUSTED_DEVICE_COOKIE, result.trusted_device, TRUSTED_DEVICE_TTL_SECONDS),
+    ):
+        if value == "":
+            response.del_cookie(name, path="/")
+        elif value is not None:
+            response.set_cookie(name, value, httponly=True, samesite="Lax", path="/", max_age=max_age)
     return response
 
 
@@ -820,7 +882,11 @@ def add_routes(app: web.Application, state: BackendState) -> None:
 
     async def authorize(request: web.Request) -> web.Response:
         return _to_response(
-            issuer.authorize(request.rel_url.raw_query_string, request.cookies.get(COOKIE_NAME))
+            issuer.authorize(
+                request.rel_url.raw_query_string,
+                request.cookies.get(COOKIE_NAME),
+                request.cookies.get(TRUSTED_DEVICE_COOKIE),
+            )
         )
 
     async def token(request: web.Request) -> web.StreamResponse:
@@ -848,6 +914,16 @@ def add_routes(app: web.Application, state: BackendState) -> None:
     async def discovery(request: web.Request) -> web.Response:
         return web.json_response(issuer.discovery())
 
+    async def read_form(request: web.Request) -> dict[str, str] | web.Response:
+        if request.content_type != "application/x-www-form-urlencoded":
+            return _to_response(_page(415, pages.error_page(pages.PageError.BAD_REQUEST)))
+        try:
+            return parse_form_body(await read_body(request, settings.max_form_body))
+        except BodyTooLarge:
+            return _to_response(_page(413, pages.error_page(pages.PageError.BAD_REQUEST)))
+        except TokenRequestError:
+            return _to_response(_page(400, pages.error_page(pages.PageError.BAD_REQUEST)))
+
     def step_handlers(
         step: SignInStep,
     ) -> tuple[
@@ -857,17 +933,24 @@ def add_routes(app: web.Application, state: BackendState) -> None:
             return _to_response(issuer.show(step, request.cookies.get(COOKIE_NAME)))
 
         async def submit(request: web.Request) -> web.Response:
-            if request.content_type != "application/x-www-form-urlencoded":
-                return _to_response(_page(415, pages.error_page(pages.PageError.BAD_REQUEST)))
-            try:
-                form = parse_form_body(await read_body(request, settings.max_form_body))
-            except BodyTooLarge:
-                return _to_response(_page(413, pages.error_page(pages.PageError.BAD_REQUEST)))
-            except TokenRequestError:
-                return _to_response(_page(400, pages.error_page(pages.PageError.BAD_REQUEST)))
-            return _to_response(issuer.submit(step, request.cookies.get(COOKIE_NAME), form))
+            form = await read_form(request)
+            if isinstance(form, web.Response):
+                return form
+            cookies = request.cookies
+            return _to_response(issuer.submit(step, cookies.get(COOKIE_NAME), form, cookies.get(TRUSTED_DEVICE_COOKIE)))
 
         return show, submit
+
+    async def sign_out_page(request: web.Request) -> web.Response:
+        return _to_response(issuer.sign_out_page(request.cookies.get(COOKIE_NAME)))
+
+    async def sign_out(request: web.Request) -> web.Response:
+        form = await read_form(request)
+        if isinstance(form, web.Response):
+            return form
+        return _to_response(
+            issuer.sign_out(request.cookies.get(COOKIE_NAME), request.cookies.get(TRUSTED_DEVICE_COOKIE), form)
+        )
 
     app.router.add_resource("/oauth/authorize", name="oauth.authorize").add_route("GET", authorize)
     app.router.add_resource("/oauth/token", name="oauth.token").add_route("POST", token)
@@ -875,6 +958,9 @@ def add_routes(app: web.Application, state: BackendState) -> None:
     app.router.add_resource("/.well-known/openid-configuration", name="oauth.discovery").add_route(
         "GET", discovery
     )
+    logout = app.router.add_resource(pages.LOGOUT_PATH, name="signin.logout")
+    logout.add_route("GET", sign_out_page)
+    logout.add_route("POST", sign_out)
     for step, path in _STEP_PATHS.items():
         show, submit = step_handlers(step)
         resource = app.router.add_resource(path, name=f"signin.{step.value}")

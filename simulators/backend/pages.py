@@ -16,7 +16,9 @@ LOGIN_PATH = "/u/login"
 MFA_PATH = "/u/mfa"
 WORKSPACE_PATH = "/u/workspace"
 CONSENT_PATH = "/u/consent"
+LOGOUT_PATH = "/u/logout"
 CSRF_FIELD = "csrf_token"
+REMEMBER_DEVICE_FIELD = "remember_device"
 
 
 class PageName(StrEnum):
@@ -25,6 +27,8 @@ class PageName(StrEnum):
     WORKSPACE = "workspace"
     CONSENT = "consent"
     LOCKED = "mfa_locked"
+    SIGN_OUT = "sign_out"
+    SIGNED_OUT = "signed_out"
     ERROR = "error"
 
 
@@ -103,6 +107,8 @@ def mfa_page(*, csrf: str, can_skip: bool, error: PageError | None = None) -> st
         + _csrf(csrf)
         + '<label for="code">Enter the 6-digit code from your authenticator app</label>\n'
         '<input id="code" type="text" name="code" inputmode="numeric" autocomplete="one-time-code">\n'
+        f'<input id="{REMEMBER_DEVICE_FIELD}" type="checkbox" name="{REMEMBER_DEVICE_FIELD}" value="on">\n'
+        f'<label for="{REMEMBER_DEVICE_FIELD}">Remember this device for 30 days</label>\n'
         '<button type="submit" name="action" value="verify">Verify</button>\n' + skip + "</form>\n"
     )
     return _document("Verify your identity", PageName.MFA, body, error)
@@ -137,6 +143,22 @@ def consent_page(
         "</form>\n"
     )
     return _document(f"Authorize {client_name}", PageName.CONSENT, body)
+
+
+def sign_out_page(*, csrf: str) -> str:
+    body = (
+        "<p>Sign out of ChatGPT in this browser. It will also stop remembering this device, so the next sign-in "
+        "asks for your authenticator code.</p>\n"
+        f'<form id="sign-out" method="post" action="{LOGOUT_PATH}">\n'
+        + _csrf(csrf)
+        + '<button type="submit" name="action" value="sign_out">Sign out</button>\n'
+        "</form>\n"
+    )
+    return _document("Sign out", PageName.SIGN_OUT, body)
+
+
+def signed_out_page() -> str:
+    return _document("Signed out", PageName.SIGNED_OUT, "<p>You are signed out of ChatGPT in this browser.</p>\n")
 
 
 def locked_page() -> str:

@@ -83,6 +83,7 @@ CREDENTIALS_POLL_INTERVAL = 0.05
 # Today's backend says only `detail`; these are its texts [T for MFA, the others pairsim's in the same voice].
 DETAIL: dict[ErrorCode, str] = {
     ErrorCode.MFA_REQUIRED: "Multi-factor authentication required",
+    ErrorCode.SIGN_IN_WITHOUT_MFA: "Multi-factor authentication required",
     ErrorCode.BLOCKED_BY_POLICY: "Remote control is disabled for this workspace",
     ErrorCode.REGION_UNAVAILABLE: "Remote control is not available in your region",
     ErrorCode.SESSION_EXPIRED: "Unauthorized",
@@ -91,6 +92,8 @@ DETAIL: dict[ErrorCode, str] = {
 MESSAGE: dict[ErrorCode, str] = {
     ErrorCode.MFA_REQUIRED: "Turn on multi-factor authentication for this ChatGPT account and sign in again "
     "to use remote control.",
+    ErrorCode.SIGN_IN_WITHOUT_MFA: "This sign-in did not use multi-factor authentication. Sign out and sign in "
+    "again with your authenticator code to pair.",
     ErrorCode.BLOCKED_BY_POLICY: "Your workspace administrator has turned off remote control.",
     ErrorCode.REGION_UNAVAILABLE: "Remote control is not available in your region yet.",
     ErrorCode.SESSION_EXPIRED: "Your sign-in has expired. Sign in again.",
@@ -518,10 +521,14 @@ class RemoteControlService:
         assert claims.auth is not None
         workspace_id = claims.auth.chatgpt_account_id
         try:
-            _, workspace = self.accounts.by_workspace(workspace_id)
+            account, workspace = self.accounts.by_workspace(workspace_id)
             allowed = workspace.remote_control_allowed
         except (UnknownWorkspace, UnknownAccount):
-            allowed = False
+            account, allowed = None, False
+        if account is not None and account.mfa_enabled and not _mfa_assured(claims):
+            # The account requires MFA for remote control (`mfa_requirement: required`), and this phone's sign-in
+            # skipped it: a browser remembered as a trusted device (openai/codex#39959). The code stays unclaimed.
+            raise ApiError(403, ErrorCode.SIGN_IN_WITHOUT_MFA)
         client = self.store.claim(ClaimRequest(
             chatgpt_user_id=claims.auth.chatgpt_user_id,
             chatgpt_account_id=workspace_id,
@@ -530,6 +537,9 @@ class RemoteControlService:
             environment_id=environment_id,
             device=device,
             workspace_allows_remote_control=allowed,
+            # Today's backend does not look at the Mac's enrollment when a phone claims (the phone then fails
+            # later, in secure setup); the fix refuses the claim with the cause the Mac was refused for.
+            enrollment_refusal_blocks=self.typed_errors,
         ))
         env = self.store.environment(client.environment_id)
         self.events.emit(RelayEvent("claimed", client.environment_id, client.client_id))

@@ -1,9 +1,11 @@
 """The Codex desktop app around the mock daemon: its ChatGPT sign-in, its settings and Settings › Connections.
 
-Sign-in walks the issuer's HTML pages like the desktop's browser window would (authorization code + PKCE, the
-Codex CLI client id, redirect to `http://127.0.0.1:1455/auth/callback`). The redirect is intercepted, not
-served: the desktop here never opens port 1455 (the CLI login simulator with a real callback server is a later
-issue). The tokens are kept in `auth.json` in the daemon home (mode 0600), in the real CLI's shape.
+Sign-in walks the issuer's HTML pages in the Mac's browser (authorization code + PKCE, the Codex CLI client id,
+redirect to `http://127.0.0.1:1455/auth/callback`). The redirect is intercepted, not served: the desktop here never
+opens port 1455 (`pairsim login` has the real callback server). The browser is the Mac's own and keeps its cookies
+between sign-ins, so the issuer's "Remember this device" works as it does for a person: a later sign-in from the
+remembered browser skips the authenticator step and gets no MFA assurance (openai/codex#24328). The tokens are
+kept in `auth.json` in the daemon home (mode 0600), in the real CLI's shape.
 
 What the desktop shows is decided by the profile (simulators/daemon/profiles.py): `legacy` is today's product,
 which only knows the four statuses, so a refused enrollment reads "Remote control is errored." and the QR
@@ -24,6 +26,7 @@ import httpx
 import jwt
 
 from simulators import messages
+from simulators.backend.pages import REMEMBER_DEVICE_FIELD
 from simulators.browser import (
     Browser,
     BrowserError,
@@ -160,6 +163,11 @@ class DesktopApp:
         self.timeout = timeout
         self._controller: Any = None  # RemoteControlController, attached once the daemon exists
         self._tokens = read_auth_file(self.auth_path)
+        self._redirect_uri = loopback_redirect_uri()
+        # The callback is intercepted rather than served: nothing listens on 1455 in this simulation.
+        self.browser = Browser(intercept=[self._redirect_uri], timeout=timeout)
+        # The issuer's pages the browser showed in the last sign-in, in order.
+        self.sign_in_pages: tuple[str, ...] = ()
 
     def attach(self, controller: Any) -> None:
         self._controller = controller
@@ -171,6 +179,7 @@ class DesktopApp:
         return self._controller
 
     async def aclose(self) -> None:
+        await self.browser.aclose()
         if self._owns_http:
             await self._http.aclose()
 
@@ -230,9 +239,11 @@ class DesktopApp:
         *,
         skip_mfa: bool = False,
         workspace: str | None = None,
+        remember_device: bool = False,
     ) -> None:
-        """Sign in through the issuer's pages; then the daemon checks its enrollment again."""
-        body = await self._browser_sign_in(email, password, totp_code, skip_mfa, workspace)
+        """Sign in through the issuer's pages, entering the authenticator code when asked (and ticking "Remember
+        this device" when told to); then the daemon checks its enrollment again."""
+        body = await self._browser_sign_in(email, password, totp_code, skip_mfa, workspace, remember_device)
         self._store_tokens(body, previous=None)
         if self._controller is not None:
             await self._controller.recheck()
@@ -273,27 +284,35 @@ class DesktopApp:
             self.auth_path.unlink()
 
     async def _browser_sign_in(
-        self, email: str, password: str, totp_code: str | None, skip_mfa: bool, workspace: str | None
+        self,
+        email: str,
+        password: str,
+        totp_code: str | None,
+        skip_mfa: bool,
+        workspace: str | None,
+        remember_device: bool,
     ) -> dict[str, Any]:
         pkce = generate_pkce()
         state = generate_state()
-        redirect_uri = loopback_redirect_uri()
         url = AuthorizeRequest(
-            client_id=CLIENT_ID, redirect_uri=redirect_uri, code_challenge=pkce.challenge, state=state
+            client_id=CLIENT_ID, redirect_uri=self._redirect_uri, code_challenge=pkce.challenge, state=state
         ).url(self.issuer_url)
-        # The callback is intercepted rather than served: nothing listens on 1455 in this simulation.
-        async with Browser(intercept=[redirect_uri], timeout=self.timeout) as browser:
-            try:
-                navigation = await browser.open(url)
-                for _ in range(MAX_PAGES):
-                    if isinstance(navigation, Interception):
-                        code = _callback_code(navigation, state)
-                        return await self._exchange(code, pkce.verifier, redirect_uri)
-                    navigation = await self._answer_page(
-                        browser, navigation, email, password, totp_code, skip_mfa, workspace
-                    )
-            except (BrowserError, NavigationFailed) as exc:
-                raise DesktopSignInError(f"sign-in failed in the browser: {exc.message}") from None
+        browser = self.browser
+        shown: list[str] = []
+        try:
+            navigation = await browser.open(url)
+            for _ in range(MAX_PAGES):
+                if isinstance(navigation, Interception):
+                    code = _callback_code(navigation, state)
+                    return await self._exchange(code, pkce.verifier, self._redirect_uri)
+                shown.append(navigation.data.get("page", ""))
+                navigation = await self._answer_page(
+                    browser, navigation, email, password, totp_code, skip_mfa, workspace, remember_device
+                )
+        except (BrowserError, NavigationFailed) as exc:
+            raise DesktopSignInError(f"sign-in failed in the browser: {exc.message}") from None
+        finally:
+            self.sign_in_pages = tuple(shown)
         raise DesktopSignInError(f"sign-in did not finish within {MAX_PAGES} pages")
 
     @staticmethod
@@ -305,6 +324,7 @@ class DesktopApp:
         totp_code: str | None,
         skip_mfa: bool,
         workspace: str | None,
+        remember_device: bool,
     ) -> Page | Interception:
         name, error = page.data.get("page"), page.data.get("error")
         if error:
@@ -318,7 +338,10 @@ class DesktopApp:
                 raise DesktopSignInError(
                     "the issuer asked for an MFA code and none was given", code=ErrorCode.MFA_CODE_REJECTED
                 )
-            return await browser.press(page, "Verify", {"code": totp_code})
+            fields = {"code": totp_code}
+            if remember_device:
+                fields[REMEMBER_DEVICE_FIELD] = "on"
+            return await browser.press(page, "Verify", fields)
         if name == "workspace":
             return await browser.press(page, _workspace_label(page, workspace))
         if name == "consent":

@@ -20,12 +20,13 @@ from typing import Any, TypeVar
 import httpx
 import jwt
 
+from simulators.browser import Browser
 from simulators.clock import Clock
 from simulators.phone import screens
 from simulators.phone.machine import PhoneEvent, PhoneMachine, PhoneState
 from simulators.phone.relay_client import DEFAULT_TIMEOUT, PROTOCOL_VERSION, PhoneSocket, RpcCallFailed
-from simulators.phone.screens import Screen
-from simulators.phone.sign_in import SignInResult, sign_in_with_browser, tls_context
+from simulators.phone.screens import FailureCopy, Screen
+from simulators.phone.sign_in import SignInResult, sign_in_with_browser, sign_out_of_browser, tls_context
 from simulators.phone.trace import Trace
 from simulators.protocol.device_key import DeviceKey
 from simulators.protocol.errors import ErrorCode, PairsimError, error_for_code
@@ -165,7 +166,7 @@ class NotReady(PairsimError):
 class PhoneApp:
     def __init__(self, clock: Clock, *, device_key: DeviceKey | None = None, profile: PhoneProfile | None = None,
                  trace: Trace | None = None, issuer_url: str | None = None,
-                 timeout: float = DEFAULT_TIMEOUT) -> None:
+                 timeout: float = DEFAULT_TIMEOUT, failure_copy: FailureCopy = FailureCopy.NAMES_CAUSE) -> None:
         self.clock = clock
         self.device_key = device_key or DeviceKey.generate()
         self.profile = profile or PhoneProfile()
@@ -173,8 +174,13 @@ class PhoneApp:
         # The QR code names only the backend; the issuer is the same origin unless told otherwise.
         self.issuer_url = issuer_url
         self.timeout = timeout
-        self._current = HostSession(PhoneMachine(clock))
+        self.failure_copy = failure_copy
+        # The phone's browser keeps its cookies between sign-ins (and so what the issuer remembers about it).
+        self.browser = Browser(timeout=timeout)
+        self._current = self._new_session()
         self.hosts: dict[str, HostSession] = {}
+        # The pages the browser showed in the last sign-in, in order (a page the issuer skipped is not there).
+        self.sign_in_pages: tuple[str, ...] = ()
 
     # ----------------------------------------------------------------------------------------- observation
 
@@ -225,17 +231,39 @@ class PhoneApp:
         """Sign in to ChatGPT in a browser (OAuth code flow with PKCE) and exchange the code for tokens."""
         link = self._need(self.session.link, "scan a QR code first")
         issuer = self.issuer_url or link.origin
+        self.sign_in_pages = ()
         try:
             result: SignInResult = await sign_in_with_browser(
-                issuer, email=email, password=password, totp_secret=totp_secret, workspace=workspace,
+                self.browser, issuer, email=email, password=password, totp_secret=totp_secret, workspace=workspace,
                 skip_mfa=skip_mfa, cancel=cancel, clock=self.clock, trace=self.trace, on_page=self._on_sign_in_page,
                 timeout=self.timeout)
         except PairsimError as exc:
             self._fail(exc.code, exc.message)
+        self.sign_in_pages = result.pages
         tokens = _tokens_from(result.token_body)
         self.session.tokens = tokens
         self.machine.fire(PhoneEvent.TOKENS_RECEIVED)
         return tokens
+
+    async def sign_in_to_chatgpt(self, email: str, password: str, totp_secret: str | None, *,
+                                 remember_device: bool = False) -> None:
+        """Sign in to ChatGPT in the phone's browser outside pairing (the app's own sign-in), optionally asking
+        the issuer to remember this device. The tokens are the app's business, not a pairing's."""
+        issuer = self._need(self.issuer_url, "the phone knows no sign-in service yet")
+        result = await sign_in_with_browser(
+            self.browser, issuer, email=email, password=password, totp_secret=totp_secret, workspace=None,
+            skip_mfa=False, cancel=False, clock=self.clock, trace=self.trace, on_page=lambda _event: None,
+            timeout=self.timeout, remember_device=remember_device)
+        self.sign_in_pages = result.pages
+
+    def close_browser_session(self) -> None:
+        """The phone's browser forgets what lasts only while it runs (its sign-in), as when the app is closed."""
+        self.browser.end_session()
+
+    async def sign_out_of_chatgpt(self) -> None:
+        """Sign out of ChatGPT in the phone's browser; the issuer stops remembering this device."""
+        await sign_out_of_browser(self.browser, self._need(self.issuer_url, "the phone knows no sign-in service"),
+                                  trace=self.trace)
 
     def _on_sign_in_page(self, event: PhoneEvent) -> None:
         # The browser reports each page it reached; pages the issuer skipped are simply not reported.
@@ -446,11 +474,15 @@ class PhoneApp:
         for session in sessions.values():
             if session.socket is not None:
                 await session.socket.close()
+        await self.browser.aclose()
 
     # ----------------------------------------------------------------------------------------- internals
 
+    def _new_session(self) -> HostSession:
+        return HostSession(PhoneMachine(self.clock, failure_copy=self.failure_copy))
+
     def _start_new_session(self) -> None:
-        self._current = HostSession(PhoneMachine(self.clock))
+        self._current = self._new_session()
 
     def _socket(self) -> PhoneSocket:
         return self._need(self.session.socket, "connect to the host first")

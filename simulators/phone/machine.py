@@ -20,7 +20,7 @@ from typing import Any
 
 from simulators.clock import Clock
 from simulators.phone import screens
-from simulators.phone.screens import Screen
+from simulators.phone.screens import FailureCopy, Screen
 from simulators.protocol.errors import ErrorCode, PairsimError
 
 
@@ -77,8 +77,12 @@ TRANSITIONS: dict[tuple[PhoneState, PhoneEvent], PhoneState] = {
     (S.BROWSER_OPEN, E.CREDENTIALS_SUBMITTED): S.SIGNING_IN,
     (S.SIGNING_IN, E.MFA_REQUESTED): S.MFA_CHALLENGE,
     # The issuer skips the pages that have nothing to ask: no MFA, one workspace, consent already given.
-    **{(state, E.WORKSPACE_CHOICE_SHOWN): S.CHOOSING_WORKSPACE for state in (S.SIGNING_IN, S.MFA_CHALLENGE)},
-    **{(state, E.CONSENT_SHOWN): S.CONSENTING for state in (S.SIGNING_IN, S.MFA_CHALLENGE, S.CHOOSING_WORKSPACE)},
+    # A browser already signed in skips the password; one whose session lacks MFA is asked for it first (step-up).
+    (S.BROWSER_OPEN, E.MFA_REQUESTED): S.MFA_CHALLENGE,
+    **{(state, E.WORKSPACE_CHOICE_SHOWN): S.CHOOSING_WORKSPACE
+       for state in (S.BROWSER_OPEN, S.SIGNING_IN, S.MFA_CHALLENGE)},
+    **{(state, E.CONSENT_SHOWN): S.CONSENTING
+       for state in (S.BROWSER_OPEN, S.SIGNING_IN, S.MFA_CHALLENGE, S.CHOOSING_WORKSPACE)},
     **{(state, E.AUTHORIZATION_CODE_RECEIVED): S.AUTHORIZED for state in _SIGN_IN_PAGES},
     (S.AUTHORIZED, E.TOKENS_RECEIVED): S.TOKENS_EXCHANGED,
     (S.TOKENS_EXCHANGED, E.CLAIM_ACCEPTED): S.CLAIMED,
@@ -141,9 +145,11 @@ class ShownScreen:
 
 
 class PhoneMachine:
-    def __init__(self, clock: Clock) -> None:
+    def __init__(self, clock: Clock, *, failure_copy: FailureCopy = FailureCopy.NAMES_CAUSE) -> None:
         self._clock = clock
+        self.failure_copy = failure_copy
         self.state = PhoneState.IDLE
+        self.failed_in: PhoneState | None = None
         self.error_code: ErrorCode | None = None
         # What the other side said (e.g. a backend's `detail`), for reports; the user sees the catalogue copy.
         self.error_detail: str | None = None
@@ -192,6 +198,7 @@ class PhoneMachine:
             raise InvalidTransition(self.state, PhoneEvent.FAILURE)
         self.error_code = code if code is not None else ErrorCode.UNKNOWN
         self.error_detail = detail
+        self.failed_in = self.state
         return self._move(PhoneEvent.FAILURE)
 
     # Screens inside a live session: they do not change the setup state.
@@ -221,6 +228,7 @@ class PhoneMachine:
         if target is PhoneState.IDLE:
             self.error_code = None
             self.error_detail = None
+            self.failed_in = None
             self.server_name = None
         self.transitions.append(Transition(self.state, target, event, self._clock.now()))
         self.state = target
@@ -231,7 +239,9 @@ class PhoneMachine:
 
     def _state_screen(self) -> Screen:
         if self.state is PhoneState.FAILED:
-            return screens.error_screen(self.error_code)
+            # The claim is made once the tokens are exchanged: a failure there is a refused pairing.
+            during_claim = self.failed_in is PhoneState.TOKENS_EXCHANGED
+            return screens.error_screen(self.error_code, during_claim=during_claim, copy=self.failure_copy)
         return screens.render(STATE_SCREENS[self.state], server_name=self.server_name or "")
 
     def _show(self, screen: Screen) -> None:

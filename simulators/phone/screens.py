@@ -6,10 +6,25 @@ Pure functions; the state machine picks the screen, this module only renders it.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
-from simulators.messages import DECISION_TEXT, PHONE_SCREENS, ScreenCopy, phone_error
+from simulators.messages import (
+    DECISION_TEXT,
+    LEGACY_PAIRING_FAILURE,
+    LEGACY_SETUP_FAILURE,
+    PHONE_SCREENS,
+    ScreenCopy,
+    phone_error,
+)
 from simulators.protocol.errors import ErrorCode
+
+
+class FailureCopy(StrEnum):
+    """How the phone words a failed setup."""
+
+    NAMES_CAUSE = "names_cause"  # the typed-error fix: each cause has its own screen, saying what to do
+    STAGE_ONLY = "stage_only"  # today's app: it says only whether pairing (the claim) or secure setup failed
 
 
 @dataclass(frozen=True)
@@ -37,9 +52,14 @@ def render(name: str, **fields: Any) -> Screen:
     return _fill(name, copy, fields)
 
 
-def error_screen(code: ErrorCode | None) -> Screen:
-    """The failure screen for a cause; `None` (the backend named no cause) is the generic fallback."""
+def error_screen(code: ErrorCode | None, *, during_claim: bool = False,
+                 copy: FailureCopy = FailureCopy.NAMES_CAUSE) -> Screen:
+    """The failure screen for a cause; `None` (the backend named no cause) is the generic fallback. Today's app
+    (`STAGE_ONLY`) ignores the cause and says whether the claim or the rest of setup failed."""
     resolved = code if code is not None else ErrorCode.UNKNOWN
+    if copy is FailureCopy.STAGE_ONLY:
+        stage = "pairing" if during_claim else "setup"
+        return _fill(f"error:{stage}", LEGACY_PAIRING_FAILURE if during_claim else LEGACY_SETUP_FAILURE, {})
     return _fill(f"error:{resolved.value}", phone_error(code), {})
 
 

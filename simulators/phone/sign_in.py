@@ -4,7 +4,9 @@ OAuth 2.0 authorization code flow with PKCE (S256) and `state`, as a native app 
 uses the app's private scheme, so the browser (`simulators.browser`) stops at it instead of loading it; the app
 reads the code from the intercepted redirect, checks `state` and exchanges the code at `/oauth/token`. Pages are
 recognised by their `data-page` marker (simulators/backend/pages.py) and driven by pressing buttons by their label,
-as a person would. Each sign-in starts with an empty cookie jar, like an ephemeral web-authentication session.
+as a person would. The browser is the phone's own and keeps its cookies from one sign-in to the next, as a shared
+web-authentication session does: a browser still signed in is not asked for the password, and one the issuer
+remembers as a trusted device is not asked for the authenticator code (openai/codex#39959).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from urllib.parse import parse_qsl
 import httpx
 import pyotp
 
+from simulators.backend.pages import LOGOUT_PATH, REMEMBER_DEVICE_FIELD
 from simulators.browser import (
     Browser,
     BrowserError,
@@ -76,10 +79,11 @@ class SignInResult:
     pages: tuple[str, ...]
 
 
-async def sign_in_with_browser(issuer: str, *, email: str, password: str, totp_secret: str | None,
+async def sign_in_with_browser(browser: Browser, issuer: str, *, email: str, password: str, totp_secret: str | None,
                                workspace: str | None, skip_mfa: bool, cancel: bool, clock: Clock, trace: Trace,
-                               on_page: Callable[[PhoneEvent], None], timeout: float) -> SignInResult:
-    """Walk the issuer's pages as the user would and return the token endpoint's JSON body."""
+                               on_page: Callable[[PhoneEvent], None], timeout: float,
+                               remember_device: bool = False) -> SignInResult:
+    """Walk the issuer's pages in `browser` as the user would and return the token endpoint's JSON body."""
     pkce = generate_pkce()
     state = generate_state()
     authorize = AuthorizeRequest(
@@ -88,49 +92,58 @@ async def sign_in_with_browser(issuer: str, *, email: str, password: str, totp_s
     ).url(issuer)
     on_page(PhoneEvent.BROWSER_OPENED)
     seen: list[str] = []
-    async with Browser(timeout=timeout) as browser:
-        recorder = _Recorder(browser, trace)
-        navigation = await recorder.go(browser.open(authorize))
-        submitted_credentials = False
-        for _ in range(MAX_PAGES):
-            if isinstance(navigation, Interception):
-                code = _authorization_code(navigation, state)
-                on_page(PhoneEvent.AUTHORIZATION_CODE_RECEIVED)
-                body = await exchange_code(issuer, code, pkce.verifier, trace=trace, timeout=timeout)
-                return SignInResult(body, tuple(seen))
-            page = navigation
-            name = page.data.get("page")
-            error = page.data.get("error")
-            if not name:
-                raise SignInError(f"the issuer answered HTTP {page.status} without a sign-in page")
-            seen.append(name)
-            if name == "sign_in":
-                if error or submitted_credentials:
-                    raise _page_error(page, ErrorCode.SIGN_IN_FAILED)
-                navigation = await recorder.go(browser.press(page, "Continue", {"email": email,
-                                                                                 "password": password}))
-                submitted_credentials = True
-                on_page(PhoneEvent.CREDENTIALS_SUBMITTED)
-            elif name == "mfa":
-                if error:
-                    raise _page_error(page, ErrorCode.MFA_CODE_REJECTED)
-                on_page(PhoneEvent.MFA_REQUESTED)
-                navigation = await recorder.go(_answer_mfa(browser, page, totp_secret, skip_mfa, clock))
-            elif name == "workspace":
-                if error:
-                    raise _page_error(page, ErrorCode.WORKSPACE_MISMATCH)
-                on_page(PhoneEvent.WORKSPACE_CHOICE_SHOWN)
-                navigation = await recorder.go(browser.press(page, _workspace_label(page, workspace)))
-            elif name == "consent":
-                on_page(PhoneEvent.CONSENT_SHOWN)
-                navigation = await recorder.go(browser.press(page, "Cancel" if cancel else "Allow"))
-            else:
+    recorder = _Recorder(browser, trace)
+    navigation = await recorder.go(browser.open(authorize))
+    submitted_credentials = False
+    for _ in range(MAX_PAGES):
+        if isinstance(navigation, Interception):
+            code = _authorization_code(navigation, state)
+            on_page(PhoneEvent.AUTHORIZATION_CODE_RECEIVED)
+            body = await exchange_code(issuer, code, pkce.verifier, trace=trace, timeout=timeout)
+            return SignInResult(body, tuple(seen))
+        page = navigation
+        name = page.data.get("page")
+        error = page.data.get("error")
+        if not name:
+            raise SignInError(f"the issuer answered HTTP {page.status} without a sign-in page")
+        seen.append(name)
+        if name == "sign_in":
+            if error or submitted_credentials:
                 raise _page_error(page, ErrorCode.SIGN_IN_FAILED)
-        raise SignInError(f"sign-in did not finish within {MAX_PAGES} pages")
+            navigation = await recorder.go(browser.press(page, "Continue", {"email": email, "password": password}))
+            submitted_credentials = True
+            on_page(PhoneEvent.CREDENTIALS_SUBMITTED)
+        elif name == "mfa":
+            if error:
+                raise _page_error(page, ErrorCode.MFA_CODE_REJECTED)
+            on_page(PhoneEvent.MFA_REQUESTED)
+            navigation = await recorder.go(_answer_mfa(browser, page, totp_secret, skip_mfa, clock, remember_device))
+        elif name == "workspace":
+            if error:
+                raise _page_error(page, ErrorCode.WORKSPACE_MISMATCH)
+            on_page(PhoneEvent.WORKSPACE_CHOICE_SHOWN)
+            navigation = await recorder.go(browser.press(page, _workspace_label(page, workspace)))
+        elif name == "consent":
+            on_page(PhoneEvent.CONSENT_SHOWN)
+            navigation = await recorder.go(browser.press(page, "Cancel" if cancel else "Allow"))
+        else:
+            raise _page_error(page, ErrorCode.SIGN_IN_FAILED)
+    raise SignInError(f"sign-in did not finish within {MAX_PAGES} pages")
+
+
+async def sign_out_of_browser(browser: Browser, issuer: str, *, trace: Trace) -> None:
+    """Sign out of ChatGPT in this browser, which also makes the issuer forget it as a trusted device."""
+    recorder = _Recorder(browser, trace)
+    page = await recorder.go(browser.open(f"{issuer.rstrip('/')}{LOGOUT_PATH}"))
+    if isinstance(page, Interception) or page.data.get("page") != "sign_out":
+        raise SignInError("the issuer did not offer its sign-out page")
+    done = await recorder.go(browser.press(page, "Sign out"))
+    if isinstance(done, Interception) or done.data.get("page") != "signed_out":
+        raise SignInError("the issuer did not confirm the sign-out")
 
 
 def _answer_mfa(browser: Browser, page: Page, totp_secret: str | None, skip_mfa: bool,
-                clock: Clock) -> Awaitable[Page | Interception]:
+                clock: Clock, remember_device: bool) -> Awaitable[Page | Interception]:
     form = page.form("mfa")
     if skip_mfa:
         if not form.has_button("Skip for now"):
@@ -141,7 +154,10 @@ def _answer_mfa(browser: Browser, page: Page, totp_secret: str | None, skip_mfa:
         raise SignInError("the issuer asked for an MFA code and no authenticator is set up on this phone",
                           code=ErrorCode.MFA_CODE_REJECTED)
     # The code the user's authenticator shows at the phone's time.
-    return browser.press(page, "Verify", {"code": pyotp.TOTP(totp_secret).at(int(clock.now()))})
+    fields = {"code": pyotp.TOTP(totp_secret).at(int(clock.now()))}
+    if remember_device:
+        fields[REMEMBER_DEVICE_FIELD] = "on"
+    return browser.press(page, "Verify", fields)
 
 
 def _workspace_label(page: Page, workspace: str | None) -> str:
@@ -208,7 +224,7 @@ class _Recorder:
     def __init__(self, browser: Browser, trace: Trace) -> None:
         self._browser = browser
         self._trace = trace
-        self._recorded = 0
+        self._recorded = len(browser.history)  # the phone's browser outlives one sign-in
 
     async def go(self, navigation: Awaitable[Page | Interception]) -> Page | Interception:
         try:
@@ -254,4 +270,5 @@ def _page_summary(exchange: Exchange) -> Any:
     return {"page": page.data.get("page"), "error": page.data.get("error")}
 
 
-__all__ = ["SignInError", "SignInResult", "exchange_code", "sign_in_with_browser", "tls_context"]
+__all__ = ["SignInError", "SignInResult", "exchange_code", "sign_in_with_browser", "sign_out_of_browser",
+           "tls_context"]

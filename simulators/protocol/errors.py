@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 
 class ErrorCode(StrEnum):
     MFA_REQUIRED = "mfa_required"
+    SIGN_IN_WITHOUT_MFA = "sign_in_without_mfa"
     PAIRING_CODE_EXPIRED = "pairing_code_expired"
     PAIRING_CODE_CLAIMED = "pairing_code_claimed"
     NOT_A_PAIRING_CODE = "not_a_pairing_code"

@@ -49,6 +49,7 @@ TAGS: dict[str, str] = {
     "approvals": "deciding on Codex's requests from the phone",
     "daemon": "runs against --daemon mock|codex: the listener (features/daemon), remote control (features/remote_control)",
     "remote_control": "remote control through our backend and relay, with the mock or the real daemon behind it",
+    "conformance": "what crosses the wire (bodies, status values, log lines), beside the product features",
     "remote_login": "signing in with the CLI on a remote machine (SSH port forwarding)",
     "netns": "needs separate network namespaces (root) and OpenSSH",
     "login": "codex login: browser callback, device code, access token, credential stores",

@@ -19,12 +19,6 @@ def account_with_mfa(world: World, ctx: ScenarioContext, name: str) -> None:
     ctx.remember_person(name)
 
 
-@given(parsers.re(r"(?P<name>\w+) has a ChatGPT account without multi-factor authentication"))
-def account_without_mfa(world: World, ctx: ScenarioContext, name: str) -> None:
-    world.create_persona(name, mfa=False)
-    ctx.remember_person(name)
-
-
 @given(parsers.re(
     r'(?P<name>\w+) has a ChatGPT account with multi-factor authentication and the team workspace "(?P<team>[^"]+)"'
 ))
@@ -41,6 +35,11 @@ def change_password(world: World, name: str) -> None:
 @when(parsers.re(rf"(?P<name>\w+) sets up multi-factor authentication on {PRONOUN} account again"))
 def refresh_mfa(world: World, name: str) -> None:
     world.enable_mfa(name)
+
+
+@when(parsers.re(rf"(?P<name>\w+) signs out of every remembered device in {PRONOUN} account's security settings"))
+def forget_remembered_devices(world: World, name: str) -> None:
+    world.forget_trusted_devices(name)
 
 
 @given(parsers.re(r'the "(?P<workspace>[^"]+)" workspace does not allow remote control'))

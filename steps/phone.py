@@ -1,4 +1,8 @@
-"""The phone: scanning the Mac's pairing code, signing in, and what the phone shows at the end."""
+"""The phone: scanning the Mac's pairing code, signing in, and what the phone shows.
+
+What the phone shows is quoted verbatim in the features (`steps/copy.py` ties each quote to the catalogue); the
+Then steps read the screens the phone app really showed, in order.
+"""
 
 from __future__ import annotations
 
@@ -7,13 +11,15 @@ from typing import TYPE_CHECKING
 from pytest_bdd import given, parsers, then, when
 
 from simulators import messages
-from steps.context import error_code, phone_label
+from steps.context import phone_label
+from steps.copy import QuoteIn, quotes_copy
 
 if TYPE_CHECKING:
     from simulators.world import World
     from steps.context import ScenarioContext
 
 PRONOUN = r"(?:her|his|their|the)"
+MFA_PAGE = "mfa"  # the issuer's page that asks for the authenticator code
 
 
 def _pair(world: World, ctx: ScenarioContext, name: str, device: str = "phone", workspace: str = "Personal") -> None:
@@ -23,6 +29,7 @@ def _pair(world: World, ctx: ScenarioContext, name: str, device: str = "phone", 
     ctx.attempts.append((label, outcome))
 
 
+@given(parsers.re(rf"(?P<name>\w+) scans the pairing code with {PRONOUN} phone"))
 @when(parsers.re(rf"(?P<name>\w+) scans the pairing code with {PRONOUN} phone"))
 def scan_and_pair(world: World, ctx: ScenarioContext, name: str) -> None:
     _pair(world, ctx, name)
@@ -46,42 +53,52 @@ def another_device_claimed(world: World, ctx: ScenarioContext, name: str, device
     ctx.attempts.append((label, world.pair_phone(name, phone=label, qr=ctx.qr_image())))
 
 
+@given(parsers.re(
+    rf"(?P<name>\w+) signed in to ChatGPT on {PRONOUN} phone before, and its browser remembers {PRONOUN} device"
+))
+def phone_browser_remembers_device(world: World, name: str) -> None:
+    world.phone_remembers_device(name, phone=phone_label(name))
+
+
+@when(parsers.re(rf"(?P<name>\w+) signs out of ChatGPT in {PRONOUN} phone's browser"))
+def phone_signs_out(world: World, name: str) -> None:
+    world.phone_sign_out_of_chatgpt(phone=phone_label(name))
+
+
+@then(parsers.re(rf"the sign-in on {PRONOUN} phone (?P<verdict>asked|did not ask) for {PRONOUN} authenticator code"))
+def phone_sign_in_asked_for_mfa(world: World, ctx: ScenarioContext, verdict: str) -> None:
+    pages = world.phone_sign_in_pages(phone=ctx.last_phone())
+    assert (MFA_PAGE in pages) == (verdict == "asked"), f"the phone's browser showed: {pages}"
+
+
 @then(parsers.re(rf"{PRONOUN} phone is connected to {PRONOUN} Mac"))
 def phone_connected(ctx: ScenarioContext) -> None:
     outcome = ctx.last_outcome()
     assert outcome.outcome == "paired", f"the phone ended with {outcome.outcome}: {outcome.message!r}"
 
 
-@then(parsers.re(rf"{PRONOUN} phone shows {PRONOUN} Mac's threads"))
-def phone_shows_threads(ctx: ScenarioContext) -> None:
-    outcome = ctx.last_outcome()
-    last = outcome.screens[-1]
-    copy = messages.PHONE_SCREENS["threads"]
-    assert last["title"] == copy.title.format(server_name=outcome.host_name), last
-    assert last["body"] == copy.body.format(thread_count=outcome.thread_count), last
-    assert outcome.thread_count, "the Mac's threads did not reach the phone"
+@then(parsers.re(quotes_copy(rf"{PRONOUN} phone showed these screens, in order:", QuoteIn.TABLE)))
+def phone_screens_in_order(ctx: ScenarioContext, datatable: list[list[str]]) -> None:
+    shown = [[screen["title"], screen["body"]] for screen in ctx.last_outcome().screens]
+    assert shown == datatable, shown
 
 
-@then(parsers.re(rf'{PRONOUN} phone shows the "(?P<cause>[^"]+)" message'))
-def phone_shows_cause(ctx: ScenarioContext, cause: str) -> None:
-    code = error_code(cause)
-    copy = messages.PHONE_ERRORS[code]
-    outcome = ctx.last_outcome()
-    last = outcome.screens[-1]
-    assert (outcome.outcome, last["title"], last["body"]) == (code.value, copy.title, copy.body), outcome
+@then(parsers.re(quotes_copy(rf'{PRONOUN} phone shows "(?P<copy_title>[^"]+)" and says "(?P<copy_body>[^"]+)"')))
+def phone_shows_title_and_body(ctx: ScenarioContext, copy_title: str, copy_body: str) -> None:
+    last = ctx.last_outcome().screens[-1]
+    assert (last["title"], last["body"]) == (copy_title, copy_body), last
 
 
-@then(parsers.re(rf'{PRONOUN} phone says "(?P<text>[^"]+)"'))
-def phone_says(ctx: ScenarioContext, text: str) -> None:
-    # The feature quotes the copy itself (the seed story's generic message); it must still be catalogue copy.
-    catalogue = {copy.body for copy in messages.PHONE_ERRORS.values()}
-    assert text in catalogue, f"{text!r} is not in the message catalogue"
-    assert ctx.last_outcome().message == text
+@then(parsers.re(quotes_copy(rf'{PRONOUN} phone says "(?P<copy>[^"]+)"')))
+def phone_says(ctx: ScenarioContext, copy: str) -> None:
+    last = ctx.last_outcome().screens[-1]
+    assert last["body"] == copy, last
 
 
-@then(parsers.re(rf"{PRONOUN} phone does not fall back to the generic setup failure"))
+@then(parsers.re(rf"{PRONOUN} phone does not fall back to a generic failure"))
 def phone_not_generic(ctx: ScenarioContext) -> None:
-    assert ctx.last_outcome().message != messages.GENERIC_SETUP_FAILURE
+    body = ctx.last_outcome().screens[-1]["body"]
+    assert body not in (messages.GENERIC_SETUP_FAILURE, messages.GENERIC_PAIRING_FAILURE), body
 
 
 # ------------------------------------------------------------------------------------- more than one Mac
@@ -97,9 +114,7 @@ def phone_lists_hosts(world: World, ctx: ScenarioContext, first: str, second: st
     assert world.phone_view(ctx.last_phone()).hosts == (first, second)
 
 
-@then(parsers.re(rf'{PRONOUN} phone shows the (?P<count>\d+) threads of "(?P<mac>[^"]+)"'))
-def phone_shows_threads_of(world: World, ctx: ScenarioContext, count: str, mac: str) -> None:
+@then(parsers.re(quotes_copy(rf'{PRONOUN} phone shows "(?P<mac>[^"]+)" with "(?P<copy>[^"]+)"')))
+def phone_shows_host_screen(world: World, ctx: ScenarioContext, mac: str, copy: str) -> None:
     view = world.phone_view(ctx.last_phone())
-    copy = messages.PHONE_SCREENS["threads"]
-    expected = (mac, copy.title.format(server_name=mac), copy.body.format(thread_count=int(count)))
-    assert (view.active_host, view.screen["title"], view.screen["body"]) == expected, view
+    assert (view.active_host, view.screen["title"], view.screen["body"]) == (mac, mac, copy), view

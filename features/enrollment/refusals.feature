@@ -15,23 +15,30 @@ Feature: The Mac says why the backend will not enroll it
       When Dana turns on "Allow other devices to connect" on her Mac
 
     Scenario Outline: The Mac is refused for the workspace's policy
-      Then Codex on her Mac reports the remote-control status "<Mac status>"
+      Then Settings › Connections on her Mac says "<Mac says>"
       And her Mac has no remote-control enrollment
 
       @fixed
       Examples: with the typed-error fix
-        | Mac status        |
-        | blocked_by_policy |
+        | Mac says                                                                                                 |
+        | Your workspace admin doesn't allow remote control of this Mac. Ask your admin to allow remote control, then try again. |
 
       @legacy
       Examples: today's behaviour
-        | Mac status |
-        | errored    |
+        | Mac says                   |
+        | Remote control is errored. |
 
     @fixed
-    Scenario: The Mac and doctor name the workspace policy and what to do
-      Then Settings › Connections on her Mac explains how to fix "blocked by policy"
-      And pairsim doctor says the remote-control enrollment is blocked by "blocked by policy"
+    Scenario: pairsim doctor names the workspace policy and what to do
+      Then pairsim doctor says:
+        """
+        State database: ok
+        ChatGPT sign-in: ok
+        Remote control enrollment: blocked
+        Reason: Remote control is disabled for this workspace
+        Action: Ask your workspace admin to allow remote control.
+        2 ok · 0 warn · 1 fail
+        """
 
   Rule: Remote control is not offered in every region
 
@@ -41,20 +48,27 @@ Feature: The Mac says why the backend will not enroll it
       When Dana turns on "Allow other devices to connect" on her Mac
 
     Scenario Outline: The Mac is refused for the account's region
-      Then Codex on her Mac reports the remote-control status "<Mac status>"
+      Then Settings › Connections on her Mac says "<Mac says>"
       And her Mac has no remote-control enrollment
 
       @fixed
       Examples: with the typed-error fix
-        | Mac status                 |
-        | blocked_region_unavailable |
+        | Mac says                                                     |
+        | Remote control isn't available in your account's region yet. |
 
       @legacy
       Examples: today's behaviour
-        | Mac status |
-        | errored    |
+        | Mac says                   |
+        | Remote control is errored. |
 
     @fixed
-    Scenario: The Mac and doctor name the region and what to do
-      Then Settings › Connections on her Mac explains how to fix "region unavailable"
-      And pairsim doctor says the remote-control enrollment is blocked by "region unavailable"
+    Scenario: pairsim doctor names the region and what to do
+      Then pairsim doctor says:
+        """
+        State database: ok
+        ChatGPT sign-in: ok
+        Remote control enrollment: blocked
+        Reason: Remote control is not available in this region
+        Action: Use an account in a supported region.
+        2 ok · 0 warn · 1 fail
+        """

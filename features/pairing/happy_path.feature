@@ -11,17 +11,28 @@ Feature: Pairing a phone with Codex on a Mac
   Rule: Someone with multi-factor authentication pairs by scanning the code on her Mac
 
     Scenario: Dana's Mac is ready to pair
-      Then Codex on her Mac reports the remote-control status "connected"
-      And Settings › Connections on her Mac says "connected"
+      Then Settings › Connections on her Mac says "Ready. Scan the QR code with your phone to connect."
       And her Mac has a remote-control enrollment
-      And pairsim doctor says the remote-control enrollment is ok
+      And pairsim doctor says:
+        """
+        State database: ok
+        ChatGPT sign-in: ok
+        Remote control enrollment: ok
+        3 ok · 0 warn · 0 fail
+        """
 
     Scenario: Dana pairs her phone and sees her Mac's threads
       When Dana shows the pairing code on her Mac
       Then her Mac shows a pairing code to scan
       When Dana scans the pairing code with her phone
       Then her phone is connected to her Mac
-      And her phone shows her Mac's threads
+      And her phone showed these screens, in order:
+        | Connect to your Mac             | Scan the QR code shown in Codex on your Mac.               |
+        | Connect to Dana's MacBook Pro?  | Sign in with the ChatGPT account you use on this Mac.      |
+        | Sign in to ChatGPT              | Finish signing in in the browser.                          |
+        | Setting up a secure connection  | Keep Codex open on Dana's MacBook Pro.                     |
+        | Connected to Dana's MacBook Pro | You can now follow and approve Codex work from this phone. |
+        | Dana's MacBook Pro              | 3 threads                                                  |
 
   @approvals
   Rule: Dana decides on Codex's requests from her phone

@@ -1,7 +1,7 @@
 @pairing @refusals
 Feature: The phone says why it cannot connect
   Each known reason a pairing is refused has its own message on the phone, saying what to do. None of them may fall
-  back to the generic "Setup failed" message.
+  back to a generic failure.
 
   Background:
     Given Dana has a ChatGPT account with multi-factor authentication and the team workspace "Acme"
@@ -11,27 +11,27 @@ Feature: The phone says why it cannot connect
 
   Rule: The Mac must accept connections and the code must still be unused
 
-    Scenario Outline: The code cannot be used: <situation>
+    Scenario Outline: The code cannot be used: <title>
       Given <what happened before the scan>
       When Dana scans the pairing code with her phone
-      Then her phone shows the "<cause>" message
-      And her phone does not fall back to the generic setup failure
+      Then her phone shows "<title>" and says "<message>"
+      And her phone does not fall back to a generic failure
 
       Examples:
-        | situation                                   | what happened before the scan                               | cause                   |
-        | Connections are turned off on the Mac       | Dana turns off "Allow other devices to connect" on her Mac | remote control disabled |
-        | The code has expired                        | the pairing code expires before anyone scans it             | pairing code expired    |
-        | The code was already used by another device | Dana's tablet has already used the pairing code             | pairing code claimed    |
+        | what happened before the scan                               | title                           | message                                                                                                                                  |
+        | Dana turns off "Allow other devices to connect" on her Mac | Connections are off on your Mac | Your Mac isn't accepting connections. In Codex on your Mac, turn on Settings › Connections › Allow other devices to connect, then scan again. |
+        | the pairing code expires before anyone scans it             | Code expired                    | This pairing code has expired. Show a new code in Codex on your Mac and scan again.                                                      |
+        | Dana's tablet has already used the pairing code             | Code already used               | This code was already used by another device. For your security, start pairing again on your Mac.                                        |
 
   Rule: Only the Mac's owner, signed in to the Mac's workspace, can pair
 
-    Scenario Outline: The wrong person or workspace: <situation>
+    Scenario Outline: The wrong person or workspace: <title>
       Given Sam has a ChatGPT account with multi-factor authentication
       When <who scans>
-      Then the phone shows the "<cause>" message
-      And the phone does not fall back to the generic setup failure
+      Then the phone shows "<title>" and says "<message>"
+      And the phone does not fall back to a generic failure
 
       Examples:
-        | situation                                   | who scans                                                                 | cause              |
-        | Another person's phone scans Dana's code    | Sam scans Dana's pairing code with his own phone                          | account mismatch   |
-        | Dana's phone is signed in to her team       | Dana scans the pairing code with her phone, choosing the "Acme" workspace | workspace mismatch |
+        | who scans                                                                 | title               | message                                                                                                              |
+        | Sam scans Dana's pairing code with his own phone                          | Different account   | This Mac is signed in to a different ChatGPT account. Sign in on your phone with the account you use in Codex on your Mac. |
+        | Dana scans the pairing code with her phone, choosing the "Acme" workspace | Different workspace | This Mac uses a different ChatGPT workspace. Sign in again and choose the workspace you use in Codex on your Mac.          |

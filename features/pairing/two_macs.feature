@@ -14,8 +14,8 @@ Feature: One phone with two Macs
   Rule: Dana pairs one phone with each of her Macs
 
     Scenario: Both of Dana's Macs are ready to pair
-      Then Codex on "Dana's MacBook Pro" reports the remote-control status "connected"
-      And Codex on "Dana's Mac Studio" reports the remote-control status "connected"
+      Then Settings › Connections on "Dana's MacBook Pro" says "Ready. Scan the QR code with your phone to connect."
+      And Settings › Connections on "Dana's Mac Studio" says "Ready. Scan the QR code with your phone to connect."
 
     Scenario: Dana pairs one phone with each of her Macs
       When Dana shows the pairing code on "Dana's MacBook Pro"
@@ -23,7 +23,7 @@ Feature: One phone with two Macs
       And Dana shows the pairing code on "Dana's Mac Studio"
       And Dana scans the pairing code with her phone
       Then her phone lists "Dana's MacBook Pro" and "Dana's Mac Studio"
-      And her phone shows the 5 threads of "Dana's Mac Studio"
+      And her phone shows "Dana's Mac Studio" with "5 threads"
 
   Rule: Dana uses one phone with both her Macs
 
@@ -35,12 +35,12 @@ Feature: One phone with two Macs
 
     Scenario Outline: Dana switches her phone to one of her Macs
       When Dana switches her phone to "<mac>"
-      Then her phone shows the <count> threads of "<mac>"
+      Then her phone shows "<mac>" with "<threads>"
 
       Examples:
-        | mac                | count |
-        | Dana's MacBook Pro | 3     |
-        | Dana's Mac Studio  | 5     |
+        | mac                | threads   |
+        | Dana's MacBook Pro | 3 threads |
+        | Dana's Mac Studio  | 5 threads |
 
     @approvals
     Scenario Outline: A command Dana approves reaches only the Mac her phone is switched to

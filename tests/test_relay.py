@@ -12,6 +12,7 @@ from simulators.protocol.errors import ErrorCode, PairsimError, ProtocolError
 from simulators.protocol.relay import (
     PROTOCOL_VERSION,
     SUBSCRIBE_CURSOR_HEADER,
+    AckResult,
     AckStatus,
     ChunkSizeMismatchError,
     ClientAck,
@@ -577,9 +578,10 @@ def test_outbox_ack_outcomes_are_defined() -> None:
     outbox.send_message("c", "s", {"n": 2})
     assert outbox.ack("c", "other", 1).status is AckStatus.UNKNOWN_STREAM
     assert outbox.unacked_frames == 2
-    assert outbox.ack("c", "s", 1).status is AckStatus.ACKED
-    assert outbox.ack("c", "s", 1) == outbox.ack("c", "s", 1)
-    assert outbox.ack("c", "s", 1).status is AckStatus.STALE
+    assert outbox.ack("c", "s", 1) == AckResult(AckStatus.ACKED, 1)
+    # The same ack again drops nothing and leaves the second message waiting.
+    assert outbox.ack("c", "s", 1) == AckResult(AckStatus.STALE, 0)
+    assert outbox.unacked_frames == 1
     beyond = outbox.ack("c", "s", 99)
     assert beyond.status is AckStatus.BEYOND_SENT and beyond.dropped == 1
     assert outbox.pending() == [] and outbox.unacked_bytes == 0

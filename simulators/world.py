@@ -36,6 +36,7 @@ from simulators.daemon.profiles import Profile
 from simulators.daemon.remote_control import RemoteControlController
 from simulators.daemon.store import DaemonStore
 from simulators.daemon.threads import ThreadService
+from simulators.daemon.workspace import PROJECT, Workspace
 from simulators.phone.app import (
     COMMAND_APPROVAL,
     FILE_CHANGE_APPROVAL,
@@ -178,7 +179,8 @@ class World:
         home = directory / "codex-home"
         store = DaemonStore.open(home, self.clock)
         app_server = AppServer(home, self.clock, name, store.installation_id())
-        thread_service = ThreadService(app_server, seed=seed, seeded_threads=threads).install()
+        workspace = Workspace.seed(directory / "workspace" / PROJECT)
+        thread_service = ThreadService(app_server, workspace=workspace, seed=seed, seeded_threads=threads).install()
         desktop = DesktopApp(
             home, issuer_url=self.backend.issuer_url, backend_origin=self.backend_url, clock=self.clock
         )
@@ -263,6 +265,7 @@ class World:
                 # world; what a caller keeps from a given root is the QR images and whatever it wrote there.
                 for mac in self._macs:
                     shutil.rmtree(mac.home, ignore_errors=True)
+                    shutil.rmtree(mac.directory / "workspace", ignore_errors=True)
 
     async def _stop(self) -> None:
         for phone in self._phones.values():

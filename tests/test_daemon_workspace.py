@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import difflib
+import os
 import shlex
 import sys
 from collections.abc import Coroutine
@@ -152,3 +153,31 @@ def test_any_diff_difflib_writes_turns_the_old_text_into_the_new(old: list[str],
         assert old == new
         return
     assert apply_unified_diff("".join(old), diff) == "".join(new)
+
+
+def test_the_folder_is_absolute_whatever_the_caller_passed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    workspace = Workspace.seed(Path("workspace") / "login-service")
+    assert workspace.root == tmp_path / "workspace" / "login-service"
+    assert (workspace.root / LOGIN_FILE).read_text() == SEED_FILES[LOGIN_FILE]
+
+
+def test_a_cancelled_run_kills_the_process_and_records_nothing(tmp_path: Path) -> None:
+    workspace = Workspace(tmp_path)
+    ready = tmp_path / "ready"
+    os.mkfifo(ready)
+    child = f"import os, time; open({str(ready)!r}, 'w').write(str(os.getpid())); time.sleep(60)"
+
+    async def cancel_mid_run() -> int:
+        running = asyncio.ensure_future(workspace.run([sys.executable, "-c", child], str(tmp_path)))
+        # Opening the FIFO returns once the child has opened it to write: the process is running.
+        pid = int(await asyncio.to_thread(ready.read_text))
+        running.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await running
+        return pid
+
+    pid = run(cancel_mid_run())
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)  # killed and reaped
+    assert workspace.commands_run == []

@@ -71,15 +71,20 @@ class Workspace:
     root: Path
     commands_run: list[CommandRun] = field(default_factory=list)
 
+    def __post_init__(self) -> None:
+        # Threads report it as their `cwd`: a client must get a path that means the same thing from anywhere.
+        self.root = self.root.absolute()
+
     @classmethod
     def seed(cls, root: Path) -> Workspace:
         """The tiny project at `root`, written afresh: each daemon start (and each world) begins from the same
         files, so the scripted edit applies."""
+        workspace = cls(root)
         for relative, text in SEED_FILES.items():
-            path = root / relative
+            path = workspace.root / relative
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(text.encode("utf-8"))
-        return cls(root)
+        return workspace
 
     async def run(self, argv: Sequence[str], cwd: str, *, timeout: float = COMMAND_TIMEOUT) -> CommandRun:
         """Run `argv` in `cwd` as a child process in its own process group, with no shell and no input; kill the
@@ -103,6 +108,9 @@ class Workspace:
             await asyncio.wait_for(process.wait(), timeout)
         except TimeoutError:
             timed_out = True
+        except asyncio.CancelledError:
+            output.cancel()
+            raise
         finally:
             # On a timeout, or when the turn is cancelled mid-run: nothing the agent started outlives it, and the
             # whole group goes so that no grandchild keeps the output pipe open.

@@ -36,6 +36,7 @@ from simulators.daemon.profiles import Profile
 from simulators.daemon.remote_control import RemoteControlController
 from simulators.daemon.store import DaemonStore
 from simulators.daemon.threads import ThreadService
+from simulators.daemon.workspace import PROJECT, CommandRun, Workspace
 from simulators.phone.app import (
     COMMAND_APPROVAL,
     FILE_CHANGE_APPROVAL,
@@ -62,6 +63,7 @@ DAEMONS = ("mock", "codex")
 ENROLLMENT_ROUTES = ("rc.server.enroll", "rc.server.refresh")
 SEEDED_THREADS = 3
 APPROVAL_KINDS = {COMMAND_APPROVAL: "command", FILE_CHANGE_APPROVAL: "file_change"}
+ACTED_ON_TIMEOUT = 10.0  # seconds for a decision to cross the relay and the Mac to act on it
 
 
 class _LatestLast(dict[str, tuple[int, str]]):
@@ -180,7 +182,8 @@ class World:
         home = directory / "codex-home"
         store = DaemonStore.open(home, self.clock)
         app_server = AppServer(home, self.clock, name, store.installation_id())
-        thread_service = ThreadService(app_server, seed=seed, seeded_threads=threads).install()
+        workspace = Workspace.seed(directory / "workspace" / PROJECT)
+        thread_service = ThreadService(app_server, workspace=workspace, seed=seed, seeded_threads=threads).install()
         desktop = DesktopApp(
             home, issuer_url=self.backend.issuer_url, backend_origin=self.backend_url, clock=self.clock
         )
@@ -265,6 +268,7 @@ class World:
                 # world; what a caller keeps from a given root is the QR images and whatever it wrote there.
                 for mac in self._macs:
                     shutil.rmtree(mac.home, ignore_errors=True)
+                    shutil.rmtree(mac.directory / "workspace", ignore_errors=True)
 
     async def _stop(self) -> None:
         for phone in self._phones.values():
@@ -576,6 +580,23 @@ class World:
         assert threads is not None
         return self._on_loop(lambda: sum(len(thread.turns) for thread in threads.threads))
 
+    def commands_run(self, *, mac: str | None = None) -> list[CommandRun]:
+        """Every process Codex on the Mac has run for its agent, oldest first, as the daemon recorded it when it
+        spawned each one (command, working directory, exit code). Mock daemon only."""
+        threads = self._mock_mac(mac).threads
+        assert threads is not None
+        return self._on_loop(lambda: list(threads.workspace.commands_run))
+
+    def workspace_file(self, relative_path: str, *, mac: str | None = None) -> str:
+        """A file of the project Codex works in on the Mac, read from the Mac's disk now. Mock daemon only."""
+        threads = self._mock_mac(mac).threads
+        assert threads is not None
+        root = threads.workspace.root.resolve()
+        path = (root / relative_path).resolve()
+        if not path.is_relative_to(root):
+            raise ValueError(f"{relative_path!r} is outside the project folder on the Mac")
+        return path.read_bytes().decode("utf-8")
+
     # ---------------------------------------------------------------------------------------------------- phone
 
     def phone(self, label: str = "phone") -> PhoneApp:
@@ -657,7 +678,16 @@ class World:
         return self._run(self.phone(phone).wait_for_approval(kind))
 
     def phone_decide(self, approval: Approval, decision: str, *, phone: str = "phone") -> Any:
-        return self._run(self.phone(phone).decide(approval, decision))
+        """The person answers on the phone; the phone's confirmation screen. With the mock daemon this returns once
+        the Mac that asked has acted on the answer that reached it (run the command or not, changed the file or
+        not), so what a step reads from that Mac next is the outcome of this decision."""
+        app = self.phone(phone)
+        screen = self._run(app.decide(approval, decision))
+        if self.daemon == "mock" and approval.item_id is not None:
+            threads = self._mock_mac(self._on_loop(lambda: app.active_host)).threads
+            assert threads is not None
+            self._run(asyncio.wait_for(threads.wait_item_settled(approval.item_id), ACTED_ON_TIMEOUT))
+        return screen
 
     # --------------------------------------------------------------------------------------------------- faults
 

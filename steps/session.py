@@ -1,4 +1,4 @@
-"""Using the phone once it is paired: deciding on the approvals Codex asks for."""
+"""Using the phone once it is paired: deciding on the approvals Codex asks for, and what the Mac did with them."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING
 from pytest_bdd import parsers, then, when
 
 from simulators import messages
+from simulators.daemon.threads import SCRIPT_RESULT
+from simulators.daemon.workspace import SEED_FILES
 from steps.context import phone_label
 
 if TYPE_CHECKING:
@@ -16,6 +18,8 @@ if TYPE_CHECKING:
 PRONOUN = r"(?:her|his|their)"
 _APPROVAL_KINDS = {"run a command": "command", "change a file": "file_change"}
 _DECISIONS = {"approves": "accept", "declines": "decline"}
+# "Codex on her Mac" is the first Mac; `Codex on "Dana's Mac Studio"` names one.
+MAC = rf'Codex on (?:{PRONOUN} Mac|"(?P<mac>[^"]+)")'
 
 
 @when(parsers.re(rf'(?P<name>\w+) asks Codex from {PRONOUN} phone to "(?P<text>[^"]+)"'))
@@ -42,3 +46,25 @@ def decision_confirmed(ctx: ScenarioContext, verb: str) -> None:
     decision = "accept" if verb == "approved" else "decline"
     assert ctx.decision_screen is not None
     assert ctx.decision_screen.body == messages.DECISION_TEXT[decision], ctx.decision_screen
+
+
+@then(parsers.re(rf"{MAC} ran the command (?:she|he|they) approved"))
+def mac_ran_the_command(world: World, ctx: ScenarioContext, mac: str | None) -> None:
+    assert ctx.approval is not None and ctx.approval.kind == "command", "the phone has shown no command to approve"
+    ran = [(run.command, run.cwd) for run in world.commands_run(mac=mac)]
+    assert ran == [(ctx.approval.command, ctx.approval.cwd)], ran
+
+
+@then(parsers.re(rf"{MAC} has not run the command"))
+def mac_ran_no_command(world: World, mac: str | None) -> None:
+    assert world.commands_run(mac=mac) == []
+
+
+@then(parsers.re(rf'{MAC} changed "(?P<path>[^"]+)" as (?:she|he|they) approved'))
+def mac_changed_the_file(world: World, mac: str | None, path: str) -> None:
+    assert world.workspace_file(path, mac=mac) == SCRIPT_RESULT[path]
+
+
+@then(parsers.re(rf'{MAC} left "(?P<path>[^"]+)" as it was'))
+def mac_left_the_file(world: World, mac: str | None, path: str) -> None:
+    assert world.workspace_file(path, mac=mac) == SEED_FILES[path]

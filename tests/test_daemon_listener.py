@@ -23,6 +23,7 @@ from simulators.daemon.listener import AppServerListener, upgrade_problem
 from simulators.daemon.options import parse_listen_url
 from simulators.daemon.stdio_transport import serve_stdio
 from simulators.daemon.threads import install_threads
+from simulators.daemon.workspace import Workspace
 from simulators.protocol.ws_auth import CapabilityTokenAuth, SignedBearerTokenAuth, WsAuthConfig
 
 T = TypeVar("T")
@@ -33,6 +34,7 @@ CAPABILITY = CapabilityTokenAuth(hashlib.sha256(TOKEN.encode()).digest())
 SIGNED = SignedBearerTokenAuth(SECRET, issuer="test-issuer", audience="test-aud", max_clock_skew_seconds=30)
 INIT = {"id": 1, "method": "initialize", "params": {"clientInfo": {"name": "probe", "version": "0.0.1"}}}
 TIMEOUT = 5.0
+UNSEEDED = Workspace(Path("/nonexistent/pairsim-workspace"))  # these tests list threads but run no turn
 
 
 def run(scenario: Callable[[], Awaitable[T]]) -> T:
@@ -50,7 +52,7 @@ async def serving(
     server = AppServer(
         Path("/tmp/pairsim-home"), clock, "vm", "inst-0001", host_platform=HostPlatform("L", "x", "t")
     )
-    install_threads(server)
+    install_threads(server, workspace=UNSEEDED)
     listener = AppServerListener(server, listen=parse_listen_url(listen), auth=auth)
     await listener.start()
     try:
@@ -603,7 +605,7 @@ def stdio_exchange(data: bytes, stop_early: bool = False) -> list[dict[str, Any]
             "inst-0001",
             host_platform=HostPlatform("L", "x", "t"),
         )
-        install_threads(server)
+        install_threads(server, workspace=UNSEEDED)
         stdin_r, stdin_w = os.pipe()
         stdout_r, stdout_w = os.pipe()
         with open(stdin_r, "rb") as stdin, open(stdout_w, "wb") as stdout, open(stdout_r, "rb") as output:

@@ -5,7 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import difflib
 import json
+import os
+import shlex
+import shutil
+import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -24,7 +29,17 @@ from simulators.daemon.app_server import (
     RequestContext,
 )
 from simulators.daemon.listener import AppServerListener
-from simulators.daemon.threads import SCRIPT_COMMAND, ThreadService, install_threads
+from simulators.daemon.threads import (
+    SCRIPT_COMMAND,
+    SCRIPT_DIFF,
+    SCRIPT_FILE,
+    SCRIPT_MESSAGE_EDITED,
+    SCRIPT_MESSAGE_NOT_EDITED,
+    SCRIPT_RESULT,
+    ThreadService,
+    install_threads,
+)
+from simulators.daemon.workspace import SEED_FILES, Workspace
 
 T = TypeVar("T")
 NOW = 1_795_270_254.859
@@ -46,10 +61,20 @@ class World:
         self.server, self.threads, self.listener = server, threads, listener
         self.account: DesktopAccount | None = None
 
+    @property
+    def workspace(self) -> Workspace:
+        return self.threads.workspace
+
+    def project_files(self) -> dict[str, bytes]:
+        """Every file in the project folder on disk, by path relative to it."""
+        root = self.workspace.root
+        return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
 
 @contextlib.asynccontextmanager
 async def world(config_warnings: tuple[str, ...] = ()) -> AsyncIterator[World]:
     holder: dict[str, World] = {}
+    folder = tempfile.TemporaryDirectory(prefix="pairsim-test-workspace-")
     server = AppServer(
         HOME,
         FrozenClock(instant=NOW),
@@ -59,7 +84,7 @@ async def world(config_warnings: tuple[str, ...] = ()) -> AsyncIterator[World]:
         account_provider=lambda: holder["world"].account,
         config_warnings=config_warnings,
     )
-    threads = install_threads(server, seed=7)
+    threads = install_threads(server, workspace=Workspace.seed(Path(folder.name) / "project"), seed=7)
     listener = AppServerListener(server)
     await listener.start()
     holder["world"] = World(server, threads, listener)
@@ -68,6 +93,7 @@ async def world(config_warnings: tuple[str, ...] = ()) -> AsyncIterator[World]:
     finally:
         await listener.stop()
         await server.close()
+        folder.cleanup()
 
 
 class Client:
@@ -415,7 +441,7 @@ def test_seeded_threads_page_through_thread_list() -> None:
 def test_seeded_threads_are_deterministic() -> None:
     def ids(seed: int) -> list[str]:
         server = AppServer(HOME, FrozenClock(instant=NOW), "vm", "i", host_platform=PLATFORM)
-        return [t.id for t in ThreadService(server, seed=seed).threads]
+        return [t.id for t in ThreadService(server, workspace=Workspace(Path("/nonexistent")), seed=seed).threads]
 
     assert ids(3) == ids(3)
     assert ids(3) != ids(4)
@@ -527,11 +553,19 @@ def test_accepting_both_approvals_completes_the_turn() -> None:
             assert approval["params"]["threadId"] == thread_id and approval["params"]["turnId"] == turn_id
             assert approval["params"]["itemId"] == frames[1]["params"]["item"]["id"]
             assert approval["params"]["command"] == SCRIPT_COMMAND
+            assert approval["params"]["cwd"] == str(w.workspace.root)
             assert frames[3]["params"] == {"threadId": thread_id, "requestId": approval["id"]}
             assert frames[4]["params"]["item"]["exitCode"] == 0
+            assert frames[5]["params"]["item"]["changes"] == [
+                {
+                    "path": str(w.workspace.root / SCRIPT_FILE),
+                    "kind": {"type": "update", "move_path": None},
+                    "diff": SCRIPT_DIFF,
+                }
+            ]
             assert frames[6]["params"]["itemId"] == frames[5]["params"]["item"]["id"]
             assert frames[7]["params"]["requestId"] == frames[6]["id"] != approval["id"]
-            assert frames[10]["params"]["item"]["text"]
+            assert frames[10]["params"]["item"]["text"] == SCRIPT_MESSAGE_EDITED
             assert frames[-1]["params"] == {
                 "threadId": thread_id,
                 "turn": {"id": turn_id, "status": "completed", "items": [], "error": None},
@@ -552,7 +586,9 @@ def test_declining_marks_items_declined_and_the_turn_still_completes() -> None:
             declined_command = next(
                 f for f in frames if shape([f]) == ["item/completed commandExecution:declined"]
             )
-            assert declined_command["params"]["item"]["exitCode"] is None
+            item = declined_command["params"]["item"]
+            assert (item["exitCode"], item["aggregatedOutput"], item["durationMs"]) == (None, None, None)
+            assert frames[-2]["params"]["item"]["text"] == SCRIPT_MESSAGE_NOT_EDITED
             assert frames[-1]["params"]["turn"]["status"] == "completed"
 
     run(scenario)
@@ -563,10 +599,12 @@ def test_cancel_interrupts_the_turn() -> None:
         async with world() as w, client(w) as c:
             await c.initialize()
             await start_turn(c, w.threads.threads[0].id)
+            seeded = w.project_files()
             frames = await play_turn(c, {COMMAND: "cancel"})
             assert shape(frames)[-2:] == ["item/completed commandExecution:declined", "turn/completed"]
             assert FILE not in [f.get("method") for f in frames]
             assert frames[-1]["params"]["turn"]["status"] == "interrupted"
+            assert w.workspace.commands_run == [] and w.project_files() == seeded
 
     run(scenario)
 
@@ -606,6 +644,165 @@ def test_a_client_leaving_mid_approval_never_hangs_the_server() -> None:
                 frames = await play_turn(other, {COMMAND: "accept", FILE: "accept"})
                 assert frames[-1]["params"]["turn"]["status"] == "completed"
             await asyncio.wait_for(w.server.close(), TIMEOUT)
+
+    run(scenario)
+
+
+# ------------------------------------------------------------------------------------------------------------
+# What the Mac really does with a decision: a real process in the project folder, a real edit of a real file
+
+
+def spy_on_grep(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Put a `grep` first on PATH that notes where and how it was executed, then runs the real one: evidence,
+    apart from the daemon's own record, of whether the Mac spawned a process. Returns the file it notes in."""
+    real = shutil.which("grep")
+    assert real is not None
+    folder = tmp_path / "bin"
+    folder.mkdir()
+    noted = tmp_path / "grep-executions"
+    spy = folder / "grep"
+    spy.write_text(f'#!/bin/sh\necho "$(pwd -P) $*" >> {shlex.quote(str(noted))}\nexec {shlex.quote(real)} "$@"\n')
+    spy.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{folder}{os.pathsep}{os.environ['PATH']}")
+    return noted
+
+
+def completed_item(frames: list[dict[str, Any]], item_type: str) -> dict[str, Any]:
+    return next(
+        f["params"]["item"]
+        for f in frames
+        if f.get("method") == "item/completed" and f["params"]["item"]["type"] == item_type
+    )
+
+
+def test_an_accepted_command_really_runs_and_its_item_carries_the_process_output(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    executed = spy_on_grep(tmp_path, monkeypatch)
+    project: list[Path] = []
+
+    async def scenario() -> None:
+        async with world() as w, client(w) as c:
+            project.append(w.workspace.root.resolve())
+            # A line the seeded project does not have: only the process reading the file could report it.
+            login = w.workspace.root / SCRIPT_FILE
+            login.write_text(SEED_FILES[SCRIPT_FILE].replace("TIMEOUT = 1 ", "TIMEOUT = 42 "))
+            await c.initialize()
+            await start_turn(c, w.threads.threads[0].id)
+            frames = await play_turn(c, {COMMAND: "accept", FILE: "decline"})
+            item = completed_item(frames, "commandExecution")
+            assert item["status"] == "completed" and item["command"] == SCRIPT_COMMAND
+            assert item["aggregatedOutput"] == "3:TIMEOUT = 42  # seconds to wait for the service to answer\n"
+            [record] = w.workspace.commands_run
+            assert (record.command, record.cwd, record.exit_code) == (SCRIPT_COMMAND, str(w.workspace.root), 0)
+            assert (item["exitCode"], item["durationMs"]) == (record.exit_code, record.duration_ms)
+            assert isinstance(item["durationMs"], int) and item["durationMs"] >= 0
+
+    run(scenario)
+    assert executed.read_text().splitlines() == [f"{project[0]} -n TIMEOUT {SCRIPT_FILE}"]
+
+
+@pytest.mark.parametrize("decision", ["decline", "cancel"])
+def test_a_command_not_accepted_never_spawns_a_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, decision: str
+) -> None:
+    executed = spy_on_grep(tmp_path, monkeypatch)
+
+    async def scenario() -> None:
+        async with world() as w, client(w) as c:
+            await c.initialize()
+            await start_turn(c, w.threads.threads[0].id)
+            frames = await play_turn(c, {COMMAND: decision, FILE: "decline"})
+            assert completed_item(frames, "commandExecution")["status"] == "declined"
+            assert w.workspace.commands_run == []
+
+    run(scenario)
+    assert not executed.exists()
+
+
+@pytest.mark.parametrize(
+    ("login_file", "exit_code"),
+    [
+        (SEED_FILES[SCRIPT_FILE].replace("TIMEOUT", "WAIT"), 1),  # grep found nothing
+        (None, 2),  # grep could not read the file
+    ],
+    ids=["no-match", "no-file"],
+)
+def test_a_command_that_exits_non_zero_is_reported_failed_with_its_exit_code(
+    login_file: str | None, exit_code: int
+) -> None:
+    async def scenario() -> None:
+        async with world() as w, client(w) as c:
+            login = w.workspace.root / SCRIPT_FILE
+            if login_file is None:
+                login.unlink()
+            else:
+                login.write_text(login_file)
+            before = w.project_files()
+            await c.initialize()
+            await start_turn(c, w.threads.threads[0].id)
+            frames = await play_turn(c, {COMMAND: "accept", FILE: "accept"})
+            item = completed_item(frames, "commandExecution")
+            assert (item["status"], item["exitCode"]) == ("failed", exit_code)
+            assert [r.exit_code for r in w.workspace.commands_run] == [exit_code]
+            # grep's complaint goes to stderr; the item carries it with stdout.
+            assert (SCRIPT_FILE in item["aggregatedOutput"]) is (login_file is None)
+            # The edit cannot apply to a file that does not say what the diff expects: nothing is written.
+            assert completed_item(frames, "fileChange")["status"] == "failed"
+            assert w.project_files() == before
+            assert completed_item(frames, "agentMessage")["text"] == SCRIPT_MESSAGE_NOT_EDITED
+            assert frames[-1]["params"]["turn"]["status"] == "completed"
+
+    run(scenario)
+
+
+def test_an_accepted_edit_changes_the_file_exactly_as_its_diff_says() -> None:
+    async def scenario() -> None:
+        async with world() as w, client(w) as c:
+            seeded = w.project_files()
+            await c.initialize()
+            await start_turn(c, w.threads.threads[0].id)
+            frames = await play_turn(c, {COMMAND: "decline", FILE: "accept"})
+            assert completed_item(frames, "fileChange")["status"] == "completed"
+            after = w.project_files()
+            assert after == {**seeded, SCRIPT_FILE: SCRIPT_RESULT[SCRIPT_FILE].encode()}
+            # Read back from disk, the change is the diff the item showed, hunk for hunk, and nothing else.
+            on_disk = difflib.unified_diff(
+                seeded[SCRIPT_FILE].decode().splitlines(keepends=True),
+                after[SCRIPT_FILE].decode().splitlines(keepends=True),
+                n=1,
+            )
+            assert "".join(list(on_disk)[2:]) == SCRIPT_DIFF
+
+    run(scenario)
+
+
+def test_a_declined_edit_leaves_the_file_byte_for_byte() -> None:
+    async def scenario() -> None:
+        async with world() as w, client(w) as c:
+            login = w.workspace.root / SCRIPT_FILE
+            seeded, touched = w.project_files(), login.stat().st_mtime_ns
+            await c.initialize()
+            await start_turn(c, w.threads.threads[0].id)
+            frames = await play_turn(c, {COMMAND: "accept", FILE: "decline"})
+            assert completed_item(frames, "fileChange")["status"] == "declined"
+            assert w.project_files() == seeded and login.stat().st_mtime_ns == touched
+
+    run(scenario)
+
+
+def test_an_edit_already_made_does_not_apply_twice() -> None:
+    async def scenario() -> None:
+        async with world() as w, client(w) as c:
+            thread_id = w.threads.threads[0].id
+            await c.initialize()
+            await start_turn(c, thread_id, 10)
+            await play_turn(c, {COMMAND: "decline", FILE: "accept"})
+            edited = w.project_files()
+            await start_turn(c, thread_id, 11)
+            frames = await play_turn(c, {COMMAND: "decline", FILE: "accept"})
+            assert completed_item(frames, "fileChange")["status"] == "failed"
+            assert w.project_files() == edited
 
     run(scenario)
 

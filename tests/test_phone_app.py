@@ -27,7 +27,8 @@ from simulators.daemon.app_server import AppServer
 from simulators.daemon.enrollment_client import ChatGptCredentials
 from simulators.daemon.remote_control import RemoteControlController
 from simulators.daemon.store import DaemonStore
-from simulators.daemon.threads import SCRIPT_COMMAND, SCRIPT_FILE, install_threads
+from simulators.daemon.threads import SCRIPT_COMMAND, SCRIPT_FILE, SCRIPT_RESULT, install_threads
+from simulators.daemon.workspace import PROJECT, SEED_FILES, Workspace
 from simulators.phone.app import BlockingPhone, PhoneApp, SetupFailed
 from simulators.phone.machine import PhoneEvent, PhoneState
 from simulators.phone.relay_client import HostOffline
@@ -202,6 +203,7 @@ class _DesktopAuth:
 class Host:
     name: str
     controller: RemoteControlController
+    workspace: Workspace
 
     async def show_pairing_qr(self, origin: str) -> bytes:
         pairing = await self.controller.start_pairing()
@@ -240,7 +242,8 @@ class MiniWorld:
         tokens = self.server.control.issue_tokens(account.account.account_id)
         home = self.root / f"host-{len(self.hosts)}"
         app_server = AppServer(home, self.server.clock, name, str(uuid.uuid4()))
-        install_threads(app_server, seed=len(self.hosts) + 1)
+        workspace = Workspace.seed(home / "workspace" / PROJECT)
+        install_threads(app_server, workspace=workspace, seed=len(self.hosts) + 1)
         controller = RemoteControlController(
             app_server,
             DaemonStore.open(home, self.server.clock),
@@ -250,7 +253,7 @@ class MiniWorld:
         )
         await controller.enable()
         await controller.wait_for_status("connected")
-        host = Host(name, controller)
+        host = Host(name, controller, workspace)
         self.hosts.append(host)
         return host
 
@@ -354,7 +357,7 @@ def test_a_phone_pairs_end_to_end_with_mfa(tmp_path: Path) -> None:
 
 def test_the_phone_approves_a_command_and_declines_a_file_change(tmp_path: Path) -> None:
     async def scenario(world: MiniWorld) -> None:
-        _dana, _host, app, result = await pair_with_new_desktop(world)
+        _dana, host, app, result = await pair_with_new_desktop(world)
         try:
             assert result.paired, result
             await app.start_turn("Fix the flaky login test")
@@ -371,11 +374,15 @@ def test_the_phone_approves_a_command_and_declines_a_file_change(tmp_path: Path)
             socket = app.session.socket
             assert socket is not None
             completed = {
-                n.params["item"]["type"]: n.params["item"].get("status")
-                for n in socket.notifications
-                if n.method == "item/completed"
+                n.params["item"]["type"]: n.params["item"] for n in socket.notifications if n.method == "item/completed"
             }
-            assert completed["commandExecution"] == "completed" and completed["fileChange"] == "declined"
+            assert completed["commandExecution"]["status"] == "completed"
+            assert completed["fileChange"]["status"] == "declined"
+            # What the phone read is what the Mac did: it ran the command the phone showed, and left the file.
+            [ran] = host.workspace.commands_run
+            assert (ran.command, ran.cwd) == (command.command, command.cwd)
+            assert completed["commandExecution"]["aggregatedOutput"] == ran.output
+            assert (host.workspace.root / SCRIPT_FILE).read_text() == SEED_FILES[SCRIPT_FILE] != SCRIPT_RESULT[SCRIPT_FILE]
             assert app.pending_approvals() == []
             # A follow-up is a new turn on the same thread, once the first one is done.
             thread = app.session.thread_id

@@ -13,6 +13,8 @@ from urllib.parse import urlsplit
 import pytest
 
 from simulators import messages
+from simulators.daemon.threads import SCRIPT_FILE, SCRIPT_RESULT
+from simulators.daemon.workspace import PROJECT, SEED_FILES
 from simulators.phone.app import NotReady
 from simulators.world import QrShown, World
 
@@ -70,11 +72,20 @@ def test_one_phone_pairs_with_two_macs_switches_and_approves_on_the_chosen_one(t
         world.phone_start_turn("Run the tests on the laptop", phone=PHONE)
         approval = world.phone_wait_for_approval("command", phone=PHONE)
         assert world.approvals_waiting() == ["command"]
+        assert approval.cwd == str(tmp_path / "mac" / "workspace" / PROJECT)
         world.phone_decide(approval, "accept", phone=PHONE)
-        world.phone_wait_for_approval("file_change", phone=PHONE)
+        [ran] = world.commands_run(mac=MACBOOK)
+        assert (ran.command, ran.cwd, ran.exit_code) == (approval.command, approval.cwd, 0)
+        change = world.phone_wait_for_approval("file_change", phone=PHONE)
         assert world.approvals_waiting(mac=MACBOOK) == ["file_change"]
         assert world.approvals_waiting(mac=STUDIO) == []
         assert (world.turns_run(mac=MACBOOK), world.turns_run(mac=STUDIO)) == (1, 0)
+        world.phone_decide(change, "accept", phone=PHONE)
+        assert world.workspace_file(SCRIPT_FILE, mac=MACBOOK) == SCRIPT_RESULT[SCRIPT_FILE]
+        assert world.workspace_file(SCRIPT_FILE, mac=STUDIO) == SEED_FILES[SCRIPT_FILE]
+        assert world.commands_run(mac=STUDIO) == []
+        with pytest.raises(ValueError, match="outside the project folder"):
+            world.workspace_file("../codex-home/auth.json")
 
         # The secrets of both host sessions are accounted for, so a report check covers them.
         phone = world.phone(PHONE)
@@ -92,6 +103,11 @@ def test_macs_have_their_own_threads_and_stop_together(tmp_path: Path) -> None:
         # Without a count the added Mac lists one thread more, with its own thread ids.
         assert (len(first), len(second)) == (3, 4)
         assert not {t["id"] for t in first} & {t["id"] for t in second}
+        assert {t["cwd"] for t in first + second} == {
+            str(tmp_path / "mac" / "workspace" / PROJECT),
+            str(tmp_path / "danas-mac-studio" / "workspace" / PROJECT),
+        }
+        assert all(Path(t["cwd"], SCRIPT_FILE).is_file() for t in first + second)
         with pytest.raises(ValueError, match="already has a Mac"):
             world.add_mac(STUDIO)
         with pytest.raises(ValueError, match="no Mac named"):
@@ -111,6 +127,9 @@ def test_macs_have_their_own_threads_and_stop_together(tmp_path: Path) -> None:
     finally:
         world.stop()
     assert all(_refuses_connections(url) for url in urls)
+    # Each Mac's project folder goes with the world, like its Codex home.
+    assert not (tmp_path / "mac" / "workspace").exists()
+    assert not (tmp_path / "danas-mac-studio" / "workspace").exists()
 
 
 def test_the_real_daemon_target_has_one_mac() -> None:

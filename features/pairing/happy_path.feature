@@ -42,14 +42,26 @@ Feature: Pairing a phone with Codex on a Mac
       When Dana scans the pairing code with her phone
       And Dana asks Codex from her phone to "Fix the flaky login test"
 
-    Scenario: Dana approves a command from her phone
+    Scenario Outline: Dana decides on a command from her phone
       Then her phone asks Dana to approve Codex's request to run a command
-      When Dana approves it on her phone
-      Then her phone confirms that she approved it
+      When Dana <decides> it on her phone
+      Then her phone confirms that she <decided> it
+      And Codex on her Mac <did with the command>
 
-    Scenario: Dana declines a file change from her phone
+      Examples:
+        | decides  | decided  | did with the command         |
+        | approves | approved | ran the command she approved |
+        | declines | declined | has not run the command      |
+
+    Scenario Outline: Dana decides on a file change from her phone
       Then her phone asks Dana to approve Codex's request to run a command
       When Dana approves it on her phone
       Then her phone asks Dana to approve Codex's request to change a file
-      When Dana declines it on her phone
-      Then her phone confirms that she declined it
+      When Dana <decides> it on her phone
+      Then her phone confirms that she <decided> it
+      And Codex on her Mac <did with the file>
+
+      Examples:
+        | decides  | decided  | did with the file                      |
+        | approves | approved | changed "src/login.py" as she approved |
+        | declines | declined | left "src/login.py" as it was          |

@@ -43,14 +43,19 @@ Feature: One phone with two Macs
         | Dana's Mac Studio  | 5 threads |
 
     @approvals
-    Scenario Outline: A command Dana approves reaches only the Mac her phone is switched to
+    Scenario Outline: What Dana approves happens only on the Mac her phone is switched to
       When Dana switches her phone to "<mac>"
       And Dana asks Codex from her phone to "Fix the flaky login test"
       Then her phone asks Dana to approve Codex's request to run a command
       When Dana approves it on her phone
-      Then her phone asks Dana to approve Codex's request to change a file
+      Then Codex on "<mac>" ran the command she approved
+      And her phone asks Dana to approve Codex's request to change a file
       And Codex on "<mac>" has her decision and asks about the file change next
+      When Dana approves it on her phone
+      Then Codex on "<mac>" changed "src/login.py" as she approved
       And Codex on "<other>" has run nothing from her phone
+      And Codex on "<other>" has not run the command
+      And Codex on "<other>" left "src/login.py" as it was
 
       Examples:
         | mac                | other              |

@@ -41,6 +41,7 @@ from simulators.daemon.options import (
 )
 from simulators.daemon.stdio_transport import serve_stdio
 from simulators.daemon.threads import install_threads
+from simulators.daemon.workspace import PROJECT, Workspace
 from simulators.protocol.errors import PairsimError
 
 LOG_LEVEL_ENV = "PAIRSIM_LOG_LEVEL"
@@ -113,7 +114,8 @@ async def serve(options: DaemonOptions) -> int:
             server_name=socket.gethostname(),
             installation_id=load_or_create_installation_id(home),
         )
-        install_threads(app_server)
+        # The agent's project lives in the daemon's home: a temporary home takes it away on exit.
+        install_threads(app_server, workspace=Workspace.seed(home / "workspace" / PROJECT))
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):

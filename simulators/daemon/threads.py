@@ -1,19 +1,24 @@
 """A small scripted agent behind the mock app-server: threads, turns, and the approvals a phone answers.
 
 Every turn runs the same script, so a scenario knows what to expect: the agent wants to run a command
-(approval requested), then to edit a file (approval requested), then says what it did. The message order per
-approval is the real server's: `item/started`, the approval request, the client's `{decision}`,
-`serverRequest/resolved`, `item/completed`. A `cancel` decision ends the turn as `interrupted`. Turn events go
-to the connection that started the turn. Threads are seeded deterministically, so a phone has something to
-list.
+(approval requested), then to edit a file (approval requested), then says what it did. The work is real: the
+threads' folder is the Mac's `Workspace`, an accepted command runs there as a child process whose output, exit
+code and duration go into `item/completed`, and an accepted edit is applied to the file on disk. A declined
+command never starts and a declined edit never touches the file. The message order per approval is the real
+server's: `item/started`, the approval request, the client's `{decision}`, `serverRequest/resolved`,
+`item/completed`. A `cancel` decision ends the turn as `interrupted`. Turn events go to the connection that
+started the turn. Threads are seeded deterministically, so a phone has something to list.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import random
+import shlex
 import uuid
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from simulators.daemon.app_server import (
@@ -23,11 +28,17 @@ from simulators.daemon.app_server import (
     ConnectionClosed,
     RequestContext,
 )
+from simulators.daemon.workspace import (
+    LOGIN_FILE,
+    SEED_FILES,
+    CommandNotStarted,
+    EditNotApplied,
+    Workspace,
+)
 from simulators.protocol.jsonrpc import Response, invalid_request, invalid_type
 
 log = logging.getLogger("pairsim.daemon.threads")
 
-DEFAULT_CWD = "/home/dev/pairsim-demo"
 DEFAULT_PAGE_SIZE = 25
 MAX_PAGE_SIZE = 100
 
@@ -42,11 +53,22 @@ SEEDED_PREVIEWS = (
     "Write a migration for the sessions table",
 )
 
-SCRIPT_COMMAND = "pytest -q tests/test_login.py"
-SCRIPT_COMMAND_OUTPUT = "4 passed in 0.31s\n"
-SCRIPT_FILE = "src/login.py"
-SCRIPT_DIFF = "@@ -1,3 +1,3 @@\n-TIMEOUT = 1\n+TIMEOUT = 5\n"
-SCRIPT_MESSAGE = "I raised the login timeout and the login tests pass."
+# Cheap (a millisecond or two), present on every machine that runs pairsim, and what an agent would do first:
+# find where the timeout is set. Shown to the person exactly as it is executed.
+SCRIPT_ARGV = ("grep", "-n", "TIMEOUT", LOGIN_FILE)
+SCRIPT_COMMAND = shlex.join(SCRIPT_ARGV)
+SCRIPT_FILE = LOGIN_FILE
+SCRIPT_DIFF = (
+    "@@ -2,3 +2,3 @@\n"
+    " \n"
+    "-TIMEOUT = 1  # seconds to wait for the service to answer\n"
+    "+TIMEOUT = 5  # seconds to wait for the service to answer\n"
+    " \n"
+)
+# The project's files that the accepted edit changes, as they read afterwards.
+SCRIPT_RESULT = {SCRIPT_FILE: SEED_FILES[SCRIPT_FILE].replace("TIMEOUT = 1 ", "TIMEOUT = 5 ")}
+SCRIPT_MESSAGE_EDITED = f"I raised the login timeout in {SCRIPT_FILE} from 1 to 5 seconds."
+SCRIPT_MESSAGE_NOT_EDITED = f"I left {SCRIPT_FILE} as it was."
 
 
 @dataclass
@@ -93,6 +115,10 @@ class ThreadRecord:
         }
 
 
+class _TurnCancelled(Exception):
+    """The person answered `cancel`: the turn stops here and ends `interrupted`."""
+
+
 def _decision(answer: Response | Any) -> str:
     """The client's decision; anything unreadable counts as `decline` (the safe side)."""
     if not isinstance(answer, Response) or not isinstance(answer.result, dict):
@@ -108,24 +134,26 @@ def _decision(answer: Response | Any) -> str:
 
 
 class ThreadService:
-    """Threads and the scripted turn, registered on an `AppServer` by `install`."""
+    """Threads and the scripted turn, registered on an `AppServer` by `install`. Threads work in `workspace`."""
 
     def __init__(
-        self, server: AppServer, *, seed: int = 0, seeded_threads: int = 3, cwd: str = DEFAULT_CWD
+        self, server: AppServer, *, workspace: Workspace, seed: int = 0, seeded_threads: int = 3
     ) -> None:
         self.server = server
-        self.cwd = cwd
+        self.workspace = workspace
+        self.cwd = str(workspace.root)
         self._rng = random.Random(seed)
         self._threads: dict[str, ThreadRecord] = {}
         self._item_ids = 0
         self._turn_ids = 0
+        self._settled: dict[str, asyncio.Event] = {}
         now = server.clock.now_int()
         for index in range(seeded_threads):
             created = now - 86_400 * (seeded_threads - index) - self._rng.randrange(3_600)
             thread = ThreadRecord(
                 self._new_thread_id(),
                 SEEDED_PREVIEWS[index % len(SEEDED_PREVIEWS)],
-                cwd,
+                self.cwd,
                 created,
                 created + 600,
             )
@@ -155,6 +183,14 @@ class ThreadService:
     def _new_item_id(self) -> str:
         self._item_ids += 1
         return f"item-{self._item_ids}"
+
+    def _settled_event(self, item_id: str) -> asyncio.Event:
+        return self._settled.setdefault(item_id, asyncio.Event())
+
+    async def wait_item_settled(self, item_id: str) -> None:
+        """Until the item is done with: the decision on it acted on (the command run or not, the edit applied or
+        not) and recorded, or its turn ended without one."""
+        await self._settled_event(item_id).wait()
 
     # -- methods ---------------------------------------------------------------------------------------------
 
@@ -224,12 +260,12 @@ class ThreadService:
         base = {"threadId": thread.id, "turnId": turn.id}
         try:
             await connection.notify("turn/started", {"threadId": thread.id, "turn": turn.to_wire()})
-            carry_on = await self._command_step(connection, thread, base)
-            if carry_on and await self._file_change_step(connection, thread, base):
-                await self._agent_message_step(connection, base)
-                turn.status = "completed"
-            else:
-                turn.status = "interrupted"
+            await self._command_step(connection, thread, base)
+            edited = await self._file_change_step(connection, thread, base)
+            await self._agent_message_step(connection, base, edited)
+            turn.status = "completed"
+        except _TurnCancelled:
+            turn.status = "interrupted"
         except ConnectionClosed:
             # The client left mid-approval: the turn ends and nobody waits for an answer that cannot come.
             turn.status = "interrupted"
@@ -259,9 +295,17 @@ class ThreadService:
 
     async def _command_step(
         self, connection: AppServerConnection, thread: ThreadRecord, base: dict[str, Any]
-    ) -> bool:
-        """Ask, then run or skip the command. False when the user cancelled the turn."""
+    ) -> None:
+        """Ask, then run or skip the command. Raises `_TurnCancelled` when the person cancelled the turn."""
         item_id = self._new_item_id()
+        try:
+            await self._command_item(connection, thread, base, item_id)
+        finally:
+            self._settled_event(item_id).set()
+
+    async def _command_item(
+        self, connection: AppServerConnection, thread: ThreadRecord, base: dict[str, Any], item_id: str
+    ) -> None:
         actions = [{"type": "unknown", "command": SCRIPT_COMMAND}]
         item: dict[str, Any] = {
             "type": "commandExecution",
@@ -284,32 +328,55 @@ class ThreadService:
             {
                 **base,
                 "itemId": item_id,
-                "reason": "Run the login tests to check the fix",
+                "reason": "Find where the login timeout is set",
                 "command": SCRIPT_COMMAND,
                 "cwd": thread.cwd,
                 "commandActions": actions,
             },
         )
-        accepted = decision in ACCEPT_DECISIONS
-        if accepted:
-            item.update(
-                status="completed", aggregatedOutput=SCRIPT_COMMAND_OUTPUT, exitCode=0, durationMs=310
-            )
+        if decision in ACCEPT_DECISIONS:
+            item.update(await self._run_command(thread.cwd))
         else:
             item.update(status="declined")
         await connection.notify("item/completed", {**base, "item": item})
-        return decision != "cancel"
+        if decision == "cancel":
+            raise _TurnCancelled
+
+    async def _run_command(self, cwd: str) -> dict[str, Any]:
+        """The item's outcome fields for the approved command, from the process the Mac really ran."""
+        try:
+            run = await self.workspace.run(SCRIPT_ARGV, cwd)
+        except CommandNotStarted as exc:
+            log.warning("the approved command did not start: %s", exc.message)
+            return {"status": "failed", "aggregatedOutput": exc.message, "exitCode": None, "durationMs": None}
+        return {
+            "status": "completed" if run.exit_code == 0 else "failed",
+            "aggregatedOutput": run.output,
+            "exitCode": run.exit_code,
+            "durationMs": run.duration_ms,
+        }
 
     async def _file_change_step(
         self, connection: AppServerConnection, thread: ThreadRecord, base: dict[str, Any]
     ) -> bool:
-        """Ask, then apply or skip the edit. False when the user cancelled the turn."""
+        """Ask, then apply or skip the edit; True when the file was changed. Raises `_TurnCancelled` when the
+        person cancelled the turn."""
         item_id = self._new_item_id()
-        path = f"{thread.cwd.rstrip('/')}/{SCRIPT_FILE}"
+        try:
+            return await self._file_change_item(connection, thread, base, item_id)
+        finally:
+            self._settled_event(item_id).set()
+
+    async def _file_change_item(
+        self, connection: AppServerConnection, thread: ThreadRecord, base: dict[str, Any], item_id: str
+    ) -> bool:
+        path = Path(thread.cwd) / SCRIPT_FILE
         item: dict[str, Any] = {
             "type": "fileChange",
             "id": item_id,
-            "changes": [{"path": path, "kind": {"type": "update", "move_path": None}, "diff": SCRIPT_DIFF}],
+            "changes": [
+                {"path": str(path), "kind": {"type": "update", "move_path": None}, "diff": SCRIPT_DIFF}
+            ],
             "status": "inProgress",
         }
         await connection.notify("item/started", {**base, "item": item})
@@ -320,15 +387,28 @@ class ThreadService:
             "item/fileChange/requestApproval",
             {**base, "itemId": item_id, "reason": "Raise the login timeout", "grantRoot": None},
         )
-        accepted = decision in ACCEPT_DECISIONS
-        item.update(status="completed" if accepted else "declined")
+        status = "declined"
+        if decision in ACCEPT_DECISIONS:
+            try:
+                self.workspace.apply(path, SCRIPT_DIFF)
+                status = "completed"
+            except EditNotApplied as exc:
+                # E.g. a second turn: the file already says what the diff would make it say.
+                log.warning("the approved file change did not apply: %s", exc.message)
+                status = "failed"
+        item.update(status=status)
         await connection.notify("item/completed", {**base, "item": item})
-        return decision != "cancel"
+        if decision == "cancel":
+            raise _TurnCancelled
+        return status == "completed"
 
-    async def _agent_message_step(self, connection: AppServerConnection, base: dict[str, Any]) -> None:
+    async def _agent_message_step(
+        self, connection: AppServerConnection, base: dict[str, Any], edited: bool
+    ) -> None:
         item = {"type": "agentMessage", "id": self._new_item_id(), "text": ""}
+        text = SCRIPT_MESSAGE_EDITED if edited else SCRIPT_MESSAGE_NOT_EDITED
         await connection.notify("item/started", {**base, "item": item})
-        await connection.notify("item/completed", {**base, "item": {**item, "text": SCRIPT_MESSAGE}})
+        await connection.notify("item/completed", {**base, "item": {**item, "text": text}})
 
 
 def _first_text(items: object) -> str | None:
@@ -340,6 +420,6 @@ def _first_text(items: object) -> str | None:
     return None
 
 
-def install_threads(server: AppServer, *, seed: int = 0) -> ThreadService:
-    """Seed a few threads and serve `thread/*` and `turn/start` on `server`."""
-    return ThreadService(server, seed=seed).install()
+def install_threads(server: AppServer, *, workspace: Workspace, seed: int = 0) -> ThreadService:
+    """Seed a few threads working in `workspace` and serve `thread/*` and `turn/start` on `server`."""
+    return ThreadService(server, workspace=workspace, seed=seed).install()

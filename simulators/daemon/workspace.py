@@ -1,0 +1,218 @@
+"""The project folder on the Mac that the scripted agent works in, and what the Mac really does there.
+
+An approved command runs as a real child process (no shell) and the Mac keeps a record of every process it
+spawned; an approved file change is a unified diff applied to the file on disk, hunk by hunk, refusing any line
+that does not match. So a scenario can check what the Mac did with a person's decision, not only what the phone
+showed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import re
+import shlex
+import signal
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from simulators.protocol.errors import PairsimError
+
+PROJECT = "login-service"
+LOGIN_FILE = "src/login.py"
+SEED_FILES: dict[str, str] = {
+    "README.md": "# login-service\n\nSigns people in to the demo service.\n",
+    LOGIN_FILE: (
+        '"""Signing in to the demo service."""\n'
+        "\n"
+        "TIMEOUT = 1  # seconds to wait for the service to answer\n"
+        "\n"
+        "\n"
+        "def login(user: str, password: str) -> bool:\n"
+        "    return bool(user and password)\n"
+    ),
+}
+
+COMMAND_TIMEOUT = 10.0  # seconds; the scripted command takes milliseconds
+TIMEOUT_EXIT_CODE = 124  # what Codex reports for a command it killed at its timeout, as `timeout(1)` does
+SIGNAL_EXIT_BASE = 128  # a process killed by signal N exits 128 + N, as a shell reports it
+
+_HUNK_HEADER = re.compile(r"@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@")
+_NO_NEWLINE = "\\ No newline at end of file"
+
+
+class EditNotApplied(PairsimError):
+    """A diff that does not apply to the file as it is on disk, or a file that cannot be read or written; the
+    file is left as it was."""
+
+
+class CommandNotStarted(PairsimError):
+    """The Mac could not start the process at all (no such program, no such working directory)."""
+
+
+@dataclass(frozen=True)
+class CommandRun:
+    """One process the Mac spawned for the agent, recorded by the code that spawned it once the process ended."""
+
+    command: str  # exactly what ran: the argument vector, joined as a shell would quote it
+    cwd: str
+    exit_code: int
+    output: str  # stdout and stderr, interleaved as the process wrote them
+    duration_ms: int
+
+
+@dataclass
+class Workspace:
+    """The agent's project folder on one Mac, and the record of every process the agent ran on that Mac."""
+
+    root: Path
+    commands_run: list[CommandRun] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        # Threads report it as their `cwd`: a client must get a path that means the same thing from anywhere.
+        self.root = self.root.absolute()
+
+    @classmethod
+    def seed(cls, root: Path) -> Workspace:
+        """The tiny project at `root`, written afresh: each daemon start (and each world) begins from the same
+        files, so the scripted edit applies."""
+        workspace = cls(root)
+        for relative, text in SEED_FILES.items():
+            path = workspace.root / relative
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(text.encode("utf-8"))
+        return workspace
+
+    async def run(self, argv: Sequence[str], cwd: str, *, timeout: float = COMMAND_TIMEOUT) -> CommandRun:
+        """Run `argv` in `cwd` as a child process in its own process group, with no shell and no input; kill the
+        group at `timeout`. Raises `CommandNotStarted` when nothing could be started (and records nothing)."""
+        started = time.monotonic()
+        try:
+            process = await asyncio.create_subprocess_exec(
+                *argv,
+                cwd=cwd,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.STDOUT,
+                start_new_session=True,
+            )
+        except OSError as exc:
+            raise CommandNotStarted(f"could not run {shlex.join(argv)} in {cwd}: {exc.strerror}") from exc
+        assert process.stdout is not None
+        output = asyncio.ensure_future(process.stdout.read())
+        timed_out = False
+        try:
+            await asyncio.wait_for(process.wait(), timeout)
+        except TimeoutError:
+            timed_out = True
+        except asyncio.CancelledError:
+            output.cancel()
+            raise
+        finally:
+            # On a timeout, or when the turn is cancelled mid-run: nothing the agent started outlives it, and the
+            # whole group goes so that no grandchild keeps the output pipe open.
+            if process.returncode is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGKILL)
+                await process.wait()
+        returncode = process.returncode
+        assert returncode is not None
+        if timed_out:
+            exit_code = TIMEOUT_EXIT_CODE
+        elif returncode < 0:
+            exit_code = SIGNAL_EXIT_BASE - returncode
+        else:
+            exit_code = returncode
+        run = CommandRun(
+            command=shlex.join(argv),
+            cwd=cwd,
+            exit_code=exit_code,
+            output=(await output).decode("utf-8", errors="replace"),
+            duration_ms=round((time.monotonic() - started) * 1000),
+        )
+        self.commands_run.append(run)
+        return run
+
+    def apply(self, path: Path, diff: str) -> None:
+        """Apply `diff` to the file at `path`, or raise `EditNotApplied` and leave the file untouched."""
+        try:
+            before = path.read_bytes().decode("utf-8")
+        except OSError as exc:
+            raise EditNotApplied(f"cannot read {path}: {exc.strerror}") from exc
+        except UnicodeDecodeError as exc:
+            raise EditNotApplied(f"{path} is not UTF-8 text") from exc
+        after = apply_unified_diff(before, diff)
+        # Written beside it and renamed over it: a reader never sees half a file, and a failed write leaves it whole.
+        staging = path.with_name(f".{path.name}.pairsim-edit")
+        try:
+            staging.write_bytes(after.encode("utf-8"))
+            os.replace(staging, path)
+        except OSError as exc:
+            staging.unlink(missing_ok=True)
+            raise EditNotApplied(f"cannot write {path}: {exc.strerror}") from exc
+
+
+def apply_unified_diff(text: str, diff: str) -> str:
+    """`text` with every hunk of the unified diff `diff` applied, in order.
+
+    Strict, as `git apply` without fuzz: every context and removed line must equal the file's line at the hunk's
+    stated position, and each hunk's line counts must match its header. Optional `---`/`+++` file headers are
+    skipped. Anything else raises `EditNotApplied`.
+    """
+    old = _lines(text)
+    patch = _lines(diff)
+    index = 0
+    while index < len(patch) and patch[index].startswith(("--- ", "+++ ")):
+        index += 1
+    if index == len(patch):
+        raise EditNotApplied("the diff has no hunk")
+    new: list[str] = []
+    position = 0  # the next line of `old` not yet copied or consumed
+    while index < len(patch):
+        header = _HUNK_HEADER.match(patch[index])
+        if header is None:
+            raise EditNotApplied(f"line {index + 1} of the diff is not a hunk header: {patch[index].rstrip()!r}")
+        old_start, old_count, new_count = int(header[1]), _count(header[2]), _count(header[4])
+        index += 1
+        # A hunk that removes nothing names the line it goes after; any other names its first line.
+        start = old_start if old_count == 0 else old_start - 1
+        if start < position or start > len(old):
+            raise EditNotApplied(f"a hunk starts at line {old_start}, outside the file or before the previous hunk")
+        new.extend(old[position:start])
+        position = start
+        seen_old = seen_new = 0
+        while index < len(patch) and not patch[index].startswith("@@"):
+            tag, body = patch[index][:1], patch[index][1:]
+            if tag not in (" ", "-", "+"):
+                raise EditNotApplied(f"line {index + 1} of the diff is not a context, removed or added line")
+            index += 1
+            if index < len(patch) and patch[index].rstrip("\n") == _NO_NEWLINE:
+                body = body.removesuffix("\n")
+                index += 1
+            if tag != "+":
+                if position >= len(old) or old[position] != body:
+                    raise EditNotApplied(f"line {position + 1} of the file does not match the diff")
+                position += 1
+                seen_old += 1
+            if tag != "-":
+                new.append(body)
+                seen_new += 1
+        if (seen_old, seen_new) != (old_count, new_count):
+            raise EditNotApplied(
+                f"a hunk's header says -{old_count} +{new_count} lines, its body has -{seen_old} +{seen_new}"
+            )
+    new.extend(old[position:])
+    return "".join(new)
+
+
+def _count(group: str | None) -> int:
+    return 1 if group is None else int(group)
+
+
+def _lines(text: str) -> list[str]:
+    """Lines with their newline kept, split on "\\n" only (as diff tools count lines)."""
+    parts = text.split("\n")
+    return [part + "\n" for part in parts[:-1]] + ([parts[-1]] if parts[-1] else [])

@@ -587,6 +587,19 @@ class World:
         assert threads is not None
         return self._on_loop(lambda: list(threads.workspace.commands_run))
 
+    def approved_for_the_session(self, *, mac: str | None = None) -> set[str]:
+        """The kinds of request ("commandExecution", "fileChange") Codex on the Mac may now do without asking,
+        because the person approved them for the rest of the session. Mock daemon only."""
+        threads = self._mock_mac(mac).threads
+        assert threads is not None
+        return self._on_loop(lambda: {kind for thread in threads.threads for kind in thread.approved_for_session})
+
+    def project_folder(self, *, mac: str | None = None) -> Path:
+        """Where the project Codex works in lives on the Mac. Mock daemon only."""
+        threads = self._mock_mac(mac).threads
+        assert threads is not None
+        return threads.workspace.root
+
     def workspace_file(self, relative_path: str, *, mac: str | None = None) -> str:
         """A file of the project Codex works in on the Mac, read from the Mac's disk now. Mock daemon only."""
         threads = self._mock_mac(mac).threads

@@ -23,7 +23,6 @@ class ScenarioContext:
     outcome: PairingOutcome | None = None
     attempts: list[tuple[str, PairingOutcome]] = field(default_factory=list)  # (phone label, outcome), in order
     approval: Any = None
-    decision_screen: Any = None
 
     def remember_person(self, name: str) -> None:
         if name not in self.people:

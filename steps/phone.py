@@ -84,20 +84,20 @@ def phone_screens_in_order(ctx: ScenarioContext, datatable: list[list[str]]) -> 
 
 
 @then(parsers.re(quotes_copy(rf'{PRONOUN} phone shows "(?P<copy_title>[^"]+)" and says "(?P<copy_body>[^"]+)"')))
-def phone_shows_title_and_body(ctx: ScenarioContext, copy_title: str, copy_body: str) -> None:
-    last = ctx.last_outcome().screens[-1]
-    assert (last["title"], last["body"]) == (copy_title, copy_body), last
+def phone_shows_title_and_body(world: World, ctx: ScenarioContext, copy_title: str, copy_body: str) -> None:
+    screen = world.phone_view(ctx.last_phone()).screen
+    assert (screen["title"], screen["body"]) == (copy_title, copy_body), screen
 
 
 @then(parsers.re(quotes_copy(rf'{PRONOUN} phone says "(?P<copy>[^"]+)"')))
-def phone_says(ctx: ScenarioContext, copy: str) -> None:
-    last = ctx.last_outcome().screens[-1]
-    assert last["body"] == copy, last
+def phone_says(world: World, ctx: ScenarioContext, copy: str) -> None:
+    screen = world.phone_view(ctx.last_phone()).screen
+    assert screen["body"] == copy, screen
 
 
 @then(parsers.re(rf"{PRONOUN} phone does not fall back to a generic failure"))
-def phone_not_generic(ctx: ScenarioContext) -> None:
-    body = ctx.last_outcome().screens[-1]["body"]
+def phone_not_generic(world: World, ctx: ScenarioContext) -> None:
+    body = world.phone_view(ctx.last_phone()).screen["body"]
     assert body not in (messages.GENERIC_SETUP_FAILURE, messages.GENERIC_PAIRING_FAILURE), body
 
 

@@ -10,14 +10,20 @@ from simulators import messages
 from simulators.daemon.threads import SCRIPT_RESULT
 from simulators.daemon.workspace import SEED_FILES
 from steps.context import phone_label
+from steps.copy import quotes_copy
 
 if TYPE_CHECKING:
     from simulators.world import World
     from steps.context import ScenarioContext
 
 PRONOUN = r"(?:her|his|their)"
-_APPROVAL_KINDS = {"run a command": "command", "change a file": "file_change"}
-_DECISIONS = {"approves": "accept", "declines": "decline"}
+_APPROVAL_KINDS = {
+    messages.PHONE_SCREENS["approval_command"].title: "command",
+    messages.PHONE_SCREENS["approval_file_change"].title: "file_change",
+}
+_DECISIONS = {"approves": "accept", "declines": "decline", "cancels": "cancel"}
+# The Mac's project folder is a temporary directory: a feature names it, the step fills it in.
+PROJECT_FOLDER = "{project folder}"
 # "Codex on her Mac" is the first Mac; `Codex on "Dana's Mac Studio"` names one.
 MAC = rf'Codex on (?:{PRONOUN} Mac|"(?P<mac>[^"]+)")'
 
@@ -27,25 +33,26 @@ def start_turn(world: World, name: str, text: str) -> None:
     world.phone_start_turn(text, phone=phone_label(name))
 
 
-@then(parsers.re(rf"{PRONOUN} phone asks (?P<name>\w+) to approve Codex's request to (?P<what>run a command|change a file)"))
-def phone_shows_approval(world: World, ctx: ScenarioContext, name: str, what: str) -> None:
-    kind = _APPROVAL_KINDS[what]
-    ctx.approval = world.phone_wait_for_approval(kind, phone=phone_label(name))
-    key = "approval_command" if kind == "command" else "approval_file_change"
-    assert ctx.approval.screen.title == messages.PHONE_SCREENS[key].title, ctx.approval.screen
+@then(parsers.re(quotes_copy(
+    rf'{PRONOUN} phone asks (?P<name>\w+) "(?P<copy_title>[^"]+)" with "(?P<copy_body>[^"]+)"'
+)))
+def phone_shows_approval(world: World, ctx: ScenarioContext, name: str, copy_title: str, copy_body: str) -> None:
+    label = phone_label(name)
+    ctx.approval = world.phone_wait_for_approval(_APPROVAL_KINDS[copy_title], phone=label)
+    folder = str(world.project_folder(mac=world.phone_view(label).active_host))
+    expected = (copy_title, copy_body.replace(PROJECT_FOLDER, folder))
+    assert (ctx.approval.screen.title, ctx.approval.screen.body) == expected, ctx.approval.screen
 
 
-@when(parsers.re(r"(?P<name>\w+) (?P<verb>approves|declines) it on (?:her|his|their) phone"))
-def decide(world: World, ctx: ScenarioContext, name: str, verb: str) -> None:
+@when(parsers.re(
+    r"(?P<name>\w+) (?P<verb>approves|declines|cancels) it(?P<session> for the rest of the session)? on "
+    r"(?:her|his|their) phone"
+))
+def decide(world: World, ctx: ScenarioContext, name: str, verb: str, session: str | None) -> None:
     assert ctx.approval is not None, "the phone has shown no approval to decide on"
-    ctx.decision_screen = world.phone_decide(ctx.approval, _DECISIONS[verb], phone=phone_label(name))
-
-
-@then(parsers.re(rf"{PRONOUN} phone confirms that (?:she|he|they) (?P<verb>approved|declined) it"))
-def decision_confirmed(ctx: ScenarioContext, verb: str) -> None:
-    decision = "accept" if verb == "approved" else "decline"
-    assert ctx.decision_screen is not None
-    assert ctx.decision_screen.body == messages.DECISION_TEXT[decision], ctx.decision_screen
+    decision = "acceptForSession" if session and verb == "approves" else _DECISIONS[verb]
+    assert not session or verb == "approves", "only an approval can last for the rest of the session"
+    world.phone_decide(ctx.approval, decision, phone=phone_label(name))
 
 
 @then(parsers.re(rf"{MAC} ran the command (?:she|he|they) approved"))
@@ -53,6 +60,12 @@ def mac_ran_the_command(world: World, ctx: ScenarioContext, mac: str | None) -> 
     assert ctx.approval is not None and ctx.approval.kind == "command", "the phone has shown no command to approve"
     ran = [(run.command, run.cwd) for run in world.commands_run(mac=mac)]
     assert ran == [(ctx.approval.command, ctx.approval.cwd)], ran
+
+
+@then(parsers.re(rf"{MAC} ran the command (?:she|he|they) approved, and will run commands without asking"))
+def mac_ran_and_may_run_again(world: World, ctx: ScenarioContext, mac: str | None) -> None:
+    mac_ran_the_command(world, ctx, mac)
+    assert world.approved_for_the_session(mac=mac) == {"commandExecution"}
 
 
 @then(parsers.re(rf"{MAC} has not run the command"))

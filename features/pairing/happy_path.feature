@@ -42,26 +42,28 @@ Feature: Pairing a phone with Codex on a Mac
       When Dana scans the pairing code with her phone
       And Dana asks Codex from her phone to "Fix the flaky login test"
 
-    Scenario Outline: Dana decides on a command from her phone
-      Then her phone asks Dana to approve Codex's request to run a command
-      When Dana <decides> it on her phone
-      Then her phone confirms that she <decided> it
+    Scenario Outline: Dana decides on a command from her phone: she <decides>
+      Then her phone asks Dana "Approve command?" with "Codex wants to run `grep -n TIMEOUT src/login.py` in {project folder}."
+      When Dana <decides> on her phone
+      Then her phone shows "Decision sent" and says "<phone says>"
       And Codex on her Mac <did with the command>
 
       Examples:
-        | decides  | decided  | did with the command         |
-        | approves | approved | ran the command she approved |
-        | declines | declined | has not run the command      |
+        | decides                                 | phone says                                              | did with the command         |
+        | approves it                             | You approved this request.                              | ran the command she approved |
+        | approves it for the rest of the session | You approved this request for the rest of the session. | ran the command she approved, and will run commands without asking |
+        | declines it                             | You declined this request.                              | has not run the command      |
+        | cancels it                              | You cancelled this turn.                                | has not run the command      |
 
-    Scenario Outline: Dana decides on a file change from her phone
-      Then her phone asks Dana to approve Codex's request to run a command
+    Scenario Outline: Dana decides on a file change from her phone: she <decides>
+      Then her phone asks Dana "Approve command?" with "Codex wants to run `grep -n TIMEOUT src/login.py` in {project folder}."
       When Dana approves it on her phone
-      Then her phone asks Dana to approve Codex's request to change a file
-      When Dana <decides> it on her phone
-      Then her phone confirms that she <decided> it
+      Then her phone asks Dana "Approve file change?" with "Codex wants to change {project folder}/src/login.py."
+      When Dana <decides> on her phone
+      Then her phone shows "Decision sent" and says "<phone says>"
       And Codex on her Mac <did with the file>
 
       Examples:
-        | decides  | decided  | did with the file                      |
-        | approves | approved | changed "src/login.py" as she approved |
-        | declines | declined | left "src/login.py" as it was          |
+        | decides     | phone says                 | did with the file                      |
+        | approves it | You approved this request. | changed "src/login.py" as she approved |
+        | declines it | You declined this request. | left "src/login.py" as it was          |

@@ -49,12 +49,12 @@ Feature: Remote control through our backend, with either daemon behind it
       Then Codex on her Mac reports the remote-control status "errored"
       And Settings › Connections on her Mac shows the "errored" text
 
-    @fixed @xfail_on_codex:the_real_daemon_does_not_surface_the_MFA_refusal_(openai/codex_issue_24046)
+    @fixed @xfail_on_codex:real_daemon_hides_the_mfa_refusal
     Scenario: With the fix, the Mac names multi-factor authentication as the cause
       Then Codex on her Mac reports the remote-control status "blocked_mfa_required"
       And Settings › Connections on her Mac shows the "mfa required" text
 
-    @legacy @xfail_on_mock:the_mock_has_no_codex_remote-control_command
+    @legacy @xfail_on_mock:mock_has_no_remote_control_cli
     Scenario: The command line says only that the connection is errored
       Then "codex remote-control" on her Mac says "Remote control is enabled on {server name} but the connection is errored."
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import hashlib
 import json
 import os
+import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -577,17 +579,37 @@ def test_a_bad_client_never_disturbs_another() -> None:
     run(scenario)
 
 
+def missing_ipv6_loopback() -> str | None:
+    """Why this host cannot bind the IPv6 loopback, if it cannot; any other error is raised, to fail the test."""
+    if not socket.has_ipv6:
+        return "this Python is built without IPv6 (socket.has_ipv6 is false)"
+    try:
+        probe = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+    except OSError as exc:
+        if exc.errno == errno.EAFNOSUPPORT:
+            return "the kernel has no IPv6 (EAFNOSUPPORT creating an AF_INET6 socket)"
+        raise
+    with probe:
+        try:
+            probe.bind(("::1", 0))
+        except OSError as exc:
+            if exc.errno == errno.EADDRNOTAVAIL:
+                return "the loopback interface has no ::1 (EADDRNOTAVAIL binding [::1]:0)"
+            raise
+    return None
+
+
 def test_ipv6_loopback_listener() -> None:
+    if (missing := missing_ipv6_loopback()) is not None:
+        pytest.skip(f"no IPv6 loopback: {missing}")
+
     async def scenario() -> None:
         async with serving(listen="ws://[::1]:0") as listener:
             assert listener.url == f"ws://[::1]:{listener.port}"
             async with connect(listener.url) as ws:
                 await initialize(ws)
 
-    try:
-        run(scenario)
-    except OSError as exc:  # pragma: no cover - hosts without IPv6
-        pytest.skip(f"no IPv6 loopback here: {exc}")
+    run(scenario)
 
 
 # ------------------------------------------------------------------------------------------------------------

@@ -14,7 +14,6 @@ import stat
 import subprocess
 import threading
 import tomllib
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -56,13 +55,9 @@ BANNER = [
 
 
 @pytest.fixture
-def target(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[DaemonTarget]:
-    kind = DaemonKind(request.config.getoption("--daemon", default="mock"))
-    daemons = DaemonTarget(kind)
-    try:
-        yield daemons
-    finally:
-        daemons.stop()
+def target(daemon_target: DaemonTarget) -> DaemonTarget:
+    """The daemons of the target `--daemon` names; through `daemon_target`, so `--daemon codex` selects the test."""
+    return daemon_target
 
 
 def _get(host: str, port: int, path: str) -> bytes:
@@ -245,16 +240,23 @@ def test_a_home_the_caller_made_is_used_and_config_files_stay(target: DaemonTarg
 def test_stop_kills_a_helper_that_left_the_process_group(target: DaemonTarget) -> None:
     # What `codex remote-control stop` leaves behind: a helper in its own session, still carrying CODEX_HOME.
     home = target.new_home()
-    helper = subprocess.Popen(
-        ["sleep", "300"], env={**os.environ, "CODEX_HOME": str(home)}, start_new_session=True
-    )
-    try:
-        assert helper.pid in processes_with_environment("CODEX_HOME", {str(home)})
-        target.stop()
-        assert helper.wait(timeout=10) == -9
-    finally:
-        if helper.poll() is None:
-            helper.kill()
+    # Popen returns once the child's exec has begun, which can be before /proc shows the new image's environment
+    # (then it reads empty). The helper says "ready" once it runs, then waits on its stdin until it is killed.
+    with subprocess.Popen(
+        ["sh", "-c", "echo ready; read -r _"],
+        env={**os.environ, "CODEX_HOME": str(home)},
+        start_new_session=True,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+    ) as helper:
+        try:
+            assert helper.stdout is not None and helper.stdout.readline() == b"ready\n"
+            assert helper.pid in processes_with_environment("CODEX_HOME", {str(home)})
+            target.stop()
+            assert helper.wait(timeout=10) == -9
+        finally:
+            if helper.poll() is None:
+                helper.kill()
 
 
 def test_stop_kills_what_is_left_of_the_group_after_the_daemon_exited(tmp_path: Path) -> None:

@@ -35,11 +35,11 @@ Feature: Remote control through our backend, with either daemon behind it
     Scenario: Today's Mac only says that remote control is errored
       Then Settings › Connections on her Mac says "Remote control is errored."
 
-    @fixed @xfail_on_codex:the_real_daemon_does_not_surface_the_MFA_refusal_(openai/codex_issue_24046)
+    @fixed @xfail_on_codex:real_daemon_hides_the_mfa_refusal
     Scenario: With the fix, the Mac names multi-factor authentication as the cause
       Then Settings › Connections on her Mac says "Multi-factor authentication is required before this Mac can be controlled from iPhone. Open account security settings, enable MFA, then sign in to Codex again."
 
-    @legacy @xfail_on_mock:the_mock_has_no_codex_remote-control_command
+    @legacy @xfail_on_mock:mock_has_no_remote_control_cli
     Scenario: The command line says only that the connection is errored
       Then "codex remote-control" on her Mac says "Remote control is enabled on {server name} but the connection is errored."
 

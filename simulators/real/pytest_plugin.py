@@ -1,31 +1,51 @@
 """pytest plugin: run the daemon-facing tests against our mock daemon or the real `codex app-server`.
 
-    pytest --daemon mock     # default: `pairsim daemon serve`
-    pytest --daemon codex    # the pinned real binary; `scripts/install-real-daemon` installs it
+    pytest --daemon mock     # default: every test; the daemon-facing ones against `pairsim daemon serve`
+    pytest --daemon codex    # only the daemon-facing tests, against the pinned real binary
+                             # (`scripts/install-real-daemon` installs it)
+
+A test is daemon-facing when what it checks depends on the daemon `--daemon` names: a `@daemon` scenario or test, a
+`real_daemon` test (needs the real binary; deselected under `--daemon mock`), or a test that starts daemons through
+the `daemon_target` or `shared_daemons` fixture. `--daemon codex` selects exactly those, so a `-m` or `-k` of the
+user's only narrows either run. A run that selects nothing says so in one loud line at the end.
 
 Fixtures: `daemon_kind`, `daemon_target` (a DaemonTarget whose daemons die with the test) and `shared_daemons`
 (daemons kept for the whole session, one per configuration, for scenarios that only probe them).
 
-Known differences are written as tags in the features, `@xfail_on_codex:why_in_snake_case` or
-`@xfail_on_mock:why`, and become strict xfails on that target only: a fix on either side turns them into failures
-that ask for the tag to go. `@real_daemon` (or the `real_daemon` marker) tests need the real binary and are
-deselected under `--daemon mock`.
+Known differences are tags in the features, `@xfail_on_codex:<name>` or `@xfail_on_mock:<name>`, naming an entry of
+`simulators.real.known_differences`; on that daemon the scenario is a strict xfail that accepts only the entry's
+failure (its step, exception type and message). Any other failure is a failure, and a fix (a pass) fails the strict
+xfail until the tag and the entry go.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import functools
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
+from typing import Any
 
 import allure
 import pytest
 
 from simulators.protocol.errors import PairsimError
 from simulators.real.codex import locate_real_daemon
+from simulators.real.known_differences import KnownDifference, known_difference
 from simulators.real.target import DaemonKind, DaemonTarget, RunningDaemon
 
 OPTION = "--daemon"
 _XFAIL_TAGS = {"xfail_on_codex": DaemonKind.CODEX, "xfail_on_mock": DaemonKind.MOCK}
+_DAEMON_FIXTURES = frozenset({"daemon_target", "shared_daemons"})
+_SELECTION = {
+    DaemonKind.MOCK: "every test but the real_daemon ones, the daemon-facing ones against the mock daemon",
+    DaemonKind.CODEX: "the daemon-facing tests (@daemon, real_daemon, daemon_target/shared_daemons), real daemon",
+}
+
+# Per test: the known difference it is an expected failure of, the step that failed (from pytest-bdd) with its
+# exception, and why the failure was not the known difference.
+_DIFFERENCE = pytest.StashKey[KnownDifference]()
+_FAILED_STEP = pytest.StashKey[tuple[str, BaseException]]()
+_MISMATCH = pytest.StashKey[str]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -34,14 +54,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         OPTION,
         choices=[kind.value for kind in DaemonKind],
         default=DaemonKind.MOCK.value,
-        help="which daemon the daemon-facing tests run against: our mock (default) or the real codex app-server",
+        help="mock (default): every test, the daemon-facing ones against our mock daemon; "
+        "codex: only the daemon-facing tests, against the real codex app-server",
     )
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "daemon: a scenario about the daemon's listener, run on --daemon mock|codex")
-    config.addinivalue_line("markers", "xfail_on_codex(reason): a known difference of the real daemon (strict)")
-    config.addinivalue_line("markers", "xfail_on_mock(reason): a known difference of our mock daemon (strict)")
+    config.addinivalue_line("markers", "daemon: runs against --daemon mock|codex; selected by --daemon codex")
+    config.addinivalue_line("markers", "xfail_on_codex(name): a known difference of the real daemon (strict)")
+    config.addinivalue_line("markers", "xfail_on_mock(name): a known difference of our mock daemon (strict)")
     config.addinivalue_line("markers", "real_daemon: needs the real codex binary; runs only with --daemon codex")
     if config.getoption(OPTION) == DaemonKind.CODEX.value:
         try:
@@ -52,29 +73,107 @@ def pytest_configure(config: pytest.Config) -> None:
 
 @pytest.hookimpl(optionalhook=True, tryfirst=True)
 def pytest_bdd_apply_tag(tag: str, function: Callable[..., object]) -> object:
-    name, _, reason = tag.partition(":")
-    if name not in _XFAIL_TAGS:
+    marker_name, _, name = tag.partition(":")
+    if marker_name not in _XFAIL_TAGS:
         return None  # pytest-bdd's default: the tag becomes a marker of the same name
-    getattr(pytest.mark, name)(reason=reason.replace("_", " ") or "known difference")(function)
+    known_difference(name, _XFAIL_TAGS[marker_name])  # a tag naming no entry fails the collection
+    getattr(pytest.mark, marker_name)(name)(function)
     return True
+
+
+def daemon_facing(item: pytest.Item) -> bool:
+    """Whether what `item` checks depends on the daemon `--daemon` names."""
+    if item.get_closest_marker("daemon") or item.get_closest_marker("real_daemon"):
+        return True
+    return not _DAEMON_FIXTURES.isdisjoint(getattr(item, "fixturenames", ()))
+
+
+def selected(item: pytest.Item, kind: DaemonKind) -> bool:
+    """What a run is: `--daemon codex` runs the daemon-facing tests, `--daemon mock` all but the real_daemon ones."""
+    if kind is DaemonKind.CODEX:
+        return daemon_facing(item)
+    return item.get_closest_marker("real_daemon") is None
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     kind = DaemonKind(config.getoption(OPTION))
     keep, deselected = [], []
     for item in items:
-        if kind is DaemonKind.MOCK and item.get_closest_marker("real_daemon") is not None:
+        if selected(item, kind):
+            _expect_known_difference(item, kind)
+            keep.append(item)
+        else:
             deselected.append(item)
-            continue
-        for marker_name, target_kind in _XFAIL_TAGS.items():
-            marker = item.get_closest_marker(marker_name)
-            if marker is not None and target_kind is kind:
-                reason = marker.kwargs.get("reason") or (marker.args[0] if marker.args else "known difference")
-                item.add_marker(pytest.mark.xfail(strict=True, reason=f"on {kind.value}: {reason}"))
-        keep.append(item)
     if deselected:
         config.hook.pytest_deselected(items=deselected)
         items[:] = keep
+
+
+def _expect_known_difference(item: pytest.Item, kind: DaemonKind) -> None:
+    for marker_name, tagged_for in _XFAIL_TAGS.items():
+        marker = item.get_closest_marker(marker_name)
+        if marker is None:
+            continue
+        if not marker.args:
+            raise pytest.UsageError(f"{item.nodeid}: @{marker_name} names no known difference")
+        difference = known_difference(marker.args[0], tagged_for)
+        if not difference.applies_to(kind):
+            continue
+        item.stash[_DIFFERENCE] = difference
+        # Only `check`: the entry decides on the type too, so every way of not matching it is explained.
+        expected = pytest.RaisesExc(check=functools.partial(_is_the_difference, item, difference))
+        reason = f"known difference {difference.name} on {kind.value}: {difference.why}"
+        item.add_marker(pytest.mark.xfail(strict=True, raises=expected, reason=reason))
+
+
+def _is_the_difference(item: pytest.Item, difference: KnownDifference, exception: BaseException) -> bool:
+    step, raised = item.stash.get(_FAILED_STEP, (None, None))
+    mismatch = difference.mismatch(step if raised is exception else None, exception)
+    if mismatch is not None:
+        item.stash[_MISMATCH] = mismatch
+    return mismatch is None
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_bdd_step_error(request: pytest.FixtureRequest, step: Any, exception: BaseException) -> None:
+    request.node.stash[_FAILED_STEP] = (step.name, exception)
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)  # outermost: runs after pytest's xfail handling has decided
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report: pytest.TestReport = yield
+    mismatch = item.stash.get(_MISMATCH, None)
+    if report.failed and mismatch is not None and call.excinfo is not None:
+        difference = item.stash[_DIFFERENCE]
+        report.sections.append(
+            (
+                f"not the known difference {difference.name}",
+                f"An expected failure of {difference.expectation()} on {difference.daemon}; this failure is not "
+                f"it: {mismatch}. A red test, like any failure.",
+            )
+        )
+        del item.stash[_MISMATCH]
+    return report
+
+
+def pytest_terminal_summary(
+    terminalreporter: pytest.TerminalReporter, exitstatus: int, config: pytest.Config
+) -> None:
+    if exitstatus != pytest.ExitCode.NO_TESTS_COLLECTED:
+        return
+    kind = DaemonKind(config.getoption(OPTION))
+    narrowed = [f"{flag} {value!r}" for flag, value in (("-m", config.option.markexpr), ("-k", config.option.keyword))
+                if value]
+    if config.args_source is pytest.Config.ArgsSource.ARGS:
+        narrowed.append(" ".join(config.args))
+    terminalreporter.write_line(
+        f"pairsim: NOTHING VERIFIED: the {OPTION} {kind.value} run ({_SELECTION[kind]})"
+        f"{' narrowed by ' + ', '.join(narrowed) if narrowed else ''} selected no test (pytest exit 5)",
+        red=True,
+        bold=True,
+    )
 
 
 @pytest.hookimpl(trylast=True)  # after allure-pytest-bdd has opened the scenario's result

@@ -46,6 +46,6 @@ Feature: What crosses the wire when a Mac enrolls, pairs and is refused
     Scenario: Today's daemon reports the refusal as errored
       Then Codex on her Mac reports the remote-control status "errored"
 
-    @fixed @xfail_on_codex:the_real_daemon_does_not_surface_the_MFA_refusal_(openai/codex_issue_24046)
+    @fixed @xfail_on_codex:real_daemon_hides_the_mfa_refusal
     Scenario: With the fix, the daemon reports that it is blocked until MFA is done
       Then Codex on her Mac reports the remote-control status "blocked_mfa_required"

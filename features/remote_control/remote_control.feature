@@ -35,7 +35,7 @@ Feature: Remote control through our backend, with either daemon behind it
     Scenario: Today's Mac only says that remote control is errored
       Then Settings › Connections on her Mac says "Remote control is errored."
 
-    @fixed @xfail_on_codex:real_daemon_hides_the_mfa_refusal
+    @fixed @xfail_on_codex:real_daemon_shows_the_mfa_refusal_as_errored
     Scenario: With the fix, the Mac names multi-factor authentication as the cause
       Then Settings › Connections on her Mac says "Multi-factor authentication is required before this Mac can be controlled from iPhone. Open account security settings, enable MFA, then sign in to Codex again."
 

@@ -66,6 +66,17 @@ KNOWN_DIFFERENCES: dict[str, KnownDifference] = {
             why="the real daemon reports a refused enrollment only as errored (openai/codex#24046)",
         ),
         KnownDifference(
+            name="real_daemon_shows_the_mfa_refusal_as_errored",
+            daemon=DaemonKind.CODEX,
+            step="Settings › Connections on her Mac says \"Multi-factor authentication is required before this Mac "
+            "can be controlled from iPhone. Open account security settings, enable MFA, then sign in to Codex "
+            "again.\"",
+            raises=AssertionError,
+            message=r"^Remote control is errored\.",
+            why="with no typed status from the real daemon, the desktop can only show its errored line "
+            "(openai/codex#24046)",
+        ),
+        KnownDifference(
             name="mock_has_no_remote_control_cli",
             daemon=DaemonKind.MOCK,
             step='"codex remote-control" on her Mac says "Remote control is enabled on {server name} but the '

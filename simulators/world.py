@@ -117,7 +117,7 @@ class _Mac:
     listener: AppServerListener | None = None
     target: DaemonTarget | None = None
     qr_count: int = 0
-    tokens_seen: list[tuple[str, ...]] = field(default_factory=list)
+    tokens_seen: list[tuple[str, ...]] = field(default_factory=list, repr=False)
 
 
 class World:
@@ -687,6 +687,9 @@ class World:
         for phone in self._phones.values():
             for session in _sessions(phone):
                 yield from _session_secrets(session)
+        # The backend's side: every remote-control token, pairing code and client session token it handed out,
+        # including those no party kept (superseded, refused, expired).
+        yield from self.rc.store.issued_secrets()
 
 
 def _sessions(phone: PhoneApp) -> list[HostSession]:

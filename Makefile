@@ -31,9 +31,12 @@ lint: install
 
 # Every test against the mock daemon, then the daemon-facing scenarios (@daemon) against the real Codex daemon.
 # pytest exits 5 when it collected nothing; say so loudly instead of failing or passing quietly.
+# Both runs note every secret their tests issued in a canary file outside reports/ (a private temporary folder,
+# deleted at the end); the scan then fails the target if any file under reports/ holds one of them or a token.
 test: lint real-daemon
 	@scripts/ensure-system-deps
 	@mkdir -p reports
+	canary=$$(mktemp -d) || exit 1; trap 'rm -rf "$$canary"' EXIT; export PAIRSIM_SECRET_CANARY="$$canary/secrets.jsonl"; \
 	$(BIN)/pytest -n $(WORKERS) \
 		--junitxml=reports/junit.xml \
 		--alluredir=reports/allure-results --clean-alluredir \
@@ -48,7 +51,8 @@ test: lint real-daemon
 		$(PYTEST_ARGS); \
 	rc_codex=$$?; \
 	if [ $$rc_codex -eq 5 ]; then echo "pairsim: no @daemon scenario ran against the real daemon (exit 5)" >&2; rc_codex=1; fi; \
-	[ $$rc -eq 0 ] && [ $$rc_codex -eq 0 ]
+	$(BIN)/python -m simulators.report_scan --canary "$$PAIRSIM_SECRET_CANARY" reports; rc_scan=$$?; \
+	[ $$rc -eq 0 ] && [ $$rc_codex -eq 0 ] && [ $$rc_scan -eq 0 ]
 
 # HTML report with Allure 3 from npm (Node only, no Java).
 report:

@@ -73,8 +73,9 @@ def test_no_report_holds_a_secret_any_area_issued(tmp_path: Path) -> None:
     for selected in (DEVICE_CODE, REMOTE_LOGIN):
         for secrets in _held(by_test, selected):
             assert _token_shaped(secrets) and secrets - _token_shaped(secrets), f"{selected}: tokens and password"
-    assert all(CAPABILITY_TOKEN in secrets for secrets in _held(by_test, CAPABILITY))
-    assert all(SHARED_SECRET in secrets and _token_shaped(secrets) for secrets in _held(by_test, SIGNED_BEARER))
+    assert all(CAPABILITY_TOKEN in secrets for secrets in _held(by_test, CAPABILITY)), "the capability token"
+    assert all(SHARED_SECRET in secrets for secrets in _held(by_test, SIGNED_BEARER)), "the shared secret"
+    assert all(_token_shaped(secrets) for secrets in _held(by_test, SIGNED_BEARER)), "the JWTs the clients sent"
     assert stat.S_IMODE(canary.stat().st_mode) == 0o600
 
     result = scan([out], read_canary(canary))

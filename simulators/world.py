@@ -44,7 +44,7 @@ from simulators.phone.app import (
     PhoneApp,
     PhoneProfile,
 )
-from simulators.protocol.redaction import redact_body, redact_secrets
+from simulators.protocol.redaction import SecretMask, redact_body, redact_secrets
 from simulators.runtime import LoopThread
 
 if TYPE_CHECKING:
@@ -673,7 +673,8 @@ class World:
             entries.extend({"party": f"{mac.label}:daemon-log", "line": line} for line in log)
         # The backend's view: every HTTP exchange any party (Mac, phone, browser) had with it.
         entries.extend({"party": "backend", **entry} for entry in self.backend.state.traffic.entries)
-        return redact_secrets(entries)
+        # By key first; then by value, for what no key names (a daemon log line, an error message's text).
+        return SecretMask(self.issued_secrets()).value(redact_secrets(entries))
 
     def issued_secrets(self) -> Iterator[str]:
         """Every secret this world handed out, so a test can prove none of them leaked into a report."""

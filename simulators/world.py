@@ -144,6 +144,7 @@ class World:
         self._random = random.Random(seed)
         self._loop: LoopThread | None = None
         self._people: dict[str, CreatedAccount] = {}
+        self._replaced_secrets: list[str] = []  # passwords and TOTP secrets a change replaced: still secrets
         self._phones: dict[str, PhoneApp] = {}
         self._macs: list[_Mac] = []
         self._started = False
@@ -388,7 +389,9 @@ class World:
         return self._people[name].account.account_id
 
     def _update(self, name: str, **changes: Any) -> None:
-        self._people[name] = replace(self._people[name], **changes)
+        old = self._people[name]
+        self._replaced_secrets.extend(secret for secret in (old.password, old.totp_secret) if secret)
+        self._people[name] = replace(old, **changes)
 
     def enable_mfa(self, name: str) -> None:
         secret = self._control("enable_mfa", self._account_id(name))
@@ -682,6 +685,7 @@ class World:
             yield created.password
             if created.totp_secret:
                 yield created.totp_secret
+        yield from self._replaced_secrets
         for mac in self._macs:
             for tokens in mac.tokens_seen:
                 yield from tokens

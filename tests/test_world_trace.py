@@ -40,3 +40,14 @@ def test_a_secret_no_key_names_is_masked_by_value(tmp_path: Path) -> None:
         text = json.dumps(world.trace)
     assert "conflict for <redacted>" in text
     assert password not in text
+
+
+def test_a_replaced_password_is_still_an_issued_secret(tmp_path: Path) -> None:
+    with World(seed=23, root=tmp_path) as world:
+        world.create_persona("Dana", mfa=True)
+        first = world.persona("Dana").password
+        world.change_password("Dana")
+        second = world.persona("Dana").password
+        issued = set(world.issued_secrets())
+    assert first != second
+    assert {first, second} <= issued

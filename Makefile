@@ -32,17 +32,21 @@ lint: install
 # Two pytest runs, each narrowed (never redefined) by PYTEST_ARGS; README "make test" says what each selects: every
 # test on the mock daemon, then the daemon-facing tests on the real one (`--daemon codex` selects them). Both always
 # run; scripts/test-verdict then fails if either failed, or if neither selected a test (pytest's exit 5).
+# Both runs note every secret their tests issued in a canary file outside reports/ (a private temporary folder,
+# deleted at the end); the scan then fails the target if any file under reports/ holds one of them or a token.
 test: lint real-daemon
 	@scripts/ensure-system-deps
 	@mkdir -p reports
-	mock=0 codex=0; \
+	canary=$$(mktemp -d) || exit 1; trap 'rm -rf "$$canary"' EXIT; export PAIRSIM_SECRET_CANARY="$$canary/secrets.jsonl"; \
+	mock=0 codex=0 scan=0; \
 	$(BIN)/pytest -n $(WORKERS) --daemon mock \
 		--junitxml=reports/junit.xml --cucumberjson=reports/cucumber.json \
 		--alluredir=reports/allure-results --clean-alluredir $(PYTEST_ARGS) || mock=$$?; \
 	$(BIN)/pytest -n $(WORKERS) --daemon codex \
 		--junitxml=reports/junit-codex.xml --cucumberjson=reports/cucumber-codex.json \
 		--alluredir=reports/allure-results $(PYTEST_ARGS) || codex=$$?; \
-	scripts/test-verdict mock=$$mock codex=$$codex
+	$(BIN)/python -m simulators.report_scan --canary "$$PAIRSIM_SECRET_CANARY" reports || scan=$$?; \
+	scripts/test-verdict mock=$$mock codex=$$codex && [ $$scan -eq 0 ]
 
 # HTML report with Allure 3 from npm (Node only, no Java).
 report:

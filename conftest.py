@@ -28,6 +28,8 @@ pytest_plugins = [
     "steps.accounts", "steps.desktop", "steps.phone", "steps.faults", "steps.session", "steps.remote_control_steps",
     # The daemon features (features/daemon) run against `--daemon mock|codex`; the option and fixtures live here.
     "simulators.real.pytest_plugin",
+    # Every report (Allure, JUnit XML, Cucumber JSON, the terminal) masks the secrets each test's fixtures held.
+    "steps.report_redaction",
 ]
 
 # Property tests: speed is measured in benchmarks, never asserted, so a slow CI core must not fail one on a deadline.
@@ -55,10 +57,6 @@ TAGS: dict[str, str] = {
     "login": "codex login: browser callback, device code, access token, credential stores",
     "real_login": "also runs against the installed real codex 0.169.0 (fails if it is absent)",
 }
-
-# Set by steps/test_report_hygiene.py only: where a scenario writes the secrets its world held, so that test can
-# look for them in the Allure results of the same run. Never set in CI runs.
-SECRET_CANARY_ENV = "PAIRSIM_SECRET_CANARY"
 
 _CUCUMBER_KEY = "pairsim_cucumber_features"
 
@@ -95,23 +93,8 @@ def world(
     finally:
         try:
             attach_world(started, ctx)
-            _write_secret_canary(started, ctx)
         finally:
             started.stop()
-
-
-def _write_secret_canary(world: World, ctx: ScenarioContext) -> None:
-    target = os.environ.get(SECRET_CANARY_ENV)
-    if not target:
-        return
-    secrets: list[str] = list(world.issued_secrets())
-    for name in ctx.people:
-        persona = world.persona(name)
-        secrets.append(persona.password)
-        if persona.totp_secret:
-            secrets.append(persona.totp_secret)
-    with open(target, "a", encoding="utf-8") as out:
-        out.write(json.dumps(secrets) + "\n")
 
 
 # --------------------------------------------------------------------------------------------- cucumber json

@@ -47,7 +47,7 @@ from simulators.phone.app import (
 )
 from simulators.phone.screens import FailureCopy
 from simulators.protocol.pairing_link import parse_pairing_link
-from simulators.protocol.redaction import redact_body, redact_secrets
+from simulators.protocol.redaction import SecretMask, redact_body, redact_secrets
 from simulators.runtime import LoopThread
 
 if TYPE_CHECKING:
@@ -121,7 +121,7 @@ class _Mac:
     listener: AppServerListener | None = None
     target: DaemonTarget | None = None
     qr_count: int = 0
-    tokens_seen: list[tuple[str, ...]] = field(default_factory=list)
+    tokens_seen: list[tuple[str, ...]] = field(default_factory=list, repr=False)
 
 
 class World:
@@ -148,6 +148,7 @@ class World:
         self._random = random.Random(seed)
         self._loop: LoopThread | None = None
         self._people: dict[str, CreatedAccount] = {}
+        self._replaced_secrets: list[str] = []  # passwords and TOTP secrets a change replaced: still secrets
         self._phones: dict[str, PhoneApp] = {}
         self._macs: list[_Mac] = []
         self._started = False
@@ -394,7 +395,9 @@ class World:
         return self._people[name].account.account_id
 
     def _update(self, name: str, **changes: Any) -> None:
-        self._people[name] = replace(self._people[name], **changes)
+        old = self._people[name]
+        self._replaced_secrets.extend(secret for secret in (old.password, old.totp_secret) if secret)
+        self._people[name] = replace(old, **changes)
 
     def enable_mfa(self, name: str) -> None:
         secret = self._control("enable_mfa", self._account_id(name))
@@ -738,7 +741,8 @@ class World:
             entries.extend({"party": f"{mac.label}:daemon-log", "line": line} for line in log)
         # The backend's view: every HTTP exchange any party (Mac, phone, browser) had with it.
         entries.extend({"party": "backend", **entry} for entry in self.backend.state.traffic.entries)
-        return redact_secrets(entries)
+        # By key first; then by value, for what no key names (a daemon log line, an error message's text).
+        return SecretMask(self.issued_secrets()).value(redact_secrets(entries))
 
     def issued_secrets(self) -> Iterator[str]:
         """Every secret this world handed out, so a test can prove none of them leaked into a report."""
@@ -746,12 +750,16 @@ class World:
             yield created.password
             if created.totp_secret:
                 yield created.totp_secret
+        yield from self._replaced_secrets
         for mac in self._macs:
             for tokens in mac.tokens_seen:
                 yield from tokens
         for phone in self._phones.values():
             for session in _sessions(phone):
                 yield from _session_secrets(session)
+        # The backend's side: every remote-control token, pairing code and client session token it handed out,
+        # including those no party kept (superseded, refused, expired).
+        yield from self.rc.store.issued_secrets()
 
 
 def _sessions(phone: PhoneApp) -> list[HostSession]:

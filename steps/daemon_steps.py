@@ -381,13 +381,19 @@ class DaemonScenario:
     target: DaemonTarget
     shared: SharedDaemons
     daemon: RunningDaemon | None = None
-    values: dict[str, str] = field(default_factory=dict)  # placeholder → text
+    values: dict[str, str] = field(default_factory=dict, repr=False)  # placeholder → text (`{token}` is a secret)
     reply: HttpReply | None = None
     replies: list[HttpReply] = field(default_factory=list)  # several requests on one connection
     exit: tuple[int, str] | None = None
     loop: LoopThread | None = None
     clients: list[RpcClient] = field(default_factory=list)
     mark: int = 0  # index into the first client's messages where the last "sends" began
+    minted: list[str] = field(default_factory=list, repr=False)  # the JWTs this scenario's clients sent
+
+    def issued_secrets(self) -> list[str]:
+        """The credentials these scenarios give their daemons and clients, so no report may show them. Values a
+        feature spells out itself (`where the file holds "relative-token"`) are the scenario's text, not secrets."""
+        return [CAPABILITY_TOKEN, SHARED_SECRET, OTHER_SECRET, SHORT_SECRET, *self.minted]
 
     @property
     def running(self) -> RunningDaemon:
@@ -541,6 +547,7 @@ def client_sends_two(daemon_scenario: DaemonScenario, first: str, second: str) -
 def client_upgrades_with_jwt(daemon_scenario: DaemonScenario, header: str, claims: str, key: str) -> None:
     now = Clock().now()
     token = mint_jwt(parse_fields(header, now), parse_fields(claims, now), SIGNING_KEYS[key])
+    daemon_scenario.minted.append(token)
     _send(daemon_scenario, "GET", "/", upgrade_headers([("Authorization", f"Bearer {token}")]))
 
 

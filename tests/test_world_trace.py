@@ -23,3 +23,31 @@ def test_trace_names_each_phone_and_its_browser_and_keeps_secrets_out(tmp_path: 
     assert any(e["party"] == "backend" and e["url"].endswith("/server/enroll") for e in trace)
     text = json.dumps(trace)
     assert secrets and not [s[:8] for s in secrets if s in text]
+
+
+def test_a_secret_no_key_names_is_masked_by_value(tmp_path: Path) -> None:
+    """A body that quotes a secret under an ordinary key (here a refusal's `detail`) is still masked: the trace
+    masks every value the world issued, wherever it stands."""
+    with World(seed=22, root=tmp_path) as world:
+        world.create_persona("Dana", mfa=True)
+        password = world.persona("Dana").password
+        world.desktop_sign_in("Dana")
+        world.allow_connections(True)
+        world.inject_claim_failure(409, json.dumps({"detail": f"conflict for {password}"}))
+        shown = world.show_pairing_qr()
+        assert isinstance(shown, QrShown)
+        assert world.pair_phone("Dana", qr=shown.png_path).outcome != "paired"
+        text = json.dumps(world.trace)
+    assert "conflict for <redacted>" in text
+    assert password not in text
+
+
+def test_a_replaced_password_is_still_an_issued_secret(tmp_path: Path) -> None:
+    with World(seed=23, root=tmp_path) as world:
+        world.create_persona("Dana", mfa=True)
+        first = world.persona("Dana").password
+        world.change_password("Dana")
+        second = world.persona("Dana").password
+        issued = set(world.issued_secrets())
+    assert first != second
+    assert {first, second} <= issued

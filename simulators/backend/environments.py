@@ -31,6 +31,7 @@ CLIENT_SESSION_TTL = 24 * 3600.0
 CLAIMS_PER_MINUTE = 10
 CLAIM_WINDOW = 60.0
 MAX_CLIENT_PAGE = 100
+ISSUED_SECRETS_KEPT = 10_000
 
 # Refusals that block an environment until the next successful enrollment (the seed story: a desktop that can no
 # longer enroll must not let a phone pair with it).
@@ -224,7 +225,10 @@ class RemoteControlStore:
 
     def __init__(self, clock: Clock, *, token_factory: Callable[[], str] | None = None) -> None:
         self._clock = clock
-        self._token = token_factory or (lambda: secrets.token_urlsafe(32))
+        self._new_token = token_factory or (lambda: secrets.token_urlsafe(32))
+        # Every token and pairing code handed out (bounded: a long-running backend must not grow without end), so a
+        # test can prove none of them reached a report.
+        self._issued: deque[str] = deque(maxlen=ISSUED_SECRETS_KEPT)
         self._environments: dict[str, Environment] = {}
         self._env_by_key: dict[tuple[str, str], str] = {}
         self._refusals_without_environment: dict[tuple[str, str], ErrorCode] = {}
@@ -236,6 +240,15 @@ class RemoteControlStore:
         self._client_order: dict[str, int] = {}
         self._claims_by_user: dict[str, deque[float]] = {}
         self._sequence = 0
+
+    def _token(self) -> str:
+        token = self._new_token()
+        self._issued.append(token)
+        return token
+
+    def issued_secrets(self) -> tuple[str, ...]:
+        """Every remote-control token, pairing code (manual ones too) and client session token this store issued."""
+        return tuple(self._issued)
 
     # ---- enrollment
 
@@ -357,6 +370,7 @@ class RemoteControlStore:
             manual = _manual_code()
             while self._live_manual(manual, now):
                 manual = _manual_code()
+            self._issued.append(manual)
         code = PairingCode(
             pairing_code=self._token(),
             manual_pairing_code=manual,

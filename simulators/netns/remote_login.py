@@ -13,16 +13,18 @@ import os
 import re
 import sys
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 from simulators.backend.accounts import CreatedAccount
 from simulators.netns.cloud import CloudIssuer
 from simulators.netns.hosts import Network
 from simulators.netns.processes import ManagedProcess, ProcessFailed
 from simulators.netns.ssh import CALLBACK_PORT, SshServer, SshTunnel
+from simulators.protocol.redaction import is_secret_key, secret_values
 
 CLI_READY_TIMEOUT = 20.0
 BROWSER_TIMEOUT = 30.0
@@ -234,6 +236,20 @@ class RemoteLogin:
 
     def reload(self) -> BrowserReport:
         return self.browser_open(self.last_report().last_url)
+
+    # ------------------------------------------------------------------------------------------- reports
+
+    def issued_secrets(self) -> Iterator[str]:
+        """Every secret of this sign-in, so a test can prove none reached a report: the person's password and TOTP
+        secret, what the CLI saved, and the authorization codes the browser carried to the callback."""
+        if self.person is not None:
+            yield self.person.password
+            if self.person.totp_secret:
+                yield self.person.totp_secret
+        if self.saved_auth_path().is_file():  # written atomically by the CLI: whole or absent
+            yield from secret_values(self.saved_auth())
+        for report in self.reports:
+            yield from (value for key, value in parse_qsl(urlsplit(report.last_url).query) if is_secret_key(key))
 
     # ------------------------------------------------------------------------------------------- teardown
 

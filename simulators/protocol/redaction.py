@@ -3,15 +3,20 @@
 `redact_body` is the daemon's preview of an HTTP response body as it appears in its error messages (trimmed, cut
 at 4096 bytes, remote-control secrets masked). `redact_secrets` and `redact_headers` are pairsim's own guards for
 the traces and reports it writes: every value under a key that names a credential is replaced by `MASK`.
+
+Reports also hold text nobody keyed: a step's arguments as `repr`, an assertion message, captured output. There
+`SecretMask` masks known secret *values* (in every spelling a report writes them: raw, JSON, `repr`, URL or HTML
+escaped) and anything shaped like a credential (`TOKEN_SHAPES`), whoever issued it.
 """
 
 from __future__ import annotations
 
+import html
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, quote_plus, urlencode, urlsplit, urlunsplit
 
 from simulators.protocol.errors import ErrorCode
 
@@ -172,3 +177,80 @@ def redact_url(url: str) -> str:
         return url
     masked = [(key, MASK if is_secret_key(key) else value) for key, value in pairs]
     return urlunsplit(parts._replace(query=urlencode(masked, safe="<>")))
+
+
+def secret_values(value: Any) -> Iterator[str]:
+    """Every string `redact_secrets` would mask in `value`: what a document (an auth.json, a token response)
+    holds under secret-named keys, at any depth."""
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            if isinstance(item, str) and is_secret_key(key) and not _is_error_code(key, item):
+                yield item
+            else:
+                yield from secret_values(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            yield from secret_values(item)
+
+
+# Credentials recognisable by shape alone, whoever issued them: a JWT (header and claims are base64url JSON objects,
+# so both start `eyJ`; the signature may be empty), a ChatGPT refresh token (`rt_`), an API key (`sk-`, `sk-proj-`).
+TOKEN_SHAPES = re.compile(
+    r"eyJ[A-Za-z0-9_-]{4,}\.eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*"
+    r"|\brt_[A-Za-z0-9_-]{20,}"
+    r"|\bsk-[A-Za-z0-9_-]{20,}"
+)
+TOKEN_SHAPES_BYTES = re.compile(TOKEN_SHAPES.pattern.encode("ascii"))
+
+# Shorter values are not treated as secrets: masking every six-digit number or short word would blank out reports,
+# and nothing pairsim issues is shorter (passwords 16, TOTP secrets 32, pairing codes 8, tokens 43 and more).
+MIN_SECRET_LENGTH = 8
+
+_ESCAPES = (
+    lambda text: json.dumps(text)[1:-1],
+    lambda text: json.dumps(text, ensure_ascii=False)[1:-1],
+    lambda text: repr(text)[1:-1],
+    lambda text: quote(text, safe=""),
+    lambda text: quote_plus(text, safe=""),
+    html.escape,
+)
+
+
+def spellings(secret: str) -> set[str]:
+    """How `secret` can appear in a report: as is, or escaped once or twice (a `repr` inside JSON, JSON inside an
+    XML attribute) by JSON, `repr`, URL quoting or HTML."""
+    once = {secret} | {escape(secret) for escape in _ESCAPES}
+    return once | {escape(spelled) for spelled in once for escape in _ESCAPES}
+
+
+class SecretMask:
+    """Masks known secret values, in every spelling, and every token-shaped string, in text or bytes."""
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        kept = {secret for secret in secrets if len(secret) >= MIN_SECRET_LENGTH}
+        # Longest first, so that a secret containing another is masked whole.
+        self._text = sorted({spelled for secret in kept for spelled in spellings(secret)}, key=len, reverse=True)
+        self._data = [spelled.encode("utf-8") for spelled in self._text]
+
+    def text(self, text: str) -> str:
+        for spelled in self._text:
+            if spelled in text:
+                text = text.replace(spelled, MASK)
+        return TOKEN_SHAPES.sub(MASK, text)
+
+    def data(self, data: bytes) -> bytes:
+        mask = MASK.encode("ascii")
+        for spelled in self._data:
+            if spelled in data:
+                data = data.replace(spelled, mask)
+        return TOKEN_SHAPES_BYTES.sub(mask, data)
+
+    def value(self, value: Any) -> Any:
+        """A copy of a JSON-like value with every string masked (keys too)."""
+        if isinstance(value, str):
+            return self.text(value)
+        if isinstance(value, Mapping):
+            return {self.value(key): self.value(item) for key, item in value.items()}
+        if isinstance(value, list | tuple):
+            return [self.value(item) for item in value]
+        return value

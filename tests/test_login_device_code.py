@@ -4,7 +4,6 @@ a full device login over real sockets with the waiting injected."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import re
 from pathlib import Path
 
@@ -83,10 +82,42 @@ def test_usercode_response_parsing() -> None:
             parse_usercode_response(bad, "http://i")
 
 
-@given(st.one_of(st.none(), st.text(), st.integers(), st.dictionaries(st.text(max_size=20), st.text(max_size=8))))
+_USERCODE_KEYS = st.sampled_from(["device_auth_id", "user_code", "usercode", "interval"]) | st.text(max_size=12)
+_USERCODE_VALUES = st.none() | st.integers() | st.text(max_size=8) | st.from_regex(r"\A\s*[0-9]{1,4}\s*\Z")
+
+
+# Answers shaped like the real one, each field sometimes wrong, so both outcomes are exercised.
+_NEAR_VALID = st.fixed_dictionaries(
+    {"device_auth_id": st.text(max_size=8) | st.none(), "user_code": st.text(max_size=8) | st.integers()},
+    optional={"interval": _USERCODE_VALUES},
+)
+
+
+@given(st.one_of(st.none(), st.text(), st.integers(), st.lists(st.integers(), max_size=3),
+                 st.dictionaries(_USERCODE_KEYS, _USERCODE_VALUES, max_size=6), _NEAR_VALID))
 def test_usercode_response_any_shape(body: object) -> None:
-    with contextlib.suppress(LoginFailed):
-        parse_usercode_response(body, "http://i")
+    """Any answer gives a usable code or a typed refusal, and which one follows the contract: a JSON object with a
+    non-empty string `device_auth_id`, a non-empty string `user_code` (or `usercode`) and an `interval` that is a
+    string of digits (5 when absent)."""
+    fields = body if isinstance(body, dict) else {}
+    device_auth_id = fields.get("device_auth_id")
+    user_code = fields.get("user_code", fields.get("usercode"))
+    interval = fields.get("interval", "5")
+    acceptable = (
+        isinstance(body, dict)
+        and isinstance(device_auth_id, str) and device_auth_id != ""
+        and isinstance(user_code, str) and user_code != ""
+        and isinstance(interval, str) and interval.strip().isascii() and interval.strip().isdigit()
+    )
+    try:
+        code = parse_usercode_response(body, "http://i")
+    except LoginFailed as exc:
+        assert not acceptable, body
+        assert exc.message.startswith("failed to request device code: ")
+        return
+    assert acceptable, body
+    assert (code.device_auth_id, code.user_code, code.interval_s) == (device_auth_id, user_code, int(interval))
+    assert code.verification_url == "http://i/codex/device"
 
 
 def test_device_login_end_to_end_with_injected_waiting(tmp_path: Path) -> None:

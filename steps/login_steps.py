@@ -465,12 +465,15 @@ def waited(login: LoginScenario, seconds: int) -> None:
 def kept_in(login: LoginScenario, place: str) -> None:
     outcome = login.lab.login_outcome()
     assert outcome.exit_code == 0, outcome.output
+    left_behind = sorted(str(p.relative_to(login.lab.home)) for p in login.lab.home.rglob("*"))
     where = ((login.lab.home / AUTH_FILENAME).exists(), _in_keyring(login))
     expected = {"auth.json": (True, False), "the keyring": (False, True), "memory only": (False, False)}[place]
     assert where == expected, f"auth.json, keyring: {where}"
     if place == "memory only":
-        # Gone with the process that held it: a new CLI for the same home finds no sign-in.
-        status = login.lab.ask_status(keyring=login.keyring)
+        # Gone with the process that held it: it left no file at all, and a new CLI with the same home and the same
+        # store finds no sign-in.
+        assert left_behind == [], left_behind
+        status = login.lab.ask_status(store_mode="ephemeral", keyring=login.keyring)
         assert (status.exit_code, status.stdout.splitlines()) == (1, [messages.CLI_STATUS_NOT_LOGGED_IN]), status.output
 
 

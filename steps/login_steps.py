@@ -68,12 +68,13 @@ def login(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[LoginScena
 
 def _fallback_port(login: LoginScenario) -> int:
     """The fallback port the scenario named, or, when it left the choice to the system (port 0), the one the login
-    printed, which must not be the preferred port."""
+    sends the browser back to, which must not be the preferred port."""
     if login.fallback is not None:
         return login.fallback
-    printed = login.lab.callback_port
-    assert printed != login.preferred, f"the login stayed on the preferred port {printed}"
-    return printed
+    redirect = dict(parse_qsl(urlsplit(login.lab.authorize_url).query))["redirect_uri"]
+    port = urlsplit(redirect).port
+    assert port is not None and port != login.preferred, f"the login's callback is {redirect}"
+    return port
 
 
 def _placeholders(text: str, login: LoginScenario) -> str:

@@ -82,23 +82,10 @@ def test_usercode_response_parsing() -> None:
             parse_usercode_response(bad, "http://i")
 
 
-_USERCODE_KEYS = st.sampled_from(["device_auth_id", "user_code", "usercode", "interval"]) | st.text(max_size=12)
-_USERCODE_VALUES = st.none() | st.integers() | st.text(max_size=8) | st.from_regex(r"\A\s*[0-9]{1,4}\s*\Z")
-
-
-# Answers shaped like the real one, each field sometimes wrong, so both outcomes are exercised.
-_NEAR_VALID = st.fixed_dictionaries(
-    {"device_auth_id": st.text(max_size=8) | st.none(), "user_code": st.text(max_size=8) | st.integers()},
-    optional={"interval": _USERCODE_VALUES},
-)
-
-
-@given(st.one_of(st.none(), st.text(), st.integers(), st.lists(st.integers(), max_size=3),
-                 st.dictionaries(_USERCODE_KEYS, _USERCODE_VALUES, max_size=6), _NEAR_VALID))
-def test_usercode_response_any_shape(body: object) -> None:
-    """Any answer gives a usable code or a typed refusal, and which one follows the contract: a JSON object with a
-    non-empty string `device_auth_id`, a non-empty string `user_code` (or `usercode`) and an `interval` that is a
-    string of digits (5 when absent)."""
+def _check_usercode_contract(body: object) -> None:
+    """A usable code exactly when the answer is a JSON object with a non-empty string `device_auth_id`, a non-empty
+    string `user_code` (or `usercode`) and an `interval` that is a string of digits (5 when absent); otherwise the
+    typed refusal."""
     fields = body if isinstance(body, dict) else {}
     device_auth_id = fields.get("device_auth_id")
     user_code = fields.get("user_code", fields.get("usercode"))
@@ -116,8 +103,27 @@ def test_usercode_response_any_shape(body: object) -> None:
         assert exc.message.startswith("failed to request device code: ")
         return
     assert acceptable, body
-    assert (code.device_auth_id, code.user_code, code.interval_s) == (device_auth_id, user_code, int(interval))
+    assert (code.device_auth_id, code.user_code, code.interval_s) == (device_auth_id, user_code, int(interval.strip()))
     assert code.verification_url == "http://i/codex/device"
+
+
+_VALUES = st.none() | st.booleans() | st.integers() | st.text(max_size=8) | st.from_regex(r"\A\s*[0-9]{1,4}\s*\Z")
+
+
+@given(st.one_of(st.none(), st.text(), st.integers(), st.lists(st.integers(), max_size=3),
+                 st.dictionaries(st.sampled_from(["device_auth_id", "user_code", "usercode", "interval"])
+                                 | st.text(max_size=12), _VALUES, max_size=6)))
+def test_usercode_response_any_shape(body: object) -> None:
+    _check_usercode_contract(body)
+
+
+@given(st.fixed_dictionaries(
+    {"device_auth_id": st.text(min_size=1, max_size=8) | _VALUES, "user_code": st.text(min_size=1, max_size=8) | _VALUES},
+    optional={"interval": _VALUES},
+))
+def test_usercode_response_shaped_like_the_real_one(body: dict[str, object]) -> None:
+    """Answers with the real fields, each of them sometimes of the wrong type or empty: both outcomes happen."""
+    _check_usercode_contract(body)
 
 
 def test_device_login_end_to_end_with_injected_waiting(tmp_path: Path) -> None:

@@ -39,7 +39,8 @@ from simulators.backend.accounts import AccountSpec, CreatedAccount
 from simulators.backend.device_auth import DeviceAuthRegistry, registry
 from simulators.backend.server import BackendServer, BackendState
 from simulators.browser import Browser, Page
-from simulators.login.client import SUCCESS
+from simulators.login.callback_server import LOGIN_CANCELLED
+from simulators.login.client import ERROR_PREFIX, SUCCESS
 from simulators.login.credential_store import KEYRING_ENV
 from simulators.login.processes import ChildProcess, CliOutcome, Occupant
 from simulators.login.remote_lab import ConnectProxy, HandshakeRecorder, StandInAuthority
@@ -54,6 +55,7 @@ _URL = re.compile(r"(https?://\S+/oauth/authorize\?\S+)")
 _PORT = re.compile(r"Starting local login server on http://localhost:(\d+)\.")
 _USER_CODE = re.compile(r"^   ([A-Z0-9]{4}-[A-Z0-9]{4,5})$", re.MULTILINE)
 _VERDICT = re.compile(rf"^(?:{re.escape(SUCCESS)}$|Error logging in)", re.MULTILINE)
+_VERDICT_LINE = re.compile(rf"^(?:{re.escape(SUCCESS)}|Error logging in.*)$", re.MULTILINE)
 _STARTED = re.compile(f"{_URL.pattern}|{_VERDICT.pattern}", re.MULTILINE)
 _DEVICE_STARTED = re.compile(f"{_USER_CODE.pattern}|{_VERDICT.pattern}", re.MULTILINE)
 _PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy", "no_proxy", "ws_proxy", "wss_proxy", "socks_proxy")
@@ -112,6 +114,7 @@ class LoginLab:
         self.home.mkdir(parents=True, exist_ok=True)
         self.cli: ChildProcess | None = None  # the login the scenario is about
         self.cli_kind: Cli | None = None
+        self.device_flow = False  # the CLI signs in with a device code (no callback server)
         self.first_cli: ChildProcess | None = None  # an earlier login, when a second one was started
         self.processes: list[ChildProcess] = []
         self.occupants: dict[int, Occupant] = {}
@@ -223,7 +226,7 @@ class LoginLab:
     def start_device_login(self, *, store_mode: str = "file") -> ChildProcess:
         """`pairsim login --device-auth`, until it has printed the one-time code or ended."""
         process = self.start_pairsim(*self._login_args("--device-auth", store_mode=store_mode))
-        self.cli, self.cli_kind = process, Cli.PAIRSIM
+        self.cli, self.cli_kind, self.device_flow = process, Cli.PAIRSIM, True
         self._wait(lambda: process.search(_DEVICE_STARTED) is not None or process.ended)
         return process
 
@@ -307,17 +310,29 @@ class LoginLab:
         return self._running_cli().finish(timeout)
 
     def login_still_waiting(self) -> bool:
-        """The login runs and has printed no verdict. pairsim's device login must also go on asking: its current
-        wait runs out, it asks the backend again, and it goes back to waiting."""
+        """The login has printed no verdict and goes on waiting, shown the way each flow can show it:
+        - a browser login is asked to stop (`GET /cancel`, the product's own request): it was still waiting exactly
+          when the cancel is what ends it (had anything earlier ended it, its verdict would be another one);
+        - pairsim's device login lets its current wait run out, asks the backend again, and goes back to waiting;
+        - the real device login (its own clock) is running and has printed no verdict."""
         cli = self._running_cli()
-        if self.cli_kind is Cli.PAIRSIM and self.devices.all():
+        if cli.search(_VERDICT) is not None or not cli.running:
+            return False
+        if self.device_flow and self.cli_kind is Cli.PAIRSIM:
             asleep = self.clock.wait_until_asleep(cli.pid, timeout=WAIT_S, gone=lambda: cli.ended)
             if asleep is None:
                 return False
             self.clock.advance_to(asleep.deadline)
-            if self.clock.wait_until_asleep(cli.pid, after=asleep.seq, timeout=WAIT_S, gone=lambda: cli.ended) is None:
-                return False
-        return cli.running and cli.search(_VERDICT) is None
+            again = self.clock.wait_until_asleep(cli.pid, after=asleep.seq, timeout=WAIT_S, gone=lambda: cli.ended)
+            return again is not None and cli.search(_VERDICT) is None
+        if self.device_flow:
+            return True
+        try:
+            self.visit_callback("/cancel")
+        except httpx.HTTPError:
+            return False
+        verdicts = _VERDICT_LINE.findall(cli.finish(WAIT_S).output)
+        return verdicts == [ERROR_PREFIX + LOGIN_CANCELLED]
 
     def printed_port(self, process: ChildProcess) -> int:
         return int(process.wait_for(_PORT, WAIT_S).group(1))
@@ -336,6 +351,7 @@ class LoginLab:
     def start_real_device_login(self) -> None:
         self.devices.configure(interval_s=1)
         real = self.start_real("login", "--experimental_issuer", self.issuer, "--device-auth")
+        self.device_flow = True
         self._wait(lambda: real.search(_DEVICE_STARTED) is not None or real.ended)
 
     # -- the person's browser ------------------------------------------------------------------------------

@@ -34,7 +34,7 @@ def test_browser_login_keeps_tokens_out_of_output_files_logs_and_reprs(
         scenario = LoginScenario(lab=lab, stack=contextlib.ExitStack(), tmp=tmp_path,
                                  access_token=auth["tokens"]["access_token"])
         printed = outcome.stdout + outcome.stderr + files + caplog.text + page.text
-        printed += repr(lab) + repr(lab.cli) + repr(outcome) + repr(scenario) + repr(lab.clock)
+        printed += repr(lab) + repr(lab.cli) + repr(outcome) + repr(scenario) + repr(lab.clock) + repr(lab.person("Dana"))
         for secret in secrets:
             assert secret not in printed
     finally:

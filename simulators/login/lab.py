@@ -104,6 +104,8 @@ class LoginLab:
         self.root = root
         self.events = threading.Condition()
         self.loop = LoopThread("pairsim-login")
+        # Today, to the second: the real codex judges the tokens it gets against its own wall clock, and a whole
+        # second keeps every instant the lab computes exact.
         self.clock = LabClock(float(int(time.time())), self.events)
         self.clock_address = self.loop.run(self.clock.serve())
         self.state = BackendState.create(self.clock, seed=seed)

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+import httpx
+
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 _ACCESS_LOG = re.compile(r'"[A-Z]+ (\S+) HTTP/1\.[01]"')
 _SERVING = re.compile(r"^Serving HTTP on \S+ port (\d+) ", re.MULTILINE)
@@ -189,8 +191,6 @@ class Occupant:
     def everything_sent(self, timeout: float) -> list[str]:
         """Every path it was sent so far, for sure: a request of ours goes last, and once its line is in the log,
         every earlier request's line is too (the server logs a request before it answers it)."""
-        import httpx
-
         self._probes += 1
         probe = f"/pairsim-lab-probe-{self._probes}"
         with httpx.Client(timeout=timeout, trust_env=False) as http:

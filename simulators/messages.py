@@ -282,6 +282,8 @@ CLI_STATUS_CHATGPT = "Logged in using ChatGPT"  # [V]
 CLI_STATUS_ACCESS_TOKEN = "Logged in using access token"  # [V: string in 0.169.0]
 CLI_STATUS_NOT_LOGGED_IN = "Not logged in"  # [V]
 CLI_LOGGED_OUT = "Successfully logged out"  # [V]
+# `pairsim connect`: the remote app server accepted the WebSocket (the real TUI shows its screen instead).
+CLI_REMOTE_CONNECTED = "Connected to the remote app server at `{url}`."
 
 
 def catalogue() -> dict[str, str]:

@@ -1,7 +1,8 @@
 """Steps for features/login: `codex login` by browser callback, device code and access token, the credential
-stores, and the remote-token rule. Each step calls one method of `simulators.login.lab.LoginLab` (or pairsim's
-CLI as a process) and asserts one thing. `with real codex` runs the installed @openai/codex 0.169.0 instead of
-pairsim's CLI; when it is not installed those scenarios fail saying how to install it.
+stores, and the remote-token rule. Each step calls one method of `simulators.login.lab.LoginLab` and asserts one
+thing. The CLI is always a child process: pairsim's (`python -m simulators.cli login ...`) or, `with real codex`,
+the installed @openai/codex 0.169.0 (when it is not installed those scenarios fail saying how to install it). What
+the person sees is read from that process's stdout and stderr, or from the page the browser got.
 """
 
 from __future__ import annotations
@@ -9,62 +10,42 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import os
 import re
 import shlex
-import socket
 import stat
-import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from itertools import pairwise
 from pathlib import Path
-from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 import pytest
 from pytest_bdd import given, parsers, then, when
 
+from simulators import messages
 from simulators.backend.accounts import Plan
-from simulators.browser import Page
-from simulators.login.callback_server import LoginFailed
-from simulators.login.credential_store import (
-    AUTH_FILENAME,
-    KEYRING_SERVICE,
-    EphemeralCredentialStore,
-    file_keyring,
-    keyring_username,
-)
-from simulators.login.lab import CliOutcome, LoginLab, fixed_ports_lock
-from simulators.login.remote_token_rule import (
-    TUI_ERROR_PREFIX,
-    RemoteTokenRefused,
-    check_client_url,
-    check_tui_remote,
-    token_allowed,
-)
+from simulators.login.credential_store import AUTH_FILENAME, KEYRING_SERVICE, file_keyring, keyring_username
+from simulators.login.lab import WAIT_S, Cli, LoginLab, fixed_ports_lock
+from simulators.login.remote_client import ERROR_PREFIX as CONNECT_ERROR_PREFIX
+from simulators.login.remote_token_rule import TUI_ERROR_PREFIX, RemoteTokenRefused, check_tui_remote
 
-REPO = Path(__file__).resolve().parents[1]
-REAL = "real codex"
-PAIRSIM = "pairsim"
-WAIT_S = 20.0
+REAL = Cli.REAL.value
+FIXED_PORT, FIXED_FALLBACK_PORT = 1455, 1457
 
 
 @dataclass
 class LoginScenario:
+    """The scenario's state between steps. Allure records it as a step parameter (its repr): no secret in it."""
+
     lab: LoginLab
-    stack: contextlib.ExitStack
+    stack: contextlib.ExitStack = field(repr=False)
     tmp: Path
     keyring: bool = True
-    response: httpx.Response | None = None
+    response: httpx.Response | None = field(default=None, repr=False)
     preferred: int | None = None
     fallback: int | None = None
-    start_outcome: CliOutcome | None = None
-    ended: CliOutcome | None = None
-    process: subprocess.CompletedProcess[str] | None = None
-    access_token: str | None = None
-    occupants: dict[int, Any] = field(default_factory=dict)
+    access_token: str | None = field(default=None, repr=False)
     locked: bool = False
 
     def lock_fixed_ports(self) -> None:
@@ -73,21 +54,6 @@ class LoginScenario:
             # Unwound first: whatever holds 1455/1457 in this scenario is gone before the lock is released.
             self.stack.callback(self.lab.close)
             self.locked = True
-
-    def outcome(self) -> CliOutcome:
-        """How the login ended (waits for it, bounded); a start that failed at once counts as the end."""
-        if self.start_outcome is not None and self.start_outcome.exit_code >= 0:
-            return self.start_outcome
-        if self.ended is None:
-            self.ended = self.lab.login_outcome(WAIT_S)
-        return self.ended
-
-    def terminal(self) -> str:
-        if self.process is not None:
-            return self.process.stdout + self.process.stderr
-        if self.lab.real is not None:
-            return self.lab.real.output
-        return "\n".join(self.lab.output)
 
 
 @pytest.fixture
@@ -100,17 +66,22 @@ def login(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[LoginScena
         yield LoginScenario(lab=lab, stack=stack, tmp=tmp_path)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+def _fallback_port(login: LoginScenario) -> int:
+    """The fallback port the scenario named, or, when it left the choice to the system (port 0), the one the login
+    sends the browser back to, which must not be the preferred port."""
+    if login.fallback is not None:
+        return login.fallback
+    redirect = dict(parse_qsl(urlsplit(login.lab.authorize_url).query))["redirect_uri"]
+    port = urlsplit(redirect).port
+    assert port is not None and port != login.preferred, f"the login's callback is {redirect}"
+    return port
 
 
-def _placeholders(text: str, scenario: LoginScenario) -> str:
+def _placeholders(text: str, login: LoginScenario) -> str:
     if "<fallback port>" in text:
-        text = text.replace("<fallback port>", str(scenario.fallback))
+        text = text.replace("<fallback port>", str(_fallback_port(login)))
     if "<port>" in text:
-        text = text.replace("<port>", str(scenario.lab.callback_port))
+        text = text.replace("<port>", str(login.lab.callback_port))
     return text
 
 
@@ -147,7 +118,8 @@ def poll_interval(login: LoginScenario, seconds: int) -> None:
     login.lab.devices.configure(interval_s=seconds)
 
 
-@given(parsers.parse("this machine {keyring}"))
+# Exactly the two phrasings: a typo must be an unknown step, not a machine without a keyring.
+@given(parsers.re(r"this machine (?P<keyring>has a keyring|has no keyring)$"))
 def machine_keyring(login: LoginScenario, keyring: str) -> None:
     login.keyring = keyring == "has a keyring"
 
@@ -179,34 +151,26 @@ def runs_device_login(login: LoginScenario) -> None:
 @given(parsers.re(r'Dana runs "codex login --device-auth" with (?P<cli>pairsim|real codex)$'))
 @when(parsers.re(r'Dana runs "codex login --device-auth" with (?P<cli>pairsim|real codex)$'))
 def runs_device_login_with(login: LoginScenario, cli: str) -> None:
-    try:
-        if cli == REAL:
-            login.lab.start_real_device_login()
-        else:
-            login.lab.start_device_login()
-    except LoginFailed:
-        pass  # ended at once; the output says why
-    except AssertionError:
-        if login.lab.real is None or login.lab.real.proc is None or login.lab.real.proc.poll() is None:
-            raise
+    if cli == REAL:
+        login.lab.start_real_device_login()
+    else:
+        login.lab.start_device_login()
 
 
 @given("another program listens on the preferred login port")
 def occupy_preferred(login: LoginScenario) -> None:
-    login.preferred = _free_port()
-    login.occupants[login.preferred] = login.lab.occupy(login.preferred)
+    login.preferred = login.lab.occupy().port
 
 
 @given("another program listens on the fallback login port")
 def occupy_fallback(login: LoginScenario) -> None:
-    login.fallback = _free_port()
-    login.occupants[login.fallback] = login.lab.occupy(login.fallback)
+    login.fallback = login.lab.occupy().port
 
 
 @given(parsers.parse("another program listens on port {port:d}"))
 def occupy_fixed(login: LoginScenario, port: int) -> None:
     login.lock_fixed_ports()
-    login.occupants[port] = login.lab.occupy(port)
+    login.lab.occupy(port)
 
 
 @given("Dana's access token has expired")
@@ -267,15 +231,13 @@ def open_path(login: LoginScenario, path: str) -> None:
 
 @when('Dana runs "codex login" with a preferred and a fallback port')
 def login_with_ports(login: LoginScenario) -> None:
-    login.preferred = login.preferred or _free_port()
-    login.fallback = login.fallback or _free_port()
-    login.start_outcome = login.lab.try_browser_login(port=login.preferred, fallback_port=login.fallback)
+    # A fallback port nobody holds is left to the system (0); the login prints the one it got.
+    login.lab.start_browser_login(port=login.preferred or 0, fallback_port=login.fallback or 0)
 
 
 @when('Dana runs "codex login" again on the same port')
 def login_again(login: LoginScenario) -> None:
-    port = login.lab.callback_port
-    login.start_outcome = login.lab.try_browser_login(port=port)
+    login.lab.start_second_browser_login()
 
 
 @when(parsers.re(r'Dana runs "codex login" with (?P<cli>pairsim|real codex) on the product\'s ports$'))
@@ -285,18 +247,17 @@ def login_fixed_ports(login: LoginScenario, cli: str) -> None:
         real = login.lab.start_real("login")
         real.wait_for(re.compile(r"(/oauth/authorize\?\S+)|(Error logging in: .*)"), WAIT_S)
     else:
-        # The product's own timing: ten tries 200 ms apart per port.
-        login.start_outcome = login.lab.try_browser_login(port=1455, real_timing=True)
+        login.lab.start_browser_login(port=FIXED_PORT)  # the product's rule picks 1457 as the fallback
 
 
 @when("Dana enters the code on the device page and authorizes Codex CLI")
 def enters_code(login: LoginScenario) -> None:
-    login.lab.browser_enters_code("Dana", _user_code(login))
+    login.lab.browser_enters_code("Dana", login.lab.user_code(), then_cli_asks=True)
 
 
 @when("Dana enters the code on the device page but cancels on the consent page")
 def enters_code_denies(login: LoginScenario) -> None:
-    login.lab.browser_enters_code("Dana", _user_code(login), deny=True)
+    login.lab.browser_enters_code("Dana", login.lab.user_code(), deny=True, then_cli_asks=True)
 
 
 @when(parsers.parse('Dana types the code "{code}" on the device page'))
@@ -306,25 +267,17 @@ def types_code(login: LoginScenario, code: str) -> None:
 
 @when("Dana opens the device page and signs in")
 def opens_device_page(login: LoginScenario) -> None:
-    login.lab.browser_enters_code("Dana", _user_code(login))
+    login.lab.browser_enters_code("Dana", login.lab.user_code())
 
 
 @when(parsers.parse("the CLI has asked {count:d} times without an answer"))
 def cli_polled(login: LoginScenario, count: int) -> None:
-    assert login.lab.devices.wait_for_polls(count, WAIT_S), f"the CLI did not poll {count} times"
+    login.lab.let_cli_ask(count)
 
 
 @when("15 minutes pass")
 def fifteen_minutes(login: LoginScenario) -> None:
-    login.lab.state.clock.advance(15 * 60)
-
-
-def _run_pairsim(login: LoginScenario, args: list[str], stdin: str, env: dict[str, str] | None = None) -> None:
-    environment = {**os.environ, "CODEX_HOME": str(login.lab.home), **(env or {})}
-    login.process = subprocess.run(
-        [sys.executable, "-m", "simulators.cli", *args],
-        input=stdin, capture_output=True, text=True, cwd=REPO, env=environment, timeout=60, check=False,
-    )
+    login.lab.clock.advance(15 * 60)
 
 
 @when(parsers.parse("the CI job pipes Dana's access token into \"codex login --with-access-token\""))
@@ -334,31 +287,29 @@ def pipe_token(login: LoginScenario) -> None:
         login.access_token = lab.state.control.issue_tokens(
             lab.people["Dana"].account.account_id, workspace_id=_team(lab)
         ).access_token
-    _run_pairsim(login, ["login", "--with-access-token", "--issuer", login.lab.issuer], login.access_token + "\n")
+    login.lab.run_pairsim("login", "--with-access-token", "--issuer", login.lab.issuer,
+                          stdin=(login.access_token + "\n").encode())
 
 
 @when(parsers.re(r'the CI job pipes "(?P<text>[^"]*)" into "codex login --with-access-token"'))
 def pipe_text(login: LoginScenario, text: str) -> None:
-    _run_pairsim(login, ["login", "--with-access-token", "--issuer", login.lab.issuer], text)
+    login.lab.run_pairsim("login", "--with-access-token", "--issuer", login.lab.issuer, stdin=text.encode())
 
 
 @when('Dana runs "pairsim login --credentials-store keyring"')
 def pairsim_keyring(login: LoginScenario) -> None:
-    env = {"PAIRSIM_KEYRING": "file" if login.keyring else "none"}
-    _run_pairsim(login, ["login", "--credentials-store", "keyring", "--issuer", login.lab.issuer,
-                         "--no-browser", "--port", "0"], "", env)
+    login.lab.run_pairsim("login", "--credentials-store", "keyring", "--issuer", login.lab.issuer, "--no-browser",
+                          "--port", "0", keyring=login.keyring)
 
 
 @when(parsers.parse('the remote client is asked to send its token to "{url}"'))
 def remote_client(login: LoginScenario, url: str) -> None:
-    login.response = None
-    login.tmp.joinpath("remote-url").write_text(url)
+    login.lab.run_remote_client(url)
 
 
 @when(parsers.parse('the real Codex TUI is started with "{args}"'))
 def real_tui(login: LoginScenario, args: str) -> None:
-    real = login.lab.start_real(*shlex.split(args), env={"TOKV": "pairsim-test-token"})
-    real.finish(WAIT_S)
+    login.lab.start_real(*shlex.split(args), env={"TOKV": "pairsim-test-token"}).finish(WAIT_S)
 
 
 # -- Then -------------------------------------------------------------------------------------------------------
@@ -367,34 +318,36 @@ def real_tui(login: LoginScenario, args: str) -> None:
 @then(parsers.parse('her browser shows "{title}"'))
 def browser_shows(login: LoginScenario, title: str) -> None:
     page = login.lab.browser_page
-    assert isinstance(page, Page) and page.title == title, page and page.title
+    assert page is not None and page.title == title, page and page.title
 
 
 @then(parsers.parse('the terminal says "{text}"'))
 def terminal_says(login: LoginScenario, text: str) -> None:
     wanted = _placeholders(text, login)
-    if wanted not in login.terminal() and (login.lab.real is not None or login.lab.login_still_waiting()):
-        login.outcome()
-    assert wanted in login.terminal(), f"{wanted!r} not in:\n{login.terminal()}"
+    assert login.lab.wait_printed(wanted), f"{wanted!r} not in:\n{login.lab.terminal}"
 
 
 @then(parsers.parse('the CI log says "{text}"'))
 @then(parsers.parse('the command says "{text}"'))
 def process_says(login: LoginScenario, text: str) -> None:
-    assert login.process is not None
-    output = login.process.stdout + login.process.stderr
-    assert text in output.splitlines(), output
+    outcome = login.lab.login_outcome()
+    assert text in outcome.output.splitlines(), outcome.output
 
 
 @then("the CI log never shows the access token")
 def ci_log_clean(login: LoginScenario) -> None:
-    assert login.process is not None and login.access_token
-    assert login.access_token not in login.process.stdout + login.process.stderr
+    outcome = login.lab.login_outcome()
+    assert login.access_token and login.access_token not in outcome.stdout + outcome.stderr
+
+
+def _in_keyring(login: LoginScenario) -> bool:
+    home = login.lab.home
+    return file_keyring(home).get_password(KEYRING_SERVICE, keyring_username(home)) is not None
 
 
 @then("Dana's sign-in is saved in auth.json, readable only by her")
 def saved_auth_json(login: LoginScenario) -> None:
-    login.outcome()
+    login.lab.login_outcome()
     path = login.lab.home / AUTH_FILENAME
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     document = json.loads(path.read_text())
@@ -404,8 +357,8 @@ def saved_auth_json(login: LoginScenario) -> None:
 
 @then("nothing is saved")
 def nothing_saved(login: LoginScenario) -> None:
-    login.outcome()
-    assert not (login.lab.home / AUTH_FILENAME).exists()
+    login.lab.login_outcome()
+    assert not (login.lab.home / AUTH_FILENAME).exists() and not _in_keyring(login)
 
 
 @then("the sign-in link asks for a code with PKCE, state and the Codex CLI scopes")
@@ -439,41 +392,45 @@ def error_page(login: LoginScenario) -> None:
 
 @then("the login is still waiting for the browser")
 def still_waiting(login: LoginScenario) -> None:
-    assert login.lab.login_still_waiting()
+    assert login.lab.login_still_waiting(), login.lab.terminal
 
 
 @then(parsers.parse("the login has ended with exit code {code:d}"))
 def ended_with(login: LoginScenario, code: int) -> None:
-    assert login.outcome().exit_code == code
+    outcome = login.lab.login_outcome()
+    assert outcome.exit_code == code, outcome.output
 
 
 @then(parsers.parse('the other program was sent "{path}"'))
 def occupant_sent(login: LoginScenario, path: str) -> None:
-    port = login.preferred if login.preferred is not None else 1455
-    assert path in login.occupants[port].paths
+    port = login.preferred if login.preferred is not None else FIXED_PORT
+    occupant = login.lab.occupants[port]
+    assert occupant.wait_sent(path, WAIT_S), occupant.paths()
 
 
 @then(parsers.parse('only the program on the preferred port was sent "{path}"'))
 @then(parsers.parse('only the program on port 1455 was sent "{path}"'))
 def only_preferred(login: LoginScenario, path: str) -> None:
-    preferred = login.preferred if login.preferred is not None else 1455
-    fallback = login.fallback if login.fallback is not None else 1457
-    login.outcome()
-    assert path in login.occupants[preferred].paths
-    assert path not in login.occupants[fallback].paths
+    preferred = login.preferred if login.preferred is not None else FIXED_PORT
+    fallback = login.fallback if login.fallback is not None else FIXED_FALLBACK_PORT
+    login.lab.login_outcome()
+    sent = {port: login.lab.occupants[port].everything_sent(WAIT_S) for port in (preferred, fallback)}
+    assert path in sent[preferred] and path not in sent[fallback], sent
 
 
 @then(parsers.parse('the first login ends with "{line}"'))
 def first_login_ends(login: LoginScenario, line: str) -> None:
-    assert login.lab.first_task is not None and login.lab.first_task.result(WAIT_S) == 1
-    assert line in login.lab.output
+    assert login.lab.first_cli is not None
+    outcome = login.lab.first_cli.finish(WAIT_S)
+    assert outcome.exit_code == 1 and line in outcome.stderr.splitlines(), outcome.output
 
 
 @then("the new login serves on the same port")
 def new_login_same_port(login: LoginScenario) -> None:
-    assert login.lab.first_login is not None and login.lab.login is not None
-    assert login.lab.login.port == login.lab.first_login.port
-    assert login.lab.visit_callback("/nothing").status_code == 404
+    lab = login.lab
+    assert lab.first_cli is not None and lab.cli is not None and lab.cli.running
+    assert lab.callback_port == lab.printed_port(lab.first_cli)
+    assert (lab.visit_callback("/nothing").status_code, lab.first_cli.running) == (404, False)
 
 
 @then(parsers.parse('the sign-in link sends the browser back to "{uri}"'))
@@ -483,17 +440,11 @@ def link_redirect(login: LoginScenario, uri: str) -> None:
 
 @then(parsers.parse('the terminal shows the device sign-in steps with a one-time code like "{example}"'))
 def device_steps(login: LoginScenario, example: str) -> None:
-    output = login.terminal()
+    output = login.lab.terminal
     assert "Follow these steps to sign in with ChatGPT using device code authorization:" in output
     assert f"   {login.lab.issuer}/codex/device" in output
     shape = re.sub(r"[A-Z]", "[A-Z]", re.sub(r"[0-9]", "[0-9]", example))
     assert re.search(rf"^   {shape}$", output, re.MULTILINE), output
-
-
-def _user_code(login: LoginScenario) -> str:
-    match = re.search(r"^   ([A-Z]{4}-[0-9]{4})$", login.terminal(), re.MULTILINE)
-    assert match, login.terminal()
-    return match.group(1)
 
 
 @then(parsers.parse('the device page says "{text}"'))
@@ -504,56 +455,71 @@ def device_page_says(login: LoginScenario, text: str) -> None:
 
 @then(parsers.parse("the CLI waited {seconds:d} seconds between its questions"))
 def waited(login: LoginScenario, seconds: int) -> None:
-    device = login.lab.device
-    assert device is not None and len(device.waits) >= 3
-    assert set(device.waits) == {float(seconds)}
+    # What the backend observed: the instants of the polls it received, on the clock the CLI shares with it.
+    [authorization] = login.lab.devices.all()
+    times = authorization.poll_times
+    gaps = [later - earlier for earlier, later in pairwise(times)]
+    assert len(gaps) >= 3 and all(abs(gap - seconds) < 1e-6 for gap in gaps), gaps
 
 
 @then(parsers.parse("Dana's sign-in is kept in {place}"))
 def kept_in(login: LoginScenario, place: str) -> None:
-    home = login.lab.home
-    in_file = (home / AUTH_FILENAME).exists()
-    in_keyring = file_keyring(home).get_password(KEYRING_SERVICE, keyring_username(home)) is not None
-    in_memory = EphemeralCredentialStore(home).load() is not None
-    expected = {
-        "auth.json": (True, False, False),
-        "the keyring": (False, True, False),
-        "memory only": (False, False, True),
-    }[place]
-    assert (in_file, in_keyring, in_memory) == expected, f"file, keyring, memory: {(in_file, in_keyring, in_memory)}"
+    outcome = login.lab.login_outcome()
+    assert outcome.exit_code == 0, outcome.output
+    left_behind = sorted(str(p.relative_to(login.lab.home)) for p in login.lab.home.rglob("*"))
+    where = ((login.lab.home / AUTH_FILENAME).exists(), _in_keyring(login))
+    expected = {"auth.json": (True, False), "the keyring": (False, True), "memory only": (False, False)}[place]
+    assert where == expected, f"auth.json, keyring: {where}"
+    if place == "memory only":
+        # Gone with the process that held it: it left no file at all, and a new CLI with the same home and the same
+        # store finds no sign-in.
+        assert left_behind == [], left_behind
+        status = login.lab.ask_status(store_mode="ephemeral", keyring=login.keyring)
+        assert (status.exit_code, status.stdout.splitlines()) == (1, [messages.CLI_STATUS_NOT_LOGGED_IN]), status.output
 
 
 @then("no token Dana received appears in the terminal, the logs or the scenario report")
-def no_token_anywhere(login: LoginScenario, caplog: pytest.LogCaptureFixture, request: pytest.FixtureRequest) -> None:
-    login.outcome()
+def no_token_anywhere(login: LoginScenario, caplog: pytest.LogCaptureFixture) -> None:
+    outcome = login.lab.login_outcome()
     auth = json.loads((login.lab.home / AUTH_FILENAME).read_text())
-    secrets = [v for v in auth["tokens"].values() if v and v != auth["tokens"]["account_id"]]
-    secrets.append(auth["OPENAI_API_KEY"])
-    secrets = [s for s in secrets if s]
-    assert len(secrets) >= 3
+    secrets = [v for k, v in auth["tokens"].items() if v and k != "account_id"] + [auth["OPENAI_API_KEY"]]
+    assert len([s for s in secrets if s]) == 4
     logging.getLogger("pairsim.login.test").info("sign-in finished")  # the log is being captured
-    report = repr(request.node.user_properties) + repr(login.lab.login) + repr(login.lab.state.control.sessions(
-        login.lab.people["Dana"].account.account_id))
-    for haystack in (login.terminal(), caplog.text, report, " ".join(login.lab.login.server.requests)):
-        for secret in secrets:
-            assert secret not in haystack
+    # What the process printed, every file it left under the scenario's directory but the credential itself, the
+    # lab's log, and what a report records of this scenario (its fixture, as a step parameter).
+    written = {path: path.read_text("utf-8", "replace") for path in login.tmp.rglob("*")
+               if path.is_file() and path != login.lab.home / AUTH_FILENAME}
+    places = {"stdout": outcome.stdout, "stderr": outcome.stderr, "log": caplog.text, "report": repr(login),
+              **{str(path): text for path, text in written.items()}}
+    leaks = [where for where, text in places.items() for secret in secrets if secret and secret in text]
+    assert not leaks, f"a token is in {leaks}"
+
+
+SENDS_THE_TOKEN = 'sends the token and says "'
 
 
 @then(parsers.parse("the remote client {verdict}"))
 def remote_verdict(login: LoginScenario, verdict: str) -> None:
-    url = login.tmp.joinpath("remote-url").read_text()
-    if verdict == "allows the token":
-        assert token_allowed(url)
-        check_client_url(url)
+    attempt = login.lab.remote_attempt
+    assert attempt is not None
+    said = attempt.outcome.output
+    if verdict.startswith(SENDS_THE_TOKEN):
+        parts = urlsplit(attempt.url)
+        # The feature quotes what the client prints, with the listener's `<port>` as the lab chose it.
+        line = verdict.removeprefix(SENDS_THE_TOKEN).removesuffix('"').replace("<port>", str(parts.port))
+        assert attempt.outcome.exit_code == 0, said
+        assert line in attempt.outcome.stdout.splitlines(), said
+        assert attempt.connections == [(parts.hostname, parts.port)], attempt.connections
+        assert attempt.received == [f"Bearer {attempt.token}"], "the listener got no (or another) bearer token"
         return
-    assert verdict.startswith("refuses: ")
-    with pytest.raises(RemoteTokenRefused) as refused:
-        check_client_url(url)
-    assert refused.value.message == verdict.removeprefix("refuses: ")
+    refusal = verdict.removeprefix("refuses: ")
+    assert verdict.startswith("refuses: ") and attempt.outcome.exit_code == 1, said
+    assert CONNECT_ERROR_PREFIX + refusal in attempt.outcome.stderr.splitlines(), said
+    assert (attempt.connections, attempt.received) == ([], []), "the client connected before refusing"
 
 
 @then(parsers.parse("pairsim's rule refuses \"{url}\" for the TUI with the same words"))
 def tui_same_words(login: LoginScenario, url: str) -> None:
     with pytest.raises(RemoteTokenRefused) as refused:
         check_tui_remote(url)
-    assert TUI_ERROR_PREFIX + refused.value.message in login.terminal()
+    assert TUI_ERROR_PREFIX + refused.value.message in login.lab.terminal

@@ -80,13 +80,15 @@ def test_keyring_mode_without_a_keyring_is_refused(tmp_path: Path) -> None:
         keyring_from_environment(tmp_path, {"PAIRSIM_KEYRING": "bogus"})
 
 
-def test_ephemeral_stays_in_memory(tmp_path: Path) -> None:
+def test_ephemeral_lives_in_its_store_object_only(tmp_path: Path) -> None:
     store = open_store("ephemeral", tmp_path)
     store.save(AUTH)
+    assert store.load() == AUTH
     assert list(tmp_path.iterdir()) == []
-    assert open_store("ephemeral", tmp_path).load() == AUTH
-    assert open_store("ephemeral", tmp_path / "other").load() is None
-    assert store.delete()
+    # Another store (what a new process opens) for the same home starts empty: nothing is shared in the module.
+    assert open_store("ephemeral", tmp_path).load() is None
+    assert "access.jwt.value" not in repr(store)
+    assert store.delete() and store.load() is None and not store.delete()
 
 
 def test_old_files_without_auth_mode() -> None:

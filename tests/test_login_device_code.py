@@ -4,7 +4,6 @@ a full device login over real sockets with the waiting injected."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import re
 from pathlib import Path
 
@@ -83,10 +82,48 @@ def test_usercode_response_parsing() -> None:
             parse_usercode_response(bad, "http://i")
 
 
-@given(st.one_of(st.none(), st.text(), st.integers(), st.dictionaries(st.text(max_size=20), st.text(max_size=8))))
+def _check_usercode_contract(body: object) -> None:
+    """A usable code exactly when the answer is a JSON object with a non-empty string `device_auth_id`, a non-empty
+    string `user_code` (or `usercode`) and an `interval` that is a string of digits (5 when absent); otherwise the
+    typed refusal."""
+    fields = body if isinstance(body, dict) else {}
+    device_auth_id = fields.get("device_auth_id")
+    user_code = fields.get("user_code", fields.get("usercode"))
+    interval = fields.get("interval", "5")
+    acceptable = (
+        isinstance(body, dict)
+        and isinstance(device_auth_id, str) and device_auth_id != ""
+        and isinstance(user_code, str) and user_code != ""
+        and isinstance(interval, str) and interval.strip().isascii() and interval.strip().isdigit()
+    )
+    try:
+        code = parse_usercode_response(body, "http://i")
+    except LoginFailed as exc:
+        assert not acceptable, body
+        assert exc.message.startswith("failed to request device code: ")
+        return
+    assert acceptable, body
+    assert (code.device_auth_id, code.user_code, code.interval_s) == (device_auth_id, user_code, int(interval.strip()))
+    assert code.verification_url == "http://i/codex/device"
+
+
+_VALUES = st.none() | st.booleans() | st.integers() | st.text(max_size=8) | st.from_regex(r"\A\s*[0-9]{1,4}\s*\Z")
+
+
+@given(st.one_of(st.none(), st.text(), st.integers(), st.lists(st.integers(), max_size=3),
+                 st.dictionaries(st.sampled_from(["device_auth_id", "user_code", "usercode", "interval"])
+                                 | st.text(max_size=12), _VALUES, max_size=6)))
 def test_usercode_response_any_shape(body: object) -> None:
-    with contextlib.suppress(LoginFailed):
-        parse_usercode_response(body, "http://i")
+    _check_usercode_contract(body)
+
+
+@given(st.fixed_dictionaries(
+    {"device_auth_id": st.text(min_size=1, max_size=8) | _VALUES, "user_code": st.text(min_size=1, max_size=8) | _VALUES},
+    optional={"interval": _VALUES},
+))
+def test_usercode_response_shaped_like_the_real_one(body: dict[str, object]) -> None:
+    """Answers with the real fields, each of them sometimes of the wrong type or empty: both outcomes happen."""
+    _check_usercode_contract(body)
 
 
 def test_device_login_end_to_end_with_injected_waiting(tmp_path: Path) -> None:

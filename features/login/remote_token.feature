@@ -2,7 +2,8 @@
 Feature: Sending a bearer token to a remote Codex
   `codex --remote <url> --remote-auth-token-env VAR` sends the token in VAR when it opens the WebSocket. It does so
   only over `wss://`, or over `ws://` to this machine itself; anything else would put the token on the network in
-  clear text, so the client refuses before connecting.
+  clear text, so the client refuses before connecting. In the addresses below, `<port>` is the port of a WebSocket
+  server listening on that address of this machine.
 
   Rule: The token travels only over wss:// or to a loopback ws:// address
 
@@ -11,12 +12,12 @@ Feature: Sending a bearer token to a remote Codex
       Then the remote client <verdict>
 
       Examples:
-        | url                         | verdict                                                                                          |
-        | wss://codex.example.com:443 | allows the token                                                                                 |
-        | ws://127.0.0.1:4500         | allows the token                                                                                 |
-        | ws://127.0.0.2:4500         | allows the token                                                                                 |
-        | ws://localhost:4500         | allows the token                                                                                 |
-        | ws://[::1]:4500             | allows the token                                                                                 |
+        | url                         | verdict                                                                                                |
+        | wss://codex.example.com:443 | sends the token and says "Connected to the remote app server at `wss://codex.example.com:443`."        |
+        | ws://127.0.0.1:<port>       | sends the token and says "Connected to the remote app server at `ws://127.0.0.1:<port>`."              |
+        | ws://127.0.0.2:<port>       | sends the token and says "Connected to the remote app server at `ws://127.0.0.2:<port>`."              |
+        | ws://localhost:<port>       | sends the token and says "Connected to the remote app server at `ws://localhost:<port>`."              |
+        | ws://[::1]:<port>           | sends the token and says "Connected to the remote app server at `ws://[::1]:<port>`."                  |
         | ws://example.invalid:4500   | refuses: remote auth tokens require `wss://` or loopback `ws://` URLs; got `ws://example.invalid:4500` |
         | ws://192.0.2.1:4500         | refuses: remote auth tokens require `wss://` or loopback `ws://` URLs; got `ws://192.0.2.1:4500`       |
 

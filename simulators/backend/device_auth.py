@@ -126,6 +126,7 @@ class DeviceAuthorization:
     authorization_code: str | None = field(default=None, repr=False)
     last_poll: float | None = None
     polls: int = 0
+    poll_times: list[float] = field(default_factory=list)  # each poll's instant on the backend's clock
     approver_user_id: str | None = None
 
 
@@ -226,6 +227,7 @@ class DeviceAuthRegistry:
                 return PollAnswer(404, _error("deviceauth_not_found", "Unknown device authorization."))
             previous, record.last_poll = record.last_poll, now
             record.polls += 1
+            record.poll_times.append(now)
             self._lock.notify_all()
             if record.status is DeviceAuthStatus.REDEEMED:
                 return PollAnswer(400, _error("invalid_grant", "This device code was already used."))

@@ -22,13 +22,20 @@ import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from html import escape
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 import httpx
-from aiohttp import web
 
 from simulators.protocol.errors import ErrorCode, PairsimError
 from simulators.protocol.oauth import CALLBACK_PATH, CALLBACK_PORT, FALLBACK_CALLBACK_PORT
+
+if TYPE_CHECKING:
+    from aiohttp import web
+
+# aiohttp is imported where the server starts, not with this module: `pairsim login status`, `--device-auth` and
+# `--with-access-token` share the module's errors and rules but run no server, and aiohttp's import is most of
+# their start-up time.
 
 logger = logging.getLogger(__name__)
 
@@ -214,6 +221,8 @@ class CallbackServer:
             self.outcome.set_result(result)
 
     async def start(self) -> None:
+        from aiohttp import web
+
         app = web.Application()
         app.router.add_get(CALLBACK_PATH, self._callback)
         app.router.add_get("/success", self._success_page)
@@ -237,7 +246,7 @@ class CallbackServer:
         state = query.get("state", "")
         if not hmac.compare_digest(state.encode("utf-8", "replace"), self._state.encode("ascii")):
             # A stray or forged callback: refused, and the real login keeps waiting [observed].
-            return web.Response(status=400, text=STATE_MISMATCH)
+            return _response(status=400, text=STATE_MISMATCH)
         error = query.get("error")
         if error:
             failure = LoginFailed(SIGN_IN_FAILED.format(detail=query.get("error_description") or error))
@@ -256,11 +265,11 @@ class CallbackServer:
             return self._error_page(exc.message)
         self._success = success
         location = f"http://localhost:{self.port}/success?{success.query()}"
-        return web.Response(status=302, headers={"Location": location})
+        return _response(status=302, headers={"Location": location})
 
     async def _success_page(self, request: web.Request) -> web.StreamResponse:
         self.requests.append(request.path)
-        response = web.Response(
+        response = _response(
             text=_html(SUCCESS_PAGE_TITLE, "You can close this window and return to your terminal.", "success"),
             content_type="text/html",
             headers={"Connection": "close"},
@@ -272,12 +281,18 @@ class CallbackServer:
     async def _cancel(self, request: web.Request) -> web.StreamResponse:
         self.requests.append(request.path)
         self._finish(LoginCancelled(LOGIN_CANCELLED))
-        return web.Response(text=LOGIN_CANCELLED)
+        return _response(text=LOGIN_CANCELLED)
 
     async def _not_found(self, request: web.Request) -> web.StreamResponse:
         self.requests.append(request.path)
-        return web.Response(status=404, text=NOT_FOUND)
+        return _response(status=404, text=NOT_FOUND)
 
     @staticmethod
     def _error_page(message: str) -> web.Response:
-        return web.Response(text=_html(ERROR_PAGE_TITLE, message, "error"), content_type="text/html")
+        return _response(text=_html(ERROR_PAGE_TITLE, message, "error"), content_type="text/html")
+
+
+def _response(**fields: Any) -> web.Response:
+    from aiohttp import web
+
+    return web.Response(**fields)

@@ -4,6 +4,10 @@ Runnable anywhere, including inside a network namespace: every address is a flag
 `--fallback-port`, `--home`). What the user sees goes where the real CLI sends it: the browser-login banner,
 `Successfully logged in` and `Error logging in: ...` on stderr, the device-code steps on stdout. A failed login
 exits 1, as the real one; bad arguments exit 2.
+
+Test seam: with `PAIRSIM_CLOCK=tcp://HOST:PORT` in the environment, the logins read the time from, and sleep on, the
+clock served there (`shared_clock.py`; the login lab serves one that stands still until a scenario moves it).
+Without it they use the machine's clock.
 """
 
 from __future__ import annotations
@@ -12,21 +16,10 @@ import argparse
 import asyncio
 import os
 import sys
-import webbrowser
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from simulators import messages
-from simulators.clock import Clock
-from simulators.login.access_token import (
-    ERROR_PREFIX as ACCESS_TOKEN_ERROR_PREFIX,
-)
-from simulators.login.access_token import (
-    READING,
-    STDIN_IS_TTY,
-    AccessTokenLogin,
-)
-from simulators.login.callback_server import BindPolicy, LoginFailed
-from simulators.login.client import ERROR_PREFIX, BrowserLogin, LoginSettings
 from simulators.login.credential_store import (
     AuthMode,
     CredentialStore,
@@ -36,9 +29,15 @@ from simulators.login.credential_store import (
     keyring_from_environment,
     open_store,
 )
-from simulators.login.device_code import DeviceCodeLogin
 from simulators.protocol.errors import PairsimError
 from simulators.protocol.oauth import CALLBACK_PORT, DEFAULT_ISSUER
+
+if TYPE_CHECKING:
+    from simulators.login.callback_server import LoginFailed
+    from simulators.login.client import LoginSettings
+
+# Each flow's modules are imported when that flow runs: `login status` and `logout` need no HTTP client, and the
+# browser login's server is needed by nothing else (start-up time, which the login scenarios pay per process).
 
 EXIT_FAILED = 1
 
@@ -83,8 +82,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 def _store(args: argparse.Namespace) -> CredentialStore:
     home: Path = args.home or default_home()
+    # Only the modes that may use a keyring open one (opening it is most of `login status`'s start-up time).
+    uses_keyring = args.credentials_store in (CredentialStoreMode.KEYRING, CredentialStoreMode.AUTO)
     try:
-        return open_store(args.credentials_store, home, keyring_from_environment(home))
+        return open_store(args.credentials_store, home, keyring_from_environment(home) if uses_keyring else None)
     except KeyringUnavailable as exc:
         raise PairsimError(messages.CLI_KEYRING_UNAVAILABLE) from exc
 
@@ -115,6 +116,9 @@ def run_login(args: argparse.Namespace) -> int:
         return _access_token_login(issuer, store)
     if args.device_auth:
         return _report(asyncio.run(_device_login(issuer, store, args.timeout)))
+    from simulators.login.callback_server import BindPolicy
+    from simulators.login.client import LoginSettings
+
     settings = LoginSettings(
         issuer=issuer, bind=BindPolicy(host=args.host, port=args.port, fallback_port=args.fallback_port)
     )
@@ -123,6 +127,8 @@ def run_login(args: argparse.Namespace) -> int:
 
 
 def _report(failure: LoginFailed | None) -> int:
+    from simulators.login.client import ERROR_PREFIX
+
     if failure is None:
         return 0
     _err(ERROR_PREFIX + failure.message)
@@ -132,10 +138,17 @@ def _report(failure: LoginFailed | None) -> int:
 async def _browser_login(
     settings: LoginSettings, store: CredentialStore, *, open_browser: bool, timeout: float | None
 ) -> LoginFailed | None:
-    login = BrowserLogin(settings, store, on_output=_err)
+    from simulators.login.callback_server import LoginFailed
+    from simulators.login.client import BrowserLogin
+    from simulators.login.shared_clock import clock_from_environment
+
+    clock, sleep = clock_from_environment()
+    login = BrowserLogin(settings, store, clock=clock, sleep=sleep, on_output=_err)
     try:
         await login.start()
         if open_browser and login.authorize_url:
+            import webbrowser
+
             webbrowser.open(login.authorize_url)
         await login.wait(timeout)
     except LoginFailed as exc:
@@ -148,7 +161,12 @@ async def _browser_login(
 
 
 async def _device_login(issuer: str, store: CredentialStore, timeout: float | None) -> LoginFailed | None:
-    login = DeviceCodeLogin(issuer, store, clock=Clock(), on_output=_out)
+    from simulators.login.callback_server import LoginFailed
+    from simulators.login.device_code import DeviceCodeLogin
+    from simulators.login.shared_clock import clock_from_environment
+
+    clock, sleep = clock_from_environment()
+    login = DeviceCodeLogin(issuer, store, clock=clock, sleep=sleep, on_output=_out)
     try:
         async with asyncio.timeout(timeout):
             await login.request_code()
@@ -164,15 +182,20 @@ async def _device_login(issuer: str, store: CredentialStore, timeout: float | No
 
 
 def _access_token_login(issuer: str, store: CredentialStore) -> int:
+    from simulators.login.access_token import ERROR_PREFIX, READING, STDIN_IS_TTY, AccessTokenLogin
+    from simulators.login.callback_server import LoginFailed
+    from simulators.login.shared_clock import clock_from_environment
+
     if sys.stdin.isatty():
         _err(STDIN_IS_TTY)
         return EXIT_FAILED
     _err(READING)
     text = sys.stdin.read()
     try:
-        asyncio.run(AccessTokenLogin(issuer, store, Clock(), on_output=_err).run(text))
+        clock, _ = clock_from_environment()
+        asyncio.run(AccessTokenLogin(issuer, store, clock, on_output=_err).run(text))
     except LoginFailed as exc:
-        _err(ACCESS_TOKEN_ERROR_PREFIX + exc.message)
+        _err(ERROR_PREFIX + exc.message)
         return EXIT_FAILED
     return 0
 

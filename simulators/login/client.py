@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
-import jwt
 
 from simulators.clock import Clock
 from simulators.login.callback_server import (
@@ -67,6 +66,8 @@ def last_refresh_now(clock: Clock) -> str:
 
 def unverified_claims(token: str) -> dict[str, Any]:
     """The payload of a JWT without checking its signature: the CLI only reads its own tokens' claims."""
+    import jwt  # here, not at the top: PyJWT pulls in `cryptography`, which most CLI runs never need
+
     try:
         payload = jwt.decode(token, options={"verify_signature": False})
     except jwt.InvalidTokenError as exc:

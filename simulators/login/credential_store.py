@@ -4,7 +4,8 @@
 `file` writes `$CODEX_HOME/auth.json` (mode 0600, replaced atomically) in the real CLI's layout, so the real binary
 and pairsim's desktop read it. `keyring` stores the same JSON document with the `keyring` library under the
 service name the real CLI uses; headless machines get a real file backend from keyrings.alt. `auto` takes the
-keyring when one is usable and the file otherwise; `ephemeral` keeps it in this process only.
+keyring when one is usable and the file otherwise; `ephemeral` keeps it in the store object, so in the memory of
+this process only.
 """
 
 from __future__ import annotations
@@ -200,25 +201,27 @@ class KeyringCredentialStore:
         return f"keyring {type(self.backend).__name__} ({KEYRING_SERVICE})"
 
 
-# Memory only, for the life of this process [V: ephemeral mode]; keyed by home so tests with several homes in one
-# process stay apart.
-_EPHEMERAL: dict[str, StoredAuth] = {}
-
-
 class EphemeralCredentialStore:
+    """Memory only [V: ephemeral mode]: the sign-in lives in this store object, so it is gone when the process
+    that made it exits; a new process (or a new store) starts with nothing."""
+
     mode = CredentialStoreMode.EPHEMERAL
 
     def __init__(self, home: Path) -> None:
-        self._key = str(home.resolve())
+        self._auth: StoredAuth | None = None
+
+    def __repr__(self) -> str:
+        return f"EphemeralCredentialStore(holds_sign_in={self._auth is not None})"
 
     def load(self) -> StoredAuth | None:
-        return _EPHEMERAL.get(self._key)
+        return self._auth
 
     def save(self, auth: StoredAuth) -> None:
-        _EPHEMERAL[self._key] = auth
+        self._auth = auth
 
     def delete(self) -> bool:
-        return _EPHEMERAL.pop(self._key, None) is not None
+        had, self._auth = self._auth is not None, None
+        return had
 
     def describe(self) -> str:
         return "memory (ephemeral)"

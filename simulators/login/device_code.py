@@ -55,7 +55,7 @@ TIMED_OUT = "device auth timed out after 15 minutes"
 EXCHANGE_FAILED = "device code exchange failed: {detail}"
 SEND_FAILED = "error sending request for url ({url})"
 
-_INTERVAL_RE = re.compile(r"^\s*[0-9]+\s*$")
+_INTERVAL_RE = re.compile(r"^\s*([0-9]+)\s*$")
 
 
 @dataclass(frozen=True)
@@ -78,9 +78,11 @@ def parse_usercode_response(body: object, issuer: str) -> DeviceCode:
     interval = body.get("interval", "5")
     if not isinstance(device_auth_id, str) or not device_auth_id or not isinstance(user_code, str) or not user_code:
         raise LoginFailed("failed to request device code: device_auth_id or user_code is missing")
-    if not isinstance(interval, str) or not _INTERVAL_RE.match(interval):
+    digits = _INTERVAL_RE.match(interval) if isinstance(interval, str) else None
+    if digits is None:
         raise LoginFailed("failed to request device code: interval is not a string of digits")
-    return DeviceCode(device_auth_id, user_code, int(interval), issuer + DEVICE_PAGE_PATH)
+    # The digits alone: `int()` refuses some of the whitespace `\s` lets through (U+001C..U+001F).
+    return DeviceCode(device_auth_id, user_code, int(digits.group(1)), issuer + DEVICE_PAGE_PATH)
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ of the device pages). Pages are told apart by their `data-page` marker.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pyotp
 
@@ -29,8 +29,8 @@ class UserStuck(PairsimError):
 @dataclass(frozen=True)
 class Person:
     email: str
-    password: str
-    totp_secret: str | None = None
+    password: str = field(repr=False)
+    totp_secret: str | None = field(default=None, repr=False)
     workspace: str | None = None  # a workspace's label; None takes the first one offered
     deny: bool = False  # press Cancel on the consent page for Codex CLI
 

@@ -296,6 +296,11 @@ def pipe_text(login: LoginScenario, text: str) -> None:
     login.lab.run_pairsim("login", "--with-access-token", "--issuer", login.lab.issuer, stdin=text.encode())
 
 
+@when(parsers.re(r'Dana runs "codex (?P<command>login status|logout)"'))
+def runs_status_or_logout(login: LoginScenario, command: str) -> None:
+    login.lab.run_pairsim(*command.split())
+
+
 @when('Dana runs "pairsim login --credentials-store keyring"')
 def pairsim_keyring(login: LoginScenario) -> None:
     login.lab.run_pairsim("login", "--credentials-store", "keyring", "--issuer", login.lab.issuer, "--no-browser",

@@ -42,3 +42,12 @@ Feature: Signing in a CI machine with an access token
       When the CI job pipes "" into "codex login --with-access-token"
       Then the CI log says "Reading access token from stdin..."
       And the CI log says "Error logging in with access token: No access token provided via stdin."
+
+  Rule: The CLI says how it is signed in
+
+    Scenario: After an access-token sign-in, the CLI's status says so
+      Given Dana has a ChatGPT account on the business plan
+      When the CI job pipes Dana's access token into "codex login --with-access-token"
+      Then the CI log says "Successfully logged in"
+      When Dana runs "codex login status"
+      Then the command says "Logged in using access token"

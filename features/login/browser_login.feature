@@ -17,6 +17,17 @@ Feature: Signing in to Codex with the browser
       And the terminal says "Successfully logged in"
       And Dana's sign-in is saved in auth.json, readable only by her
 
+    Scenario: Dana checks who is signed in, signs out, and checks again
+      Given Dana runs "codex login"
+      When Dana signs in with her browser
+      Then the terminal says "Successfully logged in"
+      When Dana runs "codex login status"
+      Then the command says "Logged in using ChatGPT"
+      When Dana runs "codex logout"
+      Then the command says "Successfully logged out"
+      When Dana runs "codex login status"
+      Then the command says "Not logged in"
+
     Scenario: The sign-in link is the one the real CLI prints, aimed at our sign-in service
       Given Dana runs "codex login"
       Then the terminal says "Starting local login server on http://localhost:<port>."

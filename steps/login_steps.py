@@ -176,7 +176,7 @@ def occupy_fixed(login: LoginScenario, port: int) -> None:
 @given("Dana's access token has expired")
 def token_expired(login: LoginScenario) -> None:
     lab = login.lab
-    login.access_token = lab.state.control.issue_tokens(lab.people["Dana"].account.account_id, workspace_id=_team(lab)).access_token
+    login.access_token = lab.issue_access_token("Dana", _team(lab))
     lab.state.control.advance_clock(lab.state.issuer.settings.access_token_ttl + 60)
 
 
@@ -184,7 +184,7 @@ def token_expired(login: LoginScenario) -> None:
 def token_revoked(login: LoginScenario) -> None:
     lab = login.lab
     account_id = lab.people["Dana"].account.account_id
-    login.access_token = lab.state.control.issue_tokens(account_id, workspace_id=_team(lab)).access_token
+    login.access_token = lab.issue_access_token("Dana", _team(lab))
     lab.state.control.change_password(account_id)
 
 
@@ -284,9 +284,7 @@ def fifteen_minutes(login: LoginScenario) -> None:
 def pipe_token(login: LoginScenario) -> None:
     if login.access_token is None:
         lab = login.lab
-        login.access_token = lab.state.control.issue_tokens(
-            lab.people["Dana"].account.account_id, workspace_id=_team(lab)
-        ).access_token
+        login.access_token = lab.issue_access_token("Dana", _team(lab))
     login.lab.run_pairsim("login", "--with-access-token", "--issuer", login.lab.issuer,
                           stdin=(login.access_token + "\n").encode())
 

@@ -2,8 +2,8 @@
 error messages).
 
 Each test's secrets come from the objects its fixtures made: anything with an `issued_secrets()` method (a World,
-a daemon scenario, the remote-login lab), a login lab (its people and whatever its CLI stored), and, in the
-dataclass a scenario's steps share, every string field named like a credential (`access_token`). They are read
+a daemon scenario, the login lab, the remote-login lab), and, in the dataclass a scenario's steps share, every
+string field named like a credential (`access_token`) and the secrets of each field that issues them. They are read
 when the test's teardown starts and again before every report write, so a secret issued late is known too.
 
 Where they are masked, at the source of each report (with `SecretMask`: the known values in every spelling, and
@@ -33,9 +33,7 @@ import attr
 import pytest
 from allure_commons.logger import AllureFileLogger
 
-from simulators.login.lab import LoginLab
-from simulators.protocol.errors import PairsimError
-from simulators.protocol.redaction import SecretMask, is_secret_key, secret_values
+from simulators.protocol.redaction import SecretMask, is_secret_key
 
 CANARY_ENV = "PAIRSIM_SECRET_CANARY"
 PLUGIN_NAME = "pairsim-report-redaction"
@@ -49,45 +47,32 @@ class IssuesSecrets(Protocol):
 # ------------------------------------------------------------------------------------------ what a test holds
 
 
-def login_lab_secrets(lab: LoginLab) -> Iterator[str]:
-    """A login lab's secrets, read from outside (the lab has no `issued_secrets()`): its people's passwords and
-    TOTP secrets, then whatever sign-in its CLI stored, in each credential store."""
-    for created in lab.people.values():
-        yield created.password
-        if created.totp_secret:
-            yield created.totp_secret
-    for mode in ("file", "keyring", "ephemeral"):
-        try:
-            stored = lab.store(mode).load()
-        except PairsimError:
-            continue  # no keyring, or nothing readable stored there
-        if stored is not None:
-            yield from secret_values(stored.to_json())
-
-
-def _own_secrets(value: object) -> Iterator[str]:
-    if isinstance(value, IssuesSecrets):
-        yield from value.issued_secrets()
-    elif isinstance(value, LoginLab):
-        yield from login_lab_secrets(value)
+def _safely(parts: Iterable[str]) -> Iterator[str]:
+    """What one source yields until it fails: a lab that broke mid-scenario must not hide the other fields'
+    secrets (token-shaped values are masked regardless)."""
+    try:
+        yield from parts
+    except Exception:
+        return
 
 
 def secrets_held_by(value: object) -> Iterator[str]:
-    """The secrets a fixture's value holds: its own, and, for the dataclass a scenario's steps share, those of each
-    field plus every string field named like a credential."""
-    yield from _own_secrets(value)
+    """The secrets a fixture's value holds: its own (`issued_secrets()`), and, for the dataclass a scenario's steps
+    share, those of each field plus every string field named like a credential."""
+    if isinstance(value, IssuesSecrets):
+        yield from _safely(value.issued_secrets())
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         for spec in dataclasses.fields(value):
             held = getattr(value, spec.name, None)
             if isinstance(held, str):
                 if is_secret_key(spec.name):
                     yield held
-            else:
-                yield from _own_secrets(held)
+            elif isinstance(held, IssuesSecrets):
+                yield from _safely(held.issued_secrets())
 
 
 def _may_hold_secrets(value: object) -> bool:
-    return isinstance(value, IssuesSecrets | LoginLab) or (
+    return isinstance(value, IssuesSecrets) or (
         dataclasses.is_dataclass(value) and not isinstance(value, type)
     )
 

@@ -41,11 +41,13 @@ from simulators.backend.server import BackendServer, BackendState
 from simulators.browser import Browser, Page
 from simulators.login.callback_server import LOGIN_CANCELLED
 from simulators.login.client import ERROR_PREFIX, SUCCESS
-from simulators.login.credential_store import KEYRING_ENV
+from simulators.login.credential_store import KEYRING_ENV, CredentialStoreMode, file_keyring, open_store
 from simulators.login.processes import ChildProcess, CliOutcome, Occupant
 from simulators.login.remote_lab import ConnectProxy, HandshakeRecorder, StandInAuthority
 from simulators.login.shared_clock import CLOCK_ENV, LabClock
 from simulators.login.user import Person, enter_device_code, walk
+from simulators.protocol.errors import PairsimError
+from simulators.protocol.redaction import secret_values
 from simulators.runtime import LoopThread
 
 REPO = Path(__file__).resolve().parents[2]
@@ -124,6 +126,7 @@ class LoginLab:
         self.remote_attempt: RemoteAttempt | None = None
         self._remote: tuple[ConnectProxy, HandshakeRecorder, StandInAuthority] | None = None
         self._recorders: list[HandshakeRecorder] = []
+        self._issued: list[str] = []  # access tokens and remote-client tokens the lab handed to a CLI
         self._closed = False
 
     def __repr__(self) -> str:
@@ -139,6 +142,29 @@ class LoginLab:
         created = self.state.control.create_account(AccountSpec(name=name, **spec))
         self.people[name] = created
         return created
+
+    def issue_access_token(self, name: str, workspace_id: str) -> str:
+        """An access token for a person's workspace, as a CI job would create one for `--with-access-token`."""
+        token = self.state.control.issue_tokens(self.people[name].account.account_id, workspace_id=workspace_id)
+        self._issued.append(token.access_token)
+        return token.access_token
+
+    def issued_secrets(self) -> Iterator[str]:
+        """Every secret this lab handed out or that a CLI stored under its home, so reports can be checked for
+        them: passwords, TOTP secrets, the tokens it gave a CLI, and the sign-ins saved in auth.json or the file
+        keyring."""
+        for created in self.people.values():
+            yield created.password
+            if created.totp_secret:
+                yield created.totp_secret
+        yield from self._issued
+        for mode in (CredentialStoreMode.FILE, CredentialStoreMode.KEYRING):
+            try:
+                stored = open_store(mode, self.home, file_keyring(self.home)).load()
+            except PairsimError:
+                continue  # nothing readable stored there
+            if stored is not None:
+                yield from secret_values(stored.to_json())
 
     def person(self, name: str, *, deny: bool = False) -> Person:
         created = self.people[name]
@@ -422,6 +448,7 @@ class LoginLab:
         elif (urlsplit(url).hostname, urlsplit(url).port) == WSS_STAND_IN:
             recorder = stand_in
         token = secrets.token_urlsafe(24)
+        self._issued.append(token)
         env = {REMOTE_TOKEN_ENV: token, "https_proxy": proxy.url, "http_proxy": proxy.url,
                "SSL_CERT_FILE": str(authority.ca_path)}
         already_seen, already_received = len(proxy.targets), len(recorder.authorizations) if recorder else 0

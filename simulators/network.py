@@ -208,6 +208,9 @@ class LoopbackForwarder:
             except OSError:
                 return  # the listening socket stopped listening under us (cut or close)
             accepted.setblocking(False)
+            # asyncio sets TCP_NODELAY only on sockets created with IPPROTO_TCP, and an accepted socket says proto 0:
+            # without it Nagle holds every small frame for the peer's delayed ACK (40 ms a message).
+            accepted.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             task = loop.create_task(self._serve(accepted))
             self._serving.add(task)
             task.add_done_callback(self._serving.discard)

@@ -57,6 +57,24 @@ def test_bytes_go_both_ways_and_a_half_close_reaches_the_server() -> None:
     _run(body)
 
 
+def test_both_legs_send_small_frames_at_once() -> None:
+    # Nagle on either leg would hold each small WebSocket frame for the peer's delayed ACK (about 40 ms).
+    async def body() -> None:
+        server = await _echo_server()
+        async with server, LoopbackForwarder("127.0.0.1", _port(server)) as path:
+            reader, writer = await asyncio.open_connection("127.0.0.1", path.port)
+            writer.write(b"x")
+            assert await asyncio.wait_for(reader.readexactly(1), TIMEOUT) == b"x"
+            (connection,) = path._connections
+            for leg in (connection.downstream, connection.upstream):
+                assert leg is not None
+                raw = leg.get_extra_info("socket")
+                assert raw.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
+            writer.close()
+
+    _run(body)
+
+
 def test_a_cut_refuses_new_connections_and_a_restore_serves_on_the_same_port() -> None:
     async def body() -> None:
         server = await _echo_server()

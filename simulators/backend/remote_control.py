@@ -639,7 +639,8 @@ class RemoteControlService:
         released, self._release = self._release, asyncio.Event()
         released.set()
 
-    async def wait_enrollment_held(self, timeout: float = 10.0) -> None:
+    async def wait_enrollment_held(self, timeout: float | None = 10.0) -> None:
+        """Until an enroll call is being held (`timeout=None`: however long that takes)."""
         await self.events.wait_for(lambda: self._held > 0, timeout)
 
     def clear_faults(self) -> None:

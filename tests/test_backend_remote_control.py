@@ -705,6 +705,20 @@ def test_admin_routes_need_the_token_and_mask_codes() -> None:
             assert (
                 await admin.post(rc_admin.RC_ADMIN_PREFIX + "/faults/enroll", json={"kind": "x"})
             ).status_code == 400
+            # A held enrollment is answered when the admin API releases it.
+            assert (await admin.post(rc_admin.RC_ADMIN_PREFIX + "/faults/enroll", json={"kind": "hold"})
+                    ).status_code == 201
+            held = asyncio.ensure_future(b.enroll_raw(dana.token, dana.account_id, "inst-held"))
+            await b.service.wait_enrollment_held(5.0)
+            released = await admin.post(rc_admin.RC_ADMIN_PREFIX + "/faults/enroll/release", json={})
+            assert released.json() == {"released": 1}
+            assert (await asyncio.wait_for(held, 5.0)).status_code == 200
+            garble = await admin.post(rc_admin.RC_ADMIN_PREFIX + "/relay/garble", json={"count": 2})
+            assert garble.status_code == 201 and b.service.relay.garbled_phone_messages == 2
+            assert (await admin.post(rc_admin.RC_ADMIN_PREFIX + "/relay/garble", json={"count": 0})
+                    ).status_code == 400
+            await admin.delete(rc_admin.RC_ADMIN_PREFIX + "/faults")
+            assert b.service.relay.garbled_phone_messages == 0
 
             expired = await admin.post(rc_admin.RC_ADMIN_PREFIX + "/pairing-codes/expire", json={})
             assert expired.json() == {"expired": 1}

@@ -644,8 +644,11 @@ class RemoteControlService:
         await self.events.wait_for(lambda: self._held > 0, timeout)
 
     def clear_faults(self) -> None:
+        """Forget pending faults, answer held enrollments, and relay every frame whole and at once again."""
         self._faults.clear()
+        self.release_held_enrollments()
         self.relay.delivery_delay = 0.0
+        self.relay.garbled_phone_messages = 0
 
     def _take_fault(self) -> _PendingFault | None:
         if not self._faults:

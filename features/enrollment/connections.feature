@@ -23,10 +23,10 @@ Feature: Settings › Connections says how Dana's Mac stands with remote control
       Then Settings › Connections on her Mac says "<Mac says>"
 
       Examples:
-        | what is going on                                                | Mac says                             |
-        | the ChatGPT service is slow to answer the Mac's enrollment       | Connecting to Codex remote control… |
-        | the ChatGPT service fails the Mac's next enrollment with a server error | Remote control is errored.    |
-        | Dana's Mac loses its internet connection                        | Remote control is errored.           |
+        | what is going on                                                        | Mac says                            |
+        | the ChatGPT service is slow to answer the Mac's enrollment              | Connecting to Codex remote control… |
+        | the ChatGPT service fails the Mac's next enrollment with a server error | Remote control is errored.          |
+        | Dana's Mac loses its internet connection                                | Remote control is errored.          |
 
     Scenario: The Mac shows no pairing code until the ChatGPT service has answered
       Given the ChatGPT service is slow to answer the Mac's enrollment
@@ -49,7 +49,7 @@ Feature: Settings › Connections says how Dana's Mac stands with remote control
 
       @fixed
       Examples: with the typed-error fix
-        | Mac says                                                                   |
+        | Mac says                                                                      |
         | Your ChatGPT sign-in expired. Sign in to Codex again to reconnect your phone. |
 
       @legacy

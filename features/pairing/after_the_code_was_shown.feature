@@ -19,14 +19,14 @@ Feature: Something changes between showing the code and scanning it
 
       @fixed
       Examples: with the typed-error fix, the phone names what changed
-        | what changed                                                         | title                        | message                                                                                                       |
-        | the "Acme" workspace does not allow remote control                    | Blocked by your workspace    | Your workspace admin doesn't allow phones to control Codex on this Mac. Ask your admin to allow remote control. |
-        | Dana's account is in a region where remote control is not offered     | Not available in your region | Controlling Codex from your phone isn't available in your account's region yet.                               |
-        | Dana quits Codex on her Mac                                           | Mac not responding           | Your Mac stopped responding. Make sure it's awake, online and has Codex open, then try again.                 |
+        | what changed                                                      | title                        | message                                                                                                         |
+        | the "Acme" workspace does not allow remote control                | Blocked by your workspace    | Your workspace admin doesn't allow phones to control Codex on this Mac. Ask your admin to allow remote control. |
+        | Dana's account is in a region where remote control is not offered | Not available in your region | Controlling Codex from your phone isn't available in your account's region yet.                                 |
+        | Dana quits Codex on her Mac                                       | Mac not responding           | Your Mac stopped responding. Make sure it's awake, online and has Codex open, then try again.                   |
 
       @legacy
       Examples: today's phone says only where setup stopped
-        | what changed                                                         | title          | message                                                      |
-        | the "Acme" workspace does not allow remote control                    | Pairing failed | An error occurred while pairing. Please scan the code again. |
-        | Dana's account is in a region where remote control is not offered     | Pairing failed | An error occurred while pairing. Please scan the code again. |
-        | Dana quits Codex on her Mac                                           | Setup failed   | Setup failed. Couldn't finish secure setup. Try again.       |
+        | what changed                                                      | title          | message                                                      |
+        | the "Acme" workspace does not allow remote control                | Pairing failed | An error occurred while pairing. Please scan the code again. |
+        | Dana's account is in a region where remote control is not offered | Pairing failed | An error occurred while pairing. Please scan the code again. |
+        | Dana quits Codex on her Mac                                       | Setup failed   | Setup failed. Couldn't finish secure setup. Try again.       |

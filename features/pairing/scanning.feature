@@ -18,8 +18,8 @@ Feature: The phone says what is wrong with what it scanned
       And her Mac's pairing code is still unclaimed
 
       Examples:
-        | what she scans                                            | title                   | message                                                                                                         |
-        | the QR code on a restaurant's menu                        | Not a pairing code      | This QR code is not a Codex pairing code. In Codex on your Mac, open Settings › Connections and choose Pair phone. |
-        | a photo of the Mac's screen with a glare across the code | Couldn't read the image | The camera image couldn't be read. Hold your phone steady in front of your Mac's screen and scan again.          |
-        | a photo of the desk, with no QR code in it                | No QR code found        | No QR code was found. Point your camera at the code shown in Codex on your Mac.                                 |
-        | a pairing code drawn by a newer version of Codex          | Update required         | This pairing code needs a newer version of the app. Update the ChatGPT app, then scan again.                    |
+        | what she scans                                           | title                   | message                                                                                                            |
+        | the QR code on a restaurant's menu                       | Not a pairing code      | This QR code is not a Codex pairing code. In Codex on your Mac, open Settings › Connections and choose Pair phone. |
+        | a photo of the Mac's screen with a glare across the code | Couldn't read the image | The camera image couldn't be read. Hold your phone steady in front of your Mac's screen and scan again.            |
+        | a photo of the desk, with no QR code in it               | No QR code found        | No QR code was found. Point your camera at the code shown in Codex on your Mac.                                    |
+        | a pairing code drawn by a newer version of Codex         | Update required         | This pairing code needs a newer version of the app. Update the ChatGPT app, then scan again.                       |

@@ -6,6 +6,10 @@ steps and scenarios can run in parallel without sharing anything.
 
 A world starts with one Mac; `add_mac` adds more (mock daemon only), all sharing the one backend and clock.
 Methods about a Mac take `mac=` (its server name) and act on the first Mac without it.
+
+Each party reaches the backend through its own network path (`simulators.network.LoopbackForwarder`): one for the
+phones (the QR code names the backend as the phones reach it) and one per Mac (its desktop's sign-in and its
+daemon's enrollment and relay socket). Cutting a path is a real network failure for that party alone.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import pyotp
 
@@ -27,21 +32,24 @@ from simulators.backend import remote_control as backend_rc
 from simulators.backend.accounts import AccountSpec, CreatedAccount, Plan, Region, TeamWorkspaceSpec
 from simulators.backend.remote_control import EnrollFault
 from simulators.backend.server import BackendServer, BackendState
+from simulators.camera import Picture, take
 from simulators.clock import Clock
 from simulators.daemon.app_server import AppServer
 from simulators.daemon.desktop import DesktopApp, QrShown, Remediation
 from simulators.daemon.doctor import run_doctor
 from simulators.daemon.listener import AppServerListener
 from simulators.daemon.profiles import Profile
-from simulators.daemon.remote_control import RemoteControlController
+from simulators.daemon.remote_control import EnrollmentStatus, RemoteControlController
 from simulators.daemon.store import DaemonStore
 from simulators.daemon.threads import ThreadService
 from simulators.daemon.workspace import PROJECT, CommandRun, Workspace
+from simulators.network import LoopbackForwarder
 from simulators.phone.app import (
     COMMAND_APPROVAL,
     FILE_CHANGE_APPROVAL,
     Approval,
     HostSession,
+    PairingResult,
     PhoneApp,
     PhoneProfile,
 )
@@ -120,6 +128,7 @@ class _Mac:
     threads: ThreadService | None = None
     listener: AppServerListener | None = None
     target: DaemonTarget | None = None
+    route: LoopbackForwarder | None = None  # this Mac's network path to the backend
     qr_count: int = 0
     tokens_seen: list[tuple[str, ...]] = field(default_factory=list, repr=False)
 
@@ -151,6 +160,10 @@ class World:
         self._replaced_secrets: list[str] = []  # passwords and TOTP secrets a change replaced: still secrets
         self._phones: dict[str, PhoneApp] = {}
         self._macs: list[_Mac] = []
+        self._phone_route: LoopbackForwarder | None = None
+        self._routes: list[LoopbackForwarder] = []  # every path made, closed with the world
+        # Settings switches still waiting for the backend's answer (a held enrollment), as the desktop's UI does.
+        self._switching: set[asyncio.Task[Any]] = set()
         self._started = False
 
     # ------------------------------------------------------------------------------------------------ lifecycle
@@ -170,6 +183,7 @@ class World:
         self.rc = backend_rc.configure(state, typed_errors=self.profile is Profile.FIXED)
         self.backend = BackendServer(state)
         await self.backend.start()
+        self._phone_route = await self._route_to_backend("phones")
         if self.daemon == "codex":
             self._macs.append(await self._start_real_daemon())
             self.server_name = self._macs[0].name
@@ -179,28 +193,36 @@ class World:
                                        threads=SEEDED_THREADS)
         )
 
+    async def _route_to_backend(self, name: str) -> LoopbackForwarder:
+        parts = urlsplit(self.backend_url)
+        assert parts.hostname is not None and parts.port is not None
+        route = await LoopbackForwarder(parts.hostname, parts.port, name=name).start()
+        self._routes.append(route)
+        return route
+
     async def _start_mock_mac(self, name: str, label: str, directory: Path, *, seed: int, threads: int) -> _Mac:
         home = directory / "codex-home"
+        route = await self._route_to_backend(label)
         store = DaemonStore.open(home, self.clock)
         app_server = AppServer(home, self.clock, name, store.installation_id())
         workspace = Workspace.seed(directory / "workspace" / PROJECT)
         thread_service = ThreadService(app_server, workspace=workspace, seed=seed, seeded_threads=threads).install()
         desktop = DesktopApp(
-            home, issuer_url=self.backend.issuer_url, backend_origin=self.backend_url, clock=self.clock
+            home, issuer_url=route.url, backend_origin=self.phone_backend_url, clock=self.clock
         )
         app_server.account_provider = desktop.account
         controller = RemoteControlController(
             app_server,
             store,
             desktop,
-            base_url=self.backend.chatgpt_base_url,
+            base_url=f"{route.url}/backend-api/",
             profile=self.profile,
             clock=self.clock,
         )
         desktop.attach(controller)
         listener = AppServerListener(app_server, clock=self.clock)
         mac = _Mac(name, label, directory, home, desktop, controller, store=store, app_server=app_server,
-                   threads=thread_service, listener=listener)
+                   threads=thread_service, listener=listener, route=route)
         try:
             await controller.start()
             await listener.start()
@@ -218,18 +240,19 @@ class World:
 
         # The real daemon's refresh and enroll refusals both renew the enrollment; keep the newest answer.
         self.rc.last_responses = _LatestLast(self.rc.last_responses)
+        route = await self._route_to_backend("mac")
         target = DaemonTarget("codex")
         home = target.new_home()
         controller = RealRemoteControl(
-            target, home, chatgpt_base_url=self.backend.chatgpt_base_url, issuer_url=self.backend.issuer_url
+            target, home, chatgpt_base_url=f"{route.url}/backend-api/", issuer_url=route.url
         )
         desktop = DesktopApp(
-            home, issuer_url=self.backend.issuer_url, backend_origin=self.backend_url, clock=self.clock
+            home, issuer_url=route.url, backend_origin=self.phone_backend_url, clock=self.clock
         )
         desktop.attach(controller)
         await controller.start()
         return _Mac(controller.app_server.server_name, "mac", self.root / "mac", home, desktop, controller,
-                    target=target)
+                    target=target, route=route)
 
     def add_mac(self, name: str, *, threads: int | None = None) -> None:
         """Another Mac of the same household, with its own daemon, desktop app and CODEX_HOME, on the same backend
@@ -272,12 +295,17 @@ class World:
                     shutil.rmtree(mac.directory / "workspace", ignore_errors=True)
 
     async def _stop(self) -> None:
+        for switching in self._switching:
+            switching.cancel()
+        await asyncio.gather(*self._switching, return_exceptions=True)
         for phone in self._phones.values():
             with contextlib.suppress(Exception):
                 await phone.close()
         for mac in self._macs:
             await self._close_mac(mac)
         await self.backend.stop()
+        for route in self._routes:
+            await route.close()
         for mac in self._macs:
             if mac.target is not None:
                 await asyncio.to_thread(mac.target.stop)
@@ -325,8 +353,15 @@ class World:
 
     @property
     def backend_url(self) -> str:
+        """The backend's own address (its admin API, the world's control)."""
         assert self.backend.base_url is not None
         return self.backend.base_url
+
+    @property
+    def phone_backend_url(self) -> str:
+        """The backend as the phones reach it: the origin the Macs' QR codes name."""
+        assert self._phone_route is not None
+        return self._phone_route.url
 
     @property
     def daemon_url(self) -> str:
@@ -409,7 +444,15 @@ class World:
 
     def change_password(self, name: str) -> None:
         """Dana changes her password on the web: every session, token and server enrollment is revoked, on every
-        Mac."""
+        Mac, and every phone she paired is signed out. Returns once each Mac has settled and each phone that was
+        connected has seen its socket close."""
+        user_id = self.persona(name).user_id
+        phone_sockets = [
+            session.socket
+            for phone in self._phones.values()
+            for session in _sessions(phone)
+            if session.socket is not None and session.tokens is not None and session.tokens.user_id == user_id
+        ]
         connected = {
             id(mac): mac.controller.environment_id
             for mac in self._macs
@@ -427,6 +470,8 @@ class World:
                     # The real daemon reconnects after its backoff (about 3 s) and is refused: wait for it to say so.
                     self._run(mac.controller.wait_left("connected"))
             self._run(mac.controller.wait_settled())
+        for socket in phone_sockets:
+            self._run(socket.wait_closed())
 
     def set_workspace_policy(self, name: str, workspace: str, allowed: bool) -> None:
         workspace_id = self.persona(name).workspace_ids[workspace]
@@ -478,11 +523,41 @@ class World:
         self._run(self._mac(mac).desktop.sign_out())
 
     def allow_connections(self, allowed: bool = True, *, mac: str | None = None) -> None:
-        self._run(self._mac(mac).desktop.set_allow_other_devices(allowed))
-        self.wait_desktop_settled(mac=mac)
+        self._run(self._switch_connections(self._mac(mac), allowed))
+
+    async def _switch_connections(self, mac: _Mac, allowed: bool) -> None:
+        # The switch returns once the daemon has the backend's answer. While the backend holds the enrollment there
+        # is none yet; the Settings window does not wait for it either, and shows "connecting" meanwhile.
+        switching = asyncio.ensure_future(mac.desktop.set_allow_other_devices(allowed))
+        self._switching.add(switching)
+        switching.add_done_callback(self._switching.discard)
+        held = asyncio.ensure_future(self.rc.wait_enrollment_held(timeout=None))
+        try:
+            await asyncio.wait({switching, held}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            held.cancel()
+            await asyncio.gather(held, return_exceptions=True)
+        if switching.done():
+            switching.result()
+            await self._settle(mac)
+
+    async def _settle(self, mac: _Mac) -> None:
+        """Until the Mac's remote control is no longer `connecting`, or the backend holds its enrollment (then it
+        stays `connecting` until the world answers it: `answer_held_enrollments`)."""
+        settled = asyncio.ensure_future(mac.controller.wait_settled())
+        # No timeout of its own: how long settling may take is the controller's to say.
+        held = asyncio.ensure_future(self.rc.wait_enrollment_held(timeout=None))
+        try:
+            done, _ = await asyncio.wait({settled, held}, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                task.result()
+        finally:
+            for task in (settled, held):
+                task.cancel()
+            await asyncio.gather(settled, held, return_exceptions=True)
 
     def wait_desktop_settled(self, *, mac: str | None = None) -> str:
-        self._run(self._mac(mac).controller.wait_settled())
+        self._run(self._settle(self._mac(mac)))
         return self.desktop_status(mac=mac)
 
     def desktop_environment_id(self, *, mac: str | None = None) -> str | None:
@@ -506,6 +581,11 @@ class World:
             # mock's state database, so there is nothing to say about the real daemon's enrollment here.
             return []
         return run_doctor(self._mac(mac).home, profile=self.profile).lines()
+
+    def doctor_lines_of_a_folder_without_codex(self) -> list[str]:
+        """`pairsim doctor --home` pointed at a folder where Codex has never run (a mistyped --home, say)."""
+        folder = Path(tempfile.mkdtemp(prefix="no-codex-", dir=self.root))
+        return run_doctor(folder, profile=self.profile).lines()
 
     def enrollment_rows(self, *, mac: str | None = None) -> list[dict[str, Any]]:
         rows_of = self._mac(mac)
@@ -619,7 +699,8 @@ class World:
         if label not in self._phones:
             copy = FailureCopy.NAMES_CAUSE if self.profile is Profile.FIXED else FailureCopy.STAGE_ONLY
             self._phones[label] = PhoneApp(
-                self.clock, profile=PhoneProfile(display_name=label), issuer_url=self.backend_url, failure_copy=copy
+                self.clock, profile=PhoneProfile(display_name=label), issuer_url=self.phone_backend_url,
+                failure_copy=copy,
             )
         return self._phones[label]
 
@@ -651,9 +732,13 @@ class World:
         phone: str = "phone",
         qr: Path | None = None,
         workspace: str = PERSONAL,
+        mistype_password: bool = False,
+        wrong_mfa_codes: int = 0,
+        cancel_sign_in: bool = False,
     ) -> PairingOutcome:
         """The person scans the code with this phone, signs in (with a TOTP code when asked) and connects. A phone
-        already paired with a Mac adds this one to its hosts and switches to it."""
+        already paired with a Mac adds this one to its hosts and switches to it. The person's slips: a mistyped
+        password, wrong authenticator codes typed before the right one, "Cancel" on the consent page."""
         if qr is None:
             raise ValueError("there is no pairing code to scan: the Mac showed none")
         person = self.persona(name)
@@ -663,18 +748,41 @@ class World:
             pair(
                 Path(qr),
                 person.email,
-                person.password,
+                person.password + "!" if mistype_password else person.password,
                 person.totp_secret,
                 workspace=None if workspace == PERSONAL else workspace,
+                wrong_mfa_codes=wrong_mfa_codes,
+                cancel_sign_in=cancel_sign_in,
             )
         )
-        return PairingOutcome(
-            outcome=result.outcome,
-            message=result.message,
-            screens=list(result.screens),
-            host_name=result.host_name,
-            thread_count=result.thread_count,
-        )
+        return _outcome(result)
+
+    def pair_phone_repeatedly(self, name: str, times: int, *, phone: str = "phone",
+                              qr: Path | None = None) -> PairingOutcome:
+        """The person scans the same code `times` times in a row, at once (no time passes); the last outcome."""
+        if times < 1:
+            raise ValueError("scan at least once")
+        outcomes = [self.pair_phone(name, phone=phone, qr=qr) for _ in range(times)]
+        return outcomes[-1]
+
+    def scan_picture(self, name: str, picture: Picture, *, phone: str = "phone",
+                     shown: QrShown | Remediation | None = None) -> PairingOutcome:
+        """The person points this phone at something other than a good view of the Mac's code (see
+        `simulators.camera`); `shown` is what the Mac showed, for the pictures made of its pairing code."""
+        qr = shown if isinstance(shown, QrShown) else None
+        image = take(picture, self.root / "camera" / f"{picture.value}.png",
+                     pairing_qr=None if qr is None else qr.png_path, pairing_link=None if qr is None else qr.link)
+        return self.pair_phone(name, phone=phone, qr=image)
+
+    def restore_phone_backup(self, *, from_phone: str, to_phone: str) -> PairingOutcome:
+        """A new phone set up from a device backup of `from_phone`, then the app opened on it: it holds the paired
+        Macs' credentials but has its own device key (the key cannot leave the phone it was made on)."""
+        if to_phone in self._phones:
+            raise ValueError(f"{to_phone} is not a new phone")
+        backup = self._on_loop(self.phone(from_phone).backup)
+        restored = self.phone(to_phone)
+        self._on_loop(restored.restore, backup)
+        return _outcome(self._run(restored.reopen()))
 
     def phone_switch_host(self, name: str, *, phone: str = "phone") -> PhoneView:
         """The person picks another paired Mac on this phone, which lists that Mac's threads afresh."""
@@ -718,6 +826,59 @@ class World:
 
         self._control("inject_fault", "rc.client.claim", Fault(status=status, body=body, times=times))
 
+    def hold_enrollments(self) -> None:
+        """The backend answers the next enrollment only when `answer_held_enrollments` says so."""
+        self._on_loop(self.rc.fail_next_enrollments, EnrollFault.HOLD)
+
+    def answer_held_enrollments(self) -> None:
+        """The backend answers the enrollments it held; returns once every Mac has settled."""
+        self._on_loop(self.rc.release_held_enrollments)
+        switching = list(self._switching)
+        if switching:
+            self._run(asyncio.wait(switching))
+        for mac in self._macs:
+            self._run(self._settle(mac))
+
+    def garble_next_relay_message(self) -> None:
+        """The relay cuts its next message to a phone short, as a faulty proxy on the way would."""
+        self._on_loop(self.rc.garble_next_phone_messages)
+
+    def phones_offline(self) -> None:
+        """The phones lose their internet connection: their path to the backend refuses and resets."""
+        assert self._phone_route is not None
+        self._run(self._phone_route.cut())
+
+    def phones_online(self) -> None:
+        assert self._phone_route is not None
+        self._run(self._phone_route.restore())
+
+    def mac_offline(self, *, mac: str | None = None) -> None:
+        """The Mac loses its internet connection: its desktop and daemon can no longer reach the backend."""
+        route = self._mac(mac).route
+        assert route is not None
+        self._run(route.cut())
+
+    def mac_online(self, *, mac: str | None = None) -> None:
+        """The Mac is back online; returns once its daemon, if it wants connections, has connected again (after
+        its own retry delay)."""
+        back = self._mac(mac)
+        assert back.route is not None
+        self._run(back.route.restore())
+        if back.controller.enabled and isinstance(back.controller, RemoteControlController):
+            self._run(back.controller.wait_for_status(EnrollmentStatus.CONNECTED))
+
+    def quit_codex(self, *, mac: str | None = None) -> None:
+        """The person quits Codex on the Mac: the desktop app and its daemon exit, and the backend sees the daemon's
+        relay socket end. "Allow other devices to connect" stays on for the next start."""
+        quitting = self._mac(mac)
+        environment_id = quitting.controller.environment_id
+        self._run(self._close_mac(quitting))
+        if environment_id is not None:
+            self._run(self.rc.wait_daemon_disconnected(environment_id))
+
+    def let_time_pass(self, seconds: float) -> None:
+        self.clock.advance(seconds)
+
     def drop_relay(self, *, mac: str | None = None) -> None:
         env = self._mac(mac).controller.environment_id
         if env is not None:
@@ -760,6 +921,16 @@ class World:
         # The backend's side: every remote-control token, pairing code and client session token it handed out,
         # including those no party kept (superseded, refused, expired).
         yield from self.rc.store.issued_secrets()
+
+
+def _outcome(result: PairingResult) -> PairingOutcome:
+    return PairingOutcome(
+        outcome=result.outcome,
+        message=result.message,
+        screens=list(result.screens),
+        host_name=result.host_name,
+        thread_count=result.thread_count,
+    )
 
 
 def _sessions(phone: PhoneApp) -> list[HostSession]:

@@ -105,6 +105,29 @@ def doctor_says(world: World, docstring: str) -> None:
     assert world.doctor_lines() == expected, world.doctor_lines()
 
 
+@then(parsers.re(quotes_copy(r"pairsim doctor, run on a folder where Codex has never run, says:", QuoteIn.DOCSTRING)))
+def doctor_elsewhere_says(world: World, docstring: str) -> None:
+    expected = [line.strip() for line in docstring.splitlines() if line.strip()]
+    assert world.doctor_lines_of_a_folder_without_codex() == expected
+
+
+@given(parsers.re(rf"(?P<name>\w+) quits Codex on {PRONOUN} Mac"))
+@when(parsers.re(rf"(?P<name>\w+) quits Codex on {PRONOUN} Mac"))
+def quit_codex(world: World) -> None:
+    world.quit_codex()
+
+
+@given(parsers.re(r"(?P<name>\w+)'s Mac loses its internet connection"))
+@when(parsers.re(r"(?P<name>\w+)'s Mac loses its internet connection"))
+def mac_offline(world: World) -> None:
+    world.mac_offline()
+
+
+@when(parsers.re(r"(?P<name>\w+)'s Mac is back online"))
+def mac_online(world: World) -> None:
+    world.mac_online()
+
+
 @then(parsers.re(rf"{PRONOUN} Mac has no remote-control enrollment"))
 def no_enrollment(world: World) -> None:
     assert world.enrollment_rows() == []

@@ -1,11 +1,12 @@
-"""Things that go wrong on purpose: time passing, and failures the backend has never been seen to send."""
+"""Things that go wrong on purpose: time passing, a slow or failing backend, a relay that mangles a message, and
+failures the backend has never been seen to send."""
 
 from __future__ import annotations
 
 import json
 from typing import TYPE_CHECKING
 
-from pytest_bdd import given, when
+from pytest_bdd import given, parsers, when
 
 if TYPE_CHECKING:
     from simulators.world import World
@@ -25,3 +26,28 @@ def expire_codes(world: World) -> None:
 @when("the backend fails the next pairing claim with an error no phone knows")
 def unmapped_claim_failure(world: World) -> None:
     world.inject_claim_failure(UNMAPPED_STATUS, UNMAPPED_BODY)
+
+
+@given("the ChatGPT service is slow to answer the Mac's enrollment")
+def enrollment_held(world: World) -> None:
+    world.hold_enrollments()
+
+
+@when("the ChatGPT service answers the Mac's enrollment")
+def enrollment_answered(world: World) -> None:
+    world.answer_held_enrollments()
+
+
+@given("the ChatGPT service fails the Mac's next enrollment with a server error")
+def enrollment_server_error(world: World) -> None:
+    world.inject_enrollment_failure("server_error")
+
+
+@given("the Codex connection service cuts its next message to a phone short")
+def garbled_relay_message(world: World) -> None:
+    world.garble_next_relay_message()
+
+
+@when(parsers.re(r"(?P<amount>a minute|\d+ minutes) pass(?:es)?"))
+def time_passes(world: World, amount: str) -> None:
+    world.let_time_pass(60.0 if amount == "a minute" else 60.0 * int(amount.split()[0]))

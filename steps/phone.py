@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from pytest_bdd import given, parsers, then, when
 
 from simulators import messages
+from simulators.camera import Picture
 from steps.context import phone_label
 from steps.copy import QuoteIn, quotes_copy
 
@@ -20,6 +21,20 @@ if TYPE_CHECKING:
 
 PRONOUN = r"(?:her|his|their|the)"
 MFA_PAGE = "mfa"  # the issuer's page that asks for the authenticator code
+# What the camera is pointed at instead of a good view of the Mac's code (simulators/camera.py).
+PICTURES = {
+    "the QR code on a restaurant's menu": Picture.MENU_QR,
+    "a photo of the Mac's screen with a glare across the code": Picture.GLARE,
+    "a photo of the desk, with no QR code in it": Picture.NO_CODE,
+    "a pairing code drawn by a newer version of Codex": Picture.NEWER_VERSION,
+}
+# The person's slips while signing in on the phone, as `World.pair_phone` options.
+SIGN_IN_SLIPS = {
+    "mistypes the password": {"mistype_password": True},
+    "cancels the sign-in": {"cancel_sign_in": True},
+    # Five: the issuer locks the authenticator step after the fifth wrong code.
+    "types a wrong authenticator code five times": {"wrong_mfa_codes": 5},
+}
 
 
 def _pair(world: World, ctx: ScenarioContext, name: str, device: str = "phone", workspace: str = "Personal") -> None:
@@ -40,6 +55,47 @@ def scan_and_pair(world: World, ctx: ScenarioContext, name: str) -> None:
 ))
 def scan_and_pair_in_workspace(world: World, ctx: ScenarioContext, name: str, workspace: str) -> None:
     _pair(world, ctx, name, workspace=workspace)
+
+
+@when(parsers.re(rf"(?P<name>\w+) scans (?P<what>{'|'.join(PICTURES)}) with {PRONOUN} phone"))
+def scan_picture(world: World, ctx: ScenarioContext, name: str, what: str) -> None:
+    label = phone_label(name)
+    ctx.outcome = world.scan_picture(name, PICTURES[what], phone=label, shown=ctx.qr)
+    ctx.attempts.append((label, ctx.outcome))
+
+
+@when(parsers.re(rf"(?P<name>\w+) scans the pairing code with {PRONOUN} phone and (?P<slip>{'|'.join(SIGN_IN_SLIPS)})"))
+def scan_and_slip(world: World, ctx: ScenarioContext, name: str, slip: str) -> None:
+    label = phone_label(name)
+    ctx.outcome = world.pair_phone(name, phone=label, qr=ctx.qr_image(), **SIGN_IN_SLIPS[slip])
+    ctx.attempts.append((label, ctx.outcome))
+
+
+@given(parsers.re(rf"(?P<name>\w+) scans the pairing code with {PRONOUN} phone (?P<times>\d+) times in a row"))
+def scan_repeatedly(world: World, ctx: ScenarioContext, name: str, times: str) -> None:
+    label = phone_label(name)
+    ctx.outcome = world.pair_phone_repeatedly(name, int(times), phone=label, qr=ctx.qr_image())
+    ctx.attempts.append((label, ctx.outcome))
+
+
+@when(parsers.re(
+    rf"(?P<name>\w+) sets up a new phone from {PRONOUN} phone's backup and opens the ChatGPT app on it"
+))
+def restore_backup_on_new_phone(world: World, ctx: ScenarioContext, name: str) -> None:
+    label = phone_label(name, "new phone")
+    ctx.outcome = world.restore_phone_backup(from_phone=phone_label(name), to_phone=label)
+    ctx.attempts.append((label, ctx.outcome))
+
+
+@given(parsers.re(r"(?P<name>\w+)'s phone loses its internet connection"))
+@when(parsers.re(r"(?P<name>\w+)'s phone loses its internet connection"))
+def phone_offline(world: World) -> None:
+    world.phones_offline()
+
+
+@when(parsers.re(r"(?P<name>\w+)'s phone is back online"))
+def phone_online(world: World) -> None:
+    world.phones_online()
 
 
 @when(parsers.re(rf"(?P<name>\w+) scans (?P<owner>\w+)'s pairing code with {PRONOUN} own phone"))
@@ -93,6 +149,15 @@ def phone_shows_title_and_body(world: World, ctx: ScenarioContext, copy_title: s
 def phone_says(world: World, ctx: ScenarioContext, copy: str) -> None:
     screen = world.phone_view(ctx.last_phone()).screen
     assert screen["body"] == copy, screen
+
+
+@then(parsers.re(quotes_copy(
+    rf'{PRONOUN} phone now shows "(?P<copy_title>[^"]+)" and says "(?P<copy_body>[^"]+)"'
+)))
+def phone_now_shows(world: World, ctx: ScenarioContext, copy_title: str, copy_body: str) -> None:
+    # What the phone shows at this moment, not what it showed when it paired.
+    screen = world.phone_view(ctx.last_phone()).screen
+    assert (screen["title"], screen["body"]) == (copy_title, copy_body), screen
 
 
 @then(parsers.re(rf"{PRONOUN} phone does not fall back to a generic failure"))

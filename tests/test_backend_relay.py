@@ -16,7 +16,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
-from test_backend_remote_control import Backend, Daemonish, Person, with_backend
+from test_backend_remote_control import Backend, Daemonish, Person, claim_body, with_backend
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
@@ -65,10 +65,13 @@ async def daemon_socket(
 
 
 class Phone:
-    def __init__(self, ws: ClientConnection, claimed: dict[str, Any], accepted: dict[str, Any]) -> None:
+    def __init__(self, ws: ClientConnection, claimed: dict[str, Any], accepted: dict[str, Any],
+                 pairing: dict[str, Any], key: DeviceKey) -> None:
         self.ws = ws
         self.claimed = claimed
         self.accepted = accepted
+        self.pairing = pairing
+        self.key = key
 
     @property
     def client_id(self) -> str:
@@ -104,13 +107,14 @@ async def open_phone_socket(b: Backend, claimed: dict[str, Any]) -> AsyncIterato
 
 @asynccontextmanager
 async def phone(b: Backend, person: Person, daemon: Daemonish) -> AsyncIterator[Phone]:
-    claimed, key = await b.claim(person, await b.pair(daemon))
+    pairing = await b.pair(daemon)
+    claimed, key = await b.claim(person, pairing)
     async with open_phone_socket(b, claimed) as ws:
         challenge = DeviceKeyChallenge.from_json(await recv_json(ws))
         await ws.send(json.dumps(key.prove(challenge).to_json()))
         accepted = await recv_json(ws)
         assert accepted["type"] == "device_key_accepted", accepted
-        yield Phone(ws, claimed, accepted)
+        yield Phone(ws, claimed, accepted, pairing, key)
 
 
 async def setup(b: Backend) -> tuple[Person, Daemonish]:
@@ -442,6 +446,62 @@ def test_password_change_closes_the_daemon_socket_with_4401() -> None:
             async with daemon_socket(b, daemon):
                 pass
         assert info.value.response.status_code == 404  # enrollment gone: the daemon must enroll again
+
+    with_backend(body)
+
+
+def test_password_change_signs_the_phone_out_with_4401_and_refuses_its_session() -> None:
+    async def body(b: Backend) -> None:
+        dana, daemon = await setup(b)
+        async with daemon_socket(b, daemon), phone(b, dana, daemon) as p:
+            b.control.change_password(dana.account_id)
+            assert await recv_close(p.ws) == backend_relay.CLOSE_REVOKED
+        with pytest.raises(InvalidStatus) as info:
+            async with open_phone_socket(b, p.claimed):
+                pass
+        assert info.value.response.status_code == 401  # the session ended: sign in and pair again
+        # Signed in again, the same phone (same key, same code) gets a new client and a working session.
+        fresh = b.token_for(dana)
+        response = await b.claim_raw(fresh, claim_body(p.pairing["pairing_code"], p.key))
+        assert response.status_code == 200, response.text
+        assert response.json()["client_id"] != p.client_id
+
+    with_backend(body)
+
+
+def test_a_phone_paired_after_the_password_change_stays_signed_in() -> None:
+    async def body(b: Backend) -> None:
+        dana, _ = await setup(b)
+        b.control.change_password(dana.account_id)
+        dana.token = b.token_for(dana)
+        daemon = await b.enroll(dana, "inst-2")
+        async with daemon_socket(b, daemon), phone(b, dana, daemon) as p:
+            await p.send({"type": "client_message", "message": {"id": 1, "method": "initialize"}})
+            with pytest.raises(TimeoutError):
+                # Several rounds of the credentials watcher pass without the socket closing.
+                await asyncio.wait_for(next_of(p.ws, "never"), 0.3)
+
+    with_backend(body)
+
+
+def test_garbled_phone_messages_arrive_cut_short_and_the_next_ones_intact() -> None:
+    async def body(b: Backend) -> None:
+        dana, daemon = await setup(b)
+        async with daemon_socket(b, daemon) as dws, phone(b, dana, daemon) as p:
+            await p.send({"type": "client_message", "message": {"id": 1, "method": "initialize"}})
+            env = rp.parse_client_envelope(await dws.recv())
+            b.service.garble_next_phone_messages()
+            for seq_id in (1, 2):
+                reply = rp.ServerMessage(message={"id": seq_id, "result": {}}, client_id=p.client_id,
+                                         stream_id=env.stream_id or "", seq_id=seq_id)
+                await dws.send(rp.encode(reply))
+            garbled = await asyncio.wait_for(p.ws.recv(), TIMEOUT)
+            whole = json.dumps({"type": "server_message", "message": {"id": 1, "result": {}}, "seq_id": 1},
+                               separators=(",", ":"))
+            assert garbled == whole[: len(whole) // 2]
+            assert await p.recv() == {"type": "server_message", "message": {"id": 2, "result": {}}, "seq_id": 2}
+        with pytest.raises(ValueError):
+            b.service.garble_next_phone_messages(0)
 
     with_backend(body)
 

@@ -471,6 +471,27 @@ def test_claim_error_rows(typed: bool) -> None:
     with_backend(body, typed_errors=typed)
 
 
+@pytest.mark.parametrize("typed", [False, True], ids=["legacy", "fixed"])
+def test_a_claim_after_the_account_moved_to_a_region_without_remote_control_is_refused(typed: bool) -> None:
+    # The Mac enrolled and showed its code while the region offered remote control; the claim checks again.
+    async def body(b: Backend) -> None:
+        dana = b.person()
+        pairing = await b.pair(await b.enroll(dana))
+        key = DeviceKey.generate()
+        b.control.set_region(dana.account_id, Region.UNSUPPORTED)
+        before = b.service.store.snapshot()
+        response = await b.claim_raw(dana.token, claim_body(pairing["pairing_code"], key))
+        assert response.status_code == 403
+        assert response.json() == expected_error(
+            ErrorCode.REGION_UNAVAILABLE, rc.DETAIL[ErrorCode.REGION_UNAVAILABLE], typed
+        )
+        assert b.service.store.snapshot() == before
+        b.control.set_region(dana.account_id, Region.EU)
+        await b.claim(dana, pairing, key)
+
+    with_backend(body, typed_errors=typed)
+
+
 def test_todays_backend_lets_a_phone_claim_the_code_of_a_mac_it_refused_to_enroll() -> None:
     """The phone then fails later, in secure setup, with nothing to say why (openai/codex#24328)."""
 
@@ -638,6 +659,23 @@ def test_enroll_faults_apply_to_the_next_calls_only() -> None:
     with_backend(body)
 
 
+def test_a_held_enrollment_is_answered_only_when_released() -> None:
+    async def body(b: Backend) -> None:
+        dana = b.person()
+        b.service.fail_next_enrollments(rc.EnrollFault.HOLD)
+        held = asyncio.ensure_future(b.enroll_raw(dana.token, dana.account_id))
+        await b.service.wait_enrollment_held(5.0)
+        assert b.service.held_enrollments == 1 and not held.done()
+        # Other calls are answered meanwhile, and the next enrollment is not held.
+        assert (await b.enroll_raw(dana.token, dana.account_id, "inst-2")).status_code == 200
+        assert not held.done()
+        b.service.release_held_enrollments()
+        assert (await asyncio.wait_for(held, 5.0)).status_code == 200
+        assert b.service.held_enrollments == 0
+
+    with_backend(body)
+
+
 def test_admin_routes_need_the_token_and_mask_codes() -> None:
     async def body(b: Backend) -> None:
         dana = b.person()
@@ -667,6 +705,20 @@ def test_admin_routes_need_the_token_and_mask_codes() -> None:
             assert (
                 await admin.post(rc_admin.RC_ADMIN_PREFIX + "/faults/enroll", json={"kind": "x"})
             ).status_code == 400
+            # A held enrollment is answered when the admin API releases it.
+            assert (await admin.post(rc_admin.RC_ADMIN_PREFIX + "/faults/enroll", json={"kind": "hold"})
+                    ).status_code == 201
+            held = asyncio.ensure_future(b.enroll_raw(dana.token, dana.account_id, "inst-held"))
+            await b.service.wait_enrollment_held(5.0)
+            released = await admin.post(rc_admin.RC_ADMIN_PREFIX + "/faults/enroll/release", json={})
+            assert released.json() == {"released": 1}
+            assert (await asyncio.wait_for(held, 5.0)).status_code == 200
+            garble = await admin.post(rc_admin.RC_ADMIN_PREFIX + "/relay/garble", json={"count": 2})
+            assert garble.status_code == 201 and b.service.relay.garbled_phone_messages == 2
+            assert (await admin.post(rc_admin.RC_ADMIN_PREFIX + "/relay/garble", json={"count": 0})
+                    ).status_code == 400
+            await admin.delete(rc_admin.RC_ADMIN_PREFIX + "/faults")
+            assert b.service.relay.garbled_phone_messages == 0
 
             expired = await admin.post(rc_admin.RC_ADMIN_PREFIX + "/pairing-codes/expire", json={})
             assert expired.json() == {"expired": 1}

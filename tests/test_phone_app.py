@@ -589,6 +589,61 @@ def test_a_phone_removed_on_the_desktop_is_signed_out_at_once(tmp_path: Path) ->
     run_in_mini_world(tmp_path, scenario)
 
 
+def test_five_wrong_authenticator_codes_lock_the_sign_in_and_fewer_do_not(tmp_path: Path) -> None:
+    async def scenario(world: MiniWorld) -> None:
+        dana = world.account()
+        host = await world.desktop(dana)
+        qr = await host.show_pairing_qr(world.origin)
+        app = new_phone()
+        # Two slips, then the right code: the issuer says "that code didn't work" twice and then lets her in.
+        retried = await app.pair(qr, dana.account.email, dana.password, dana.totp_secret, wrong_mfa_codes=2)
+        assert retried.paired, retried
+        await app.close()
+        locked_out = new_phone()
+        result = await locked_out.pair(qr, dana.account.email, dana.password, dana.totp_secret,
+                                       wrong_mfa_codes=5)
+        assert result.outcome == "mfa_code_rejected", result
+        assert result.screens[-1]["title"] == messages.PHONE_ERRORS[ErrorCode.MFA_CODE_REJECTED].title
+        pages = [e["body"]["page"] for e in locked_out.trace.entries
+                 if e.get("party") == "browser" and e["kind"] == "http_response" and e.get("body")]
+        assert pages.count("mfa") == 5 and pages[-1] == "mfa_locked"
+        # Locked: even the right code is refused now.
+        again = await new_phone().pair(qr, dana.account.email, dana.password, dana.totp_secret)
+        assert again.outcome == "mfa_code_rejected", again
+
+    run_in_mini_world(tmp_path, scenario)
+
+
+def test_a_backup_restored_on_new_hardware_keeps_the_credentials_but_not_the_key(tmp_path: Path) -> None:
+    async def scenario(world: MiniWorld) -> None:
+        _dana, _host, old, result = await pair_with_new_desktop(world)
+        assert result.paired, result
+        backup = old.backup()
+        assert [record.name for record in backup.hosts] == [result.host_name]
+        claim, tokens = old.session.claim, old.session.tokens
+        assert claim is not None and tokens is not None
+        for secret in (claim.client_session_token, tokens.access_token, backup.hosts[0].link.pairing_code):
+            assert secret not in repr(backup)
+        restored = new_phone()
+        restored.restore(backup)
+        assert restored.active_host == result.host_name and restored.state is PhoneState.CLAIMED
+        assert restored.device_key.key_id != old.device_key.key_id
+        reopened = await restored.reopen()
+        assert reopened.outcome == "device_proof_rejected", reopened
+        assert [s["title"] for s in reopened.screens[-2:]] == [
+            messages.PHONE_SCREENS["securing"].title,
+            messages.PHONE_ERRORS[ErrorCode.DEVICE_PROOF_REJECTED].title,
+        ]
+        # The same backup on the phone that holds the key connects again.
+        same_key = new_phone(device_key=old.device_key)
+        same_key.restore(backup)
+        assert (await same_key.reopen()).paired
+        for app in (old, restored, same_key):
+            await app.close()
+
+    run_in_mini_world(tmp_path, scenario)
+
+
 def test_skipping_mfa_on_an_account_that_enforces_it_is_mfa_required(tmp_path: Path) -> None:
     async def scenario(world: MiniWorld) -> None:
         dana = world.account()

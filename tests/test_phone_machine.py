@@ -59,6 +59,8 @@ HAPPY_STATES = [
 def apply(machine: PhoneMachine, event: PhoneEvent) -> PhoneState:
     if event is E.LINK_ACCEPTED:
         return machine.accept_link("Dana's MacBook Pro")
+    if event is E.CREDENTIALS_RESTORED:
+        return machine.restore_credentials("Dana's MacBook Pro")
     return machine.fire(event)
 
 
@@ -178,6 +180,18 @@ def test_fire_refuses_events_that_carry_data() -> None:
     with pytest.raises(InvalidTransition):
         machine.fire(E.FAILURE)
     assert machine.state is S.SCANNED
+    with pytest.raises(InvalidTransition):
+        PhoneMachine(FrozenClock()).fire(E.CREDENTIALS_RESTORED)
+
+
+def test_an_app_with_stored_credentials_starts_claimed_and_shows_the_securing_screen() -> None:
+    machine = PhoneMachine(FrozenClock())
+    assert machine.restore_credentials("Dana's MacBook Pro") is S.CLAIMED
+    assert machine.server_name == "Dana's MacBook Pro"
+    assert machine.screen == screens.render("securing", server_name="Dana's MacBook Pro")
+    with pytest.raises(InvalidTransition):
+        machine.restore_credentials("Dana's Mac Studio")  # only a fresh app restores
+    assert machine.server_name == "Dana's MacBook Pro"
 
 
 def test_restart_clears_the_failure_and_shows_the_scan_screen() -> None:

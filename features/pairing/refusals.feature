@@ -35,3 +35,25 @@ Feature: The phone says why it cannot connect
         | who scans                                                                 | title               | message                                                                                                              |
         | Sam scans Dana's pairing code with his own phone                          | Different account   | This Mac is signed in to a different ChatGPT account. Sign in on your phone with the account you use in Codex on your Mac. |
         | Dana scans the pairing code with her phone, choosing the "Acme" workspace | Different workspace | This Mac uses a different ChatGPT workspace. Sign in again and choose the workspace you use in Codex on your Mac.          |
+
+  Rule: A person may try at most ten pairing codes a minute
+
+    Scenario Outline: Dana keeps scanning a code that no longer works, then waits a minute
+      Given the pairing code expires before anyone scans it
+      And Dana scans the pairing code with her phone 10 times in a row
+      When Dana scans the pairing code with her phone
+      Then her phone shows "<title>" and says "<message>"
+      When a minute passes
+      And Dana shows a new pairing code on her Mac
+      And Dana scans the pairing code with her phone
+      Then her phone is connected to her Mac
+
+      @fixed
+      Examples: with the typed-error fix
+        | title             | message                                                   |
+        | Too many attempts | Too many pairing attempts. Wait a minute, then try again. |
+
+      @legacy
+      Examples: today's phone
+        | title          | message                                                      |
+        | Pairing failed | An error occurred while pairing. Please scan the code again. |

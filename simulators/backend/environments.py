@@ -145,6 +145,10 @@ class Client:
     created_at: float
     last_seen_at: float
     revoked: bool = False
+    credentials_generation: int = 0  # the user's password generation when the phone claimed
+
+    def session_live_at(self, now: float) -> bool:
+        return not self.revoked and now < self.session_expires_at
 
 
 @dataclass(frozen=True)
@@ -170,7 +174,9 @@ class ClaimRequest:
     environment_id: str | None
     device: DeviceInfo
     workspace_allows_remote_control: bool = True
+    region_offers_remote_control: bool = True
     enrollment_refusal_blocks: bool = True
+    credentials_generation: int = 0
 
 
 @dataclass(frozen=True)
@@ -442,6 +448,9 @@ class RemoteControlStore:
                              status=403)
         if not request.workspace_allows_remote_control:
             raise ClaimError("workspace policy forbids remote control", code=ErrorCode.BLOCKED_BY_POLICY, status=403)
+        if not request.region_offers_remote_control:
+            raise ClaimError("remote control is not offered in the account's region",
+                             code=ErrorCode.REGION_UNAVAILABLE, status=403)
         if env.last_refusal is not None and request.enrollment_refusal_blocks:
             raise ClaimError("the desktop's last enrollment was refused", code=env.last_refusal, status=403)
         if env.remote_control_disabled:
@@ -449,8 +458,9 @@ class RemoteControlStore:
                              status=409)
         if code.claimed and code.claimed_by is not None:
             existing = self._clients[code.claimed_by]
-            if not existing.revoked:
+            if existing.session_live_at(now):
                 return existing
+            # Its session ended (removed, or signed out by a password change): the same phone gets a new one.
         client = Client(
             client_id=_new_id("cli"),
             environment_id=env.environment_id,
@@ -461,6 +471,7 @@ class RemoteControlStore:
             session_expires_at=now + CLIENT_SESSION_TTL,
             created_at=now,
             last_seen_at=now,
+            credentials_generation=request.credentials_generation,
         )
         self._clients[client.client_id] = client
         self._sequence += 1
@@ -518,6 +529,14 @@ class RemoteControlStore:
         page = clients[:limit]
         next_cursor = _encode_cursor(self._client_order[page[-1].client_id]) if len(clients) > limit else None
         return ClientPage(items=tuple(page), next_cursor=next_cursor)
+
+    def end_client_session(self, client_id: str) -> Client:
+        """The phone's sign-in behind this client is gone (a password change): its session token stops working
+        now; the phone signs in and pairs again."""
+        client = self.client(client_id)
+        ended = replace(client, session_expires_at=min(client.session_expires_at, self._clock.now()))
+        self._clients[client_id] = ended
+        return ended
 
     def revoke_client(self, environment_id: str, client_id: str) -> Client:
         client = self._clients.get(client_id)

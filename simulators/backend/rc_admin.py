@@ -102,6 +102,18 @@ def add_routes(app: web.Application, state: BackendState) -> None:
         service.fail_next_enrollments(kind, count, delay=delay)
         return admin_ok({"kind": kind.value, "count": count, "delay_s": delay}, status=201)
 
+    async def release_enrollments(request: web.Request) -> web.Response:
+        held = service.held_enrollments
+        service.release_held_enrollments()
+        return admin_ok({"released": held})
+
+    async def relay_garble(request: web.Request) -> web.Response:
+        count = (await _body(request)).get("count", 1)
+        if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= 1000:
+            raise _BadRequest("count must be an integer between 1 and 1000")
+        service.garble_next_phone_messages(count)
+        return admin_ok({"count": count}, status=201)
+
     async def clear_faults(request: web.Request) -> web.Response:
         service.clear_faults()
         return admin_ok({"cleared": True})
@@ -159,6 +171,8 @@ def add_routes(app: web.Application, state: BackendState) -> None:
     routes: list[tuple[str, str, str, Handler]] = [
         ("GET", "/state", "admin.rc.state", view),
         ("POST", "/faults/enroll", "admin.rc.faults.enroll", enroll_fault),
+        ("POST", "/faults/enroll/release", "admin.rc.faults.enroll_release", release_enrollments),
+        ("POST", "/relay/garble", "admin.rc.relay_garble", relay_garble),
         ("DELETE", "/faults", "admin.rc.faults", clear_faults),
         ("POST", "/environments/{environment_id}/drop-daemon", "admin.rc.drop_daemon", drop_daemon),
         ("POST", "/environments/{environment_id}/remote-control-disabled", "admin.rc.disabled", set_disabled),

@@ -104,7 +104,7 @@ class EventLog:
         async with self._changed:
             self._changed.notify_all()
 
-    async def wait_for(self, predicate: Callable[[], bool], timeout: float = 10.0) -> None:
+    async def wait_for(self, predicate: Callable[[], bool], timeout: float | None = 10.0) -> None:
         async def _wait() -> None:
             async with self._changed:
                 await self._changed.wait_for(predicate)
@@ -247,6 +247,7 @@ class RelayHub:
         max_frame_bytes: int = MAX_FRAME_BYTES,
         refuse: Callable[[HandshakeRefused, web.Request], web.Response] | None = None,
         check_enrollment: Callable[[ServerEnrollment], None] | None = None,
+        check_client: Callable[[Client], None] | None = None,
     ) -> None:
         self.store = store
         self.clock = clock
@@ -257,6 +258,10 @@ class RelayHub:
         self._refuse = refuse or _plain_refusal
         # Lets the owner revoke an enrollment whose user changed password before we accept its socket.
         self._check_enrollment = check_enrollment or (lambda _e: None)
+        # The same for a phone whose user changed password since it claimed.
+        self._check_client = check_client or (lambda _c: None)
+        # A fault: this many of the next messages to phones arrive cut short (`garble_next_phone_messages`).
+        self.garbled_phone_messages = 0
         self._envs: dict[str, _EnvironmentRelay] = {}
 
     # ---- state queries (in-process test control)
@@ -482,7 +487,13 @@ class RelayHub:
                                         {"stream_id": stream_id, "seq_id": seq_id}))
             return
         env.delivered[key] = seq_id
-        phone.socket.send({"type": "server_message", "message": message, "seq_id": seq_id})
+        frame = {"type": "server_message", "message": message, "seq_id": seq_id}
+        if self.garbled_phone_messages > 0:
+            self.garbled_phone_messages -= 1
+            text = json.dumps(frame, separators=(",", ":"))
+            phone.socket.send(text[: len(text) // 2])
+        else:
+            phone.socket.send(frame)
         self.events.emit(RelayEvent("delivered_to_phone", env.environment_id, client_id,
                                     {"stream_id": stream_id, "seq_id": seq_id}))
 
@@ -595,6 +606,7 @@ class RelayHub:
         if token is None or not client_id:
             raise HandshakeRefused(401, "missing client session token or client id", code=ErrorCode.SESSION_EXPIRED)
         try:
+            self._check_client(self.store.authenticate_client(client_id, token))
             return self.store.authenticate_client(client_id, token)
         except NotFound:
             raise HandshakeRefused(404, "no such client", code=ErrorCode.SESSION_EXPIRED) from None

@@ -117,6 +117,7 @@ class EnrollFault(StrEnum):
     MFA_REQUIRED = "mfa_required"  # 403 with the MFA body, as if the token lacked MFA
     SERVER_ERROR = "server_error"  # 500
     DELAY = "delay"  # answer late (long enough and the daemon's 30 s timeout fires)
+    HOLD = "hold"  # answer only once the test releases it (`release_held_enrollments`): a slow backend, no timer
 
 
 @dataclass
@@ -188,9 +189,12 @@ class RemoteControlService:
         self.relay = RelayHub(
             self.store, clock, events=self.events, device_proof_timeout=device_proof_timeout,
             refuse=self._refusal_response, check_enrollment=self._check_credentials,
+            check_client=self._check_client_credentials,
         )
         self.credentials_poll_interval = credentials_poll_interval
         self._faults: list[_PendingFault] = []
+        self._held = 0
+        self._release = asyncio.Event()
         self._watcher: asyncio.Task[None] | None = None
         self._background: set[asyncio.Task[Any]] = set()
 
@@ -226,6 +230,7 @@ class RemoteControlService:
             self._watcher = asyncio.get_running_loop().create_task(self._watch_credentials())
 
     async def stop(self) -> None:
+        self.release_held_enrollments()
         await self.relay.close_all()
         tasks = [t for t in (self._watcher, *self._background) if t is not None]
         for task in tasks:
@@ -336,6 +341,8 @@ class RemoteControlService:
             self.events.emit(RelayEvent("enroll_fault", detail={"kind": str(fault.kind)}))
             if fault.kind is EnrollFault.DELAY:
                 await asyncio.sleep(fault.delay)  # the fault itself: a slow backend
+            elif fault.kind is EnrollFault.HOLD:
+                await self._hold()
             elif fault.kind is EnrollFault.SERVER_ERROR:
                 raise ApiError(500, ErrorCode.UNKNOWN, "Internal Server Error")
         claims = self._claims(request)
@@ -525,6 +532,9 @@ class RemoteControlService:
             allowed = workspace.remote_control_allowed
         except (UnknownWorkspace, UnknownAccount):
             account, allowed = None, False
+        # [P] The policy and the region are checked again at claim: either may have changed since the Mac
+        # enrolled and showed its code.
+        offered = account is not None and account.region.remote_control_available
         if account is not None and account.mfa_enabled and not _mfa_assured(claims):
             # The account requires MFA for remote control (`mfa_requirement: required`), and this phone's sign-in
             # skipped it: a browser remembered as a trusted device (openai/codex#39959). The code stays unclaimed.
@@ -537,6 +547,8 @@ class RemoteControlService:
             environment_id=environment_id,
             device=device,
             workspace_allows_remote_control=allowed,
+            region_offers_remote_control=offered,
+            credentials_generation=0 if account is None else account.credentials_generation,
             # Today's backend does not look at the Mac's enrollment when a phone claims (the phone then fails
             # later, in secure setup); the fix refuses the claim with the cause the Mac was refused for.
             enrollment_refusal_blocks=self.typed_errors,
@@ -572,11 +584,28 @@ class RemoteControlService:
             if daemon is not None and daemon.enrollment.server_id == revoked.server_id:
                 self._spawn(self.relay.close_daemon(revoked.environment_id, CLOSE_REVOKED, "enrollment revoked"))
 
+    def _check_client_credentials(self, client: Client) -> None:
+        """End a paired phone's session if its user changed password since it claimed: a password change signs
+        ChatGPT out everywhere, the phone included. Its open sockets close with 4401 (the phone shows that its
+        sign-in expired); a new socket is refused 401 until it pairs again."""
+        if not client.session_live_at(self.clock.now()):
+            return
+        try:
+            account = self.accounts.get(client.chatgpt_user_id)
+        except UnknownAccount:
+            return
+        if account.credentials_generation != client.credentials_generation:
+            self.store.end_client_session(client.client_id)
+            self.events.emit(RelayEvent("client_signed_out", client.environment_id, client.client_id))
+            self._spawn(self.relay.close_client(client.client_id, CLOSE_REVOKED, "signed out"))
+
     async def _watch_credentials(self) -> None:
         # The account store has no change notifications; polling its credentials generation is cheap.
         while True:
             for enrollment in self.store.enrollments():
                 self._check_credentials(enrollment)
+            for client in self.store.clients():
+                self._check_client_credentials(client)
             await asyncio.sleep(self.credentials_poll_interval)
 
     def _spawn(self, coro: Awaitable[Any]) -> None:
@@ -592,9 +621,34 @@ class RemoteControlService:
             raise ValueError("count must be at least 1")
         self._faults.append(_PendingFault(EnrollFault(kind), count, delay))
 
+    async def _hold(self) -> None:
+        self._held += 1
+        self.events.emit(RelayEvent("enroll_held"))
+        try:
+            await self._release.wait()
+        finally:
+            self._held -= 1
+
+    @property
+    def held_enrollments(self) -> int:
+        """How many enroll calls are waiting for `release_held_enrollments`."""
+        return self._held
+
+    def release_held_enrollments(self) -> None:
+        """Let every held enroll call go on and be answered; later HOLD faults hold again."""
+        released, self._release = self._release, asyncio.Event()
+        released.set()
+
+    async def wait_enrollment_held(self, timeout: float | None = 10.0) -> None:
+        """Until an enroll call is being held (`timeout=None`: however long that takes)."""
+        await self.events.wait_for(lambda: self._held > 0, timeout)
+
     def clear_faults(self) -> None:
+        """Forget pending faults, answer held enrollments, and relay every frame whole and at once again."""
         self._faults.clear()
+        self.release_held_enrollments()
         self.relay.delivery_delay = 0.0
+        self.relay.garbled_phone_messages = 0
 
     def _take_fault(self) -> _PendingFault | None:
         if not self._faults:
@@ -604,6 +658,12 @@ class RemoteControlService:
         if fault.remaining <= 0:
             self._faults.pop(0)
         return fault
+
+    def garble_next_phone_messages(self, count: int = 1) -> None:
+        """The relay cuts the next `count` messages it delivers to phones short, as a faulty proxy would."""
+        if count < 1:
+            raise ValueError("count must be at least 1")
+        self.relay.garbled_phone_messages += count
 
     def set_delivery_delay(self, seconds: float) -> None:
         """Every relay frame (both directions) waits this long before it is written."""

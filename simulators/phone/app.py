@@ -128,6 +128,22 @@ class HostSession:
 
 
 @dataclass(frozen=True)
+class HostRecord:
+    """One paired host as the app stores it (and a device backup copies it)."""
+
+    name: str
+    link: PairingLink
+    tokens: Tokens
+    claim: ClaimedClient
+
+
+@dataclass(frozen=True)
+class PhoneBackup:
+    hosts: tuple[HostRecord, ...]
+    active_host: str | None
+
+
+@dataclass(frozen=True)
 class PairingResult:
     outcome: str  # "paired" or an ErrorCode value
     state: str
@@ -227,8 +243,10 @@ class PhoneApp:
         return link
 
     async def sign_in(self, email: str, password: str, totp_secret: str | None = None, *,
-                      workspace: str | None = None, skip_mfa: bool = False, cancel: bool = False) -> Tokens:
-        """Sign in to ChatGPT in a browser (OAuth code flow with PKCE) and exchange the code for tokens."""
+                      workspace: str | None = None, skip_mfa: bool = False, cancel: bool = False,
+                      wrong_mfa_codes: int = 0) -> Tokens:
+        """Sign in to ChatGPT in a browser (OAuth code flow with PKCE) and exchange the code for tokens.
+        `wrong_mfa_codes`: the person mistypes the authenticator code that many times first."""
         link = self._need(self.session.link, "scan a QR code first")
         issuer = self.issuer_url or link.origin
         self.sign_in_pages = ()
@@ -236,7 +254,7 @@ class PhoneApp:
             result: SignInResult = await sign_in_with_browser(
                 self.browser, issuer, email=email, password=password, totp_secret=totp_secret, workspace=workspace,
                 skip_mfa=skip_mfa, cancel=cancel, clock=self.clock, trace=self.trace, on_page=self._on_sign_in_page,
-                timeout=self.timeout)
+                timeout=self.timeout, wrong_mfa_codes=wrong_mfa_codes)
         except PairsimError as exc:
             self._fail(exc.code, exc.message)
         self.sign_in_pages = result.pages
@@ -362,13 +380,13 @@ class PhoneApp:
 
     async def pair(self, png: str | os.PathLike[str] | bytes, email: str, password: str,
                    totp_secret: str | None = None, *, workspace: str | None = None, skip_mfa: bool = False,
-                   cancel_sign_in: bool = False) -> PairingResult:
+                   cancel_sign_in: bool = False, wrong_mfa_codes: int = 0) -> PairingResult:
         """Scan → validate → sign in → claim → connect → initialize → load. Ends `live` or `failed(code)`."""
         try:
             await self.scan(png)
             self.validate_link()
             await self.sign_in(email, password, totp_secret, workspace=workspace, skip_mfa=skip_mfa,
-                               cancel=cancel_sign_in)
+                               cancel=cancel_sign_in, wrong_mfa_codes=wrong_mfa_codes)
             await self.claim()
             await self.connect()
             await self.initialize()
@@ -384,6 +402,40 @@ class PhoneApp:
         """Pair one more host, keeping the hosts already paired; the new host becomes the active one."""
         self._start_new_session()
         return await self.pair(png, email, password, totp_secret, **options)
+
+    def backup(self) -> PhoneBackup:
+        """What a device backup holds of this app: each paired host's link, sign-in and client credentials, and
+        which host was in use. Never the device key: it lives in the phone's secure hardware and cannot leave it."""
+        return PhoneBackup(
+            hosts=tuple(
+                HostRecord(name, session.link, session.tokens, session.claim)
+                for name, session in self.hosts.items()
+                if session.link is not None and session.tokens is not None and session.claim is not None
+            ),
+            active_host=self.active_host if self.active_host in self.hosts else None,
+        )
+
+    def restore(self, backup: PhoneBackup) -> None:
+        """Load a backup into this (new) app: its hosts come back as claimed, not yet connected, and the host that
+        was in use is the active one again. This phone keeps its own device key."""
+        self.hosts = {}
+        for record in backup.hosts:
+            session = self._new_session()
+            session.link, session.tokens, session.claim = record.link, record.tokens, record.claim
+            session.machine.restore_credentials(record.name)
+            self.hosts[record.name] = session
+        if backup.active_host is not None:
+            self._current = self.hosts[backup.active_host]
+
+    async def reopen(self) -> PairingResult:
+        """Open the app on a host it holds credentials for: connect, prove the device key, initialize, load."""
+        try:
+            await self.connect()
+            await self.initialize()
+            await self.load_live_state()
+        except SetupFailed:
+            pass
+        return self.result()
 
     def switch_host(self, name: str) -> HostSession:
         try:
@@ -615,9 +667,11 @@ __all__ = [
     "Approval",
     "BlockingPhone",
     "ClaimedClient",
+    "HostRecord",
     "HostSession",
     "PairingResult",
     "PhoneApp",
+    "PhoneBackup",
     "PhoneProfile",
     "SetupFailed",
     "Tokens",

@@ -8,6 +8,8 @@ log of every transition and every screen with the time from the injected clock. 
     idle → scanned → link_validated → browser_open → signing_in → [mfa_challenge] → [choosing_workspace]
          → [consenting] → authorized → tokens_exchanged → claimed → socket_open → device_proven → initialized → live
 
+An app that starts with a host's stored credentials goes from `idle` straight to `claimed` (`credentials_restored`).
+
 Any state but `failed` may fail with an `ErrorCode`; `failed` and `live` go back to `idle` with `restart`. A lost
 socket after the claim goes back to `claimed`, so the phone can reconnect without claiming again.
 """
@@ -58,6 +60,7 @@ class PhoneEvent(StrEnum):
     DEVICE_KEY_ACCEPTED = "device_key_accepted"
     SESSION_INITIALIZED = "session_initialized"
     LIVE_STATE_LOADED = "live_state_loaded"
+    CREDENTIALS_RESTORED = "credentials_restored"
     CONNECTION_LOST = "connection_lost"
     FAILURE = "failure"
     RESTART = "restart"
@@ -91,6 +94,9 @@ TRANSITIONS: dict[tuple[PhoneState, PhoneEvent], PhoneState] = {
     (S.DEVICE_PROVEN, E.SESSION_INITIALIZED): S.INITIALIZED,
     (S.INITIALIZED, E.LIVE_STATE_LOADED): S.LIVE,
     **{(state, E.CONNECTION_LOST): S.CLAIMED for state in _CONNECTED},
+    # The app starts with a host's stored credentials (from its own storage or a device backup): it has claimed
+    # before and reconnects without scanning.
+    (S.IDLE, E.CREDENTIALS_RESTORED): S.CLAIMED,
     (S.FAILED, E.RESTART): S.IDLE,
     (S.LIVE, E.RESTART): S.IDLE,
 }
@@ -182,8 +188,9 @@ class PhoneMachine:
 
     def fire(self, event: PhoneEvent) -> PhoneState:
         """Apply an event that carries no data; raise `InvalidTransition` if it is not legal now."""
-        if event in (PhoneEvent.LINK_ACCEPTED, PhoneEvent.FAILURE):
-            raise InvalidTransition(self.state, event)  # these carry data: use accept_link() / fail()
+        if event in (PhoneEvent.LINK_ACCEPTED, PhoneEvent.CREDENTIALS_RESTORED, PhoneEvent.FAILURE):
+            # These carry data: use accept_link() / restore_credentials() / fail().
+            raise InvalidTransition(self.state, event)
         return self._move(event)
 
     def accept_link(self, server_name: str) -> PhoneState:
@@ -191,6 +198,12 @@ class PhoneMachine:
             raise InvalidTransition(self.state, PhoneEvent.LINK_ACCEPTED)
         self.server_name = server_name
         return self._move(PhoneEvent.LINK_ACCEPTED)
+
+    def restore_credentials(self, server_name: str) -> PhoneState:
+        if not self.can(PhoneEvent.CREDENTIALS_RESTORED):
+            raise InvalidTransition(self.state, PhoneEvent.CREDENTIALS_RESTORED)
+        self.server_name = server_name
+        return self._move(PhoneEvent.CREDENTIALS_RESTORED)
 
     def fail(self, code: ErrorCode | None, detail: str | None = None) -> PhoneState:
         """Stop setup. `code=None` means the cause is unknown: the phone can only show the generic copy."""

@@ -82,8 +82,11 @@ class SignInResult:
 async def sign_in_with_browser(browser: Browser, issuer: str, *, email: str, password: str, totp_secret: str | None,
                                workspace: str | None, skip_mfa: bool, cancel: bool, clock: Clock, trace: Trace,
                                on_page: Callable[[PhoneEvent], None], timeout: float,
-                               remember_device: bool = False) -> SignInResult:
-    """Walk the issuer's pages in `browser` as the user would and return the token endpoint's JSON body."""
+                               remember_device: bool = False, wrong_mfa_codes: int = 0) -> SignInResult:
+    """Walk the issuer's pages in `browser` as the user would and return the token endpoint's JSON body.
+
+    `wrong_mfa_codes`: the person first types that many wrong authenticator codes, each after the issuer said the
+    last one did not work, then the right one (if the issuer still asks)."""
     pkce = generate_pkce()
     state = generate_state()
     authorize = AuthorizeRequest(
@@ -95,7 +98,9 @@ async def sign_in_with_browser(browser: Browser, issuer: str, *, email: str, pas
     recorder = _Recorder(browser, trace)
     navigation = await recorder.go(browser.open(authorize))
     submitted_credentials = False
-    for _ in range(MAX_PAGES):
+    asked_for_mfa = typed_a_wrong_code = False
+    wrong_codes_left = wrong_mfa_codes
+    for _ in range(MAX_PAGES + wrong_mfa_codes):
         if isinstance(navigation, Interception):
             code = _authorization_code(navigation, state)
             on_page(PhoneEvent.AUTHORIZATION_CODE_RECEIVED)
@@ -114,10 +119,19 @@ async def sign_in_with_browser(browser: Browser, issuer: str, *, email: str, pas
             submitted_credentials = True
             on_page(PhoneEvent.CREDENTIALS_SUBMITTED)
         elif name == "mfa":
-            if error:
+            # An error after a code the person knowingly mistyped is expected; after the right code it is not.
+            if error and not typed_a_wrong_code:
                 raise _page_error(page, ErrorCode.MFA_CODE_REJECTED)
-            on_page(PhoneEvent.MFA_REQUESTED)
-            navigation = await recorder.go(_answer_mfa(browser, page, totp_secret, skip_mfa, clock, remember_device))
+            if not asked_for_mfa:
+                on_page(PhoneEvent.MFA_REQUESTED)
+                asked_for_mfa = True
+            typed_a_wrong_code = wrong_codes_left > 0
+            if typed_a_wrong_code:
+                wrong_codes_left -= 1
+                navigation = await recorder.go(browser.press(page, "Verify", {"code": wrong_code(totp_secret, clock)}))
+            else:
+                navigation = await recorder.go(
+                    _answer_mfa(browser, page, totp_secret, skip_mfa, clock, remember_device))
         elif name == "workspace":
             if error:
                 raise _page_error(page, ErrorCode.WORKSPACE_MISMATCH)
@@ -158,6 +172,19 @@ def _answer_mfa(browser: Browser, page: Page, totp_secret: str | None, skip_mfa:
     if remember_device:
         fields[REMEMBER_DEVICE_FIELD] = "on"
     return browser.press(page, "Verify", fields)
+
+
+def wrong_code(totp_secret: str | None, clock: Clock) -> str:
+    """A six-digit code the issuer cannot accept now: none of the codes of the drift window it allows."""
+    if totp_secret is None:
+        return "000000"
+    totp = pyotp.TOTP(totp_secret)
+    now = int(clock.now())
+    valid = {totp.at(now + step * totp.interval) for step in (-1, 0, 1)}
+    candidate = int(totp.at(now))
+    while f"{candidate:06d}" in valid:
+        candidate = (candidate + 1) % 1_000_000
+    return f"{candidate:06d}"
 
 
 def _workspace_label(page: Page, workspace: str | None) -> str:
@@ -271,4 +298,4 @@ def _page_summary(exchange: Exchange) -> Any:
 
 
 __all__ = ["SignInError", "SignInResult", "exchange_code", "sign_in_with_browser", "sign_out_of_browser",
-           "tls_context"]
+           "tls_context", "wrong_code"]

@@ -61,6 +61,10 @@ PLACEHOLDER_VALUES = {
     "warn": r"\d+",
     "fail": r"\d+",
     "http_status": r"\d{3}",
+    "cwd": r"\{project folder\}",
+    "path": r"\{project folder\}/[\w./-]+",
+    "command": r"[^`]+",
+    "url": r"[^`]+",
 }
 
 

@@ -519,9 +519,6 @@ class World:
                 tuple(getattr(stored, key) for key in ("access_token", "refresh_token", "id_token"))
             )
 
-    def desktop_sign_out(self, *, mac: str | None = None) -> None:
-        self._run(self._mac(mac).desktop.sign_out())
-
     def allow_connections(self, allowed: bool = True, *, mac: str | None = None) -> None:
         self._run(self._switch_connections(self._mac(mac), allowed))
 
@@ -878,11 +875,6 @@ class World:
 
     def let_time_pass(self, seconds: float) -> None:
         self.clock.advance(seconds)
-
-    def drop_relay(self, *, mac: str | None = None) -> None:
-        env = self._mac(mac).controller.environment_id
-        if env is not None:
-            self._run(self.rc.drop_daemon(env))
 
     # ---------------------------------------------------------------------------------------------------- trace
 

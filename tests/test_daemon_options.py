@@ -1,5 +1,5 @@
 """`pairsim daemon serve`: the command line as clap reads it, listen URLs, flag validation, the non-loopback
-rule, the banner (observed §3.1, §3.4, §3.6, §7.1-7.3, and docs/_parts/real-daemon.md), in-process for the
+rule, the banner (observed §3.1, §3.4, §3.6, §7.1-7.3, and docs/protocol.md §1.1), in-process for the
 refusals and as a real process for start-up, port 0, the stdio transport and shutdown."""
 
 from __future__ import annotations

@@ -434,7 +434,7 @@ def _map_admin_error(exc: Exception) -> web.Response | None:
 
 
 def add_routes(app: web.Application, state: BackendState) -> None:
-    """The admin route group under `/_pairsim/admin/` (see docs/_parts/accounts-and-oauth.md)."""
+    """The admin route group under `/_pairsim/admin/` (see docs/protocol.md §5.8)."""
     control = BackendControl(state)
 
     def guarded(handler: Handler) -> Handler:

@@ -4,7 +4,7 @@ Pure logic over a `Clock`: no sockets, no files, no wall time. The HTTP routes a
 call these methods and map the typed errors they raise to statuses. Everything a caller may see is a frozen
 snapshot; the store keeps its own mutable records so a caller can never corrupt it by holding on to a result.
 
-Model (see docs/_parts/phone-side.md): an *environment* is one desktop installation for one workspace, keyed by
+Model (see docs/protocol.md §4 and §6.3): an *environment* is one desktop installation for one workspace, keyed by
 (`chatgpt_account_id`, `installation_id`), and survives re-enrollment. A *server enrollment* is the environment's
 credential (`server_id` + `remote_control_token`); a new enrollment supersedes the environment's previous ones. A
 *client* is one paired phone.

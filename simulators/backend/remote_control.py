@@ -2,7 +2,7 @@
 
 Daemon side (paths, headers and bodies as the real daemon sends them, codex-protocol-facts §4.2): `server/enroll`,
 `server/refresh`, `server/pair`, `server/pair/status`, `environments/{env}/clients` (list, revoke) and the relay
-socket `server`. Phone side (pairsim-defined, docs/_parts/phone-side.md): `client/claim` and the phone socket
+socket `server`. Phone side (pairsim-defined, docs/protocol.md §4): `client/claim` and the phone socket
 `client`.
 
 `RemoteControlService` is also the in-process handle tests and scenario steps drive: faults (refuse or delay the

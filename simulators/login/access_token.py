@@ -5,7 +5,7 @@ pairsim's model [I]: the token must be a ChatGPT access-token JWT [V text "Exter
 ChatGPT access token JWT."], not expired on the CLI's clock, accepted by the backend (signature, expiry,
 revocation: `GET {issuer}/api/accounts/codex/access-token`, pairsim-defined), and minted for a Business or
 Enterprise workspace. (The real 0.169.0 binary expects an agent-identity credential here instead; see
-docs/_parts/login.md.)
+docs/protocol.md §5.10.)
 """
 
 from __future__ import annotations

@@ -38,7 +38,7 @@ CLIENT_SOCKET_PATH = "wham/remote/control/client"
 DEFAULT_TIMEOUT = 10.0
 CLOSE_TIMEOUT = 2.0
 
-# Close codes the backend uses on the phone socket (docs/_parts/phone-side.md).
+# Close codes the backend uses on the phone socket (docs/protocol.md §3.8).
 CLOSE_SESSION_REVOKED = 4401
 CLOSE_PROOF_REJECTED = 4403
 CLOSE_PROOF_TIMEOUT = 4408
@@ -94,7 +94,7 @@ def client_socket_url(backend_base_url: str) -> str:
 
 
 def status_error(status: int) -> ErrorCode:
-    """What a refused upgrade means to the phone ([P], see docs/_parts/phone.md)."""
+    """What a refused upgrade means to the phone ([P], see docs/protocol.md §4.4)."""
     if status == 401:
         return ErrorCode.SESSION_EXPIRED
     if status == 400:

@@ -6,7 +6,7 @@ binary in its own process, with `CODEX_HOME` holding `config.toml` (our backend)
 writes. Everything it reports is what the daemon reports: the status from `remoteControl/status/changed`, the log
 from its stderr, the enrollment from its own state database (opened read-only).
 
-What the real daemon does, observed on 0.169.0 against our backend (docs/_parts/real-daemon.md, "Remote control"):
+What the real daemon does, observed on 0.169.0 against our backend (docs/protocol.md §1.7):
 * `remoteControl/enable` waits for the enroll call; a refused enroll answers the request with JSON-RPC error
   -32600 carrying the daemon's failure line, and the status stays `disabled`.
 * It does not notice a new sign-in by itself: it keeps its server token, and disable + enable reconnects with it.

@@ -28,10 +28,10 @@ from urllib.parse import urlsplit
 
 import pyotp
 
-from simulators.backend import remote_control as backend_rc
 from simulators.backend.accounts import AccountSpec, CreatedAccount, Plan, Region, TeamWorkspaceSpec
 from simulators.backend.remote_control import EnrollFault
-from simulators.backend.server import BackendServer, BackendState
+from simulators.backend.server import BackendServer
+from simulators.backend.state import BackendState
 from simulators.camera import Picture, take
 from simulators.clock import Clock
 from simulators.daemon.app_server import AppServer
@@ -179,8 +179,8 @@ class World:
         return self
 
     async def _start(self) -> None:
-        state = BackendState.create(self.clock, seed=self.seed)
-        self.rc = backend_rc.configure(state, typed_errors=self.profile is Profile.FIXED)
+        state = BackendState.create(self.clock, seed=self.seed, typed_errors=self.profile is Profile.FIXED)
+        self.rc = state.remote_control
         self.backend = BackendServer(state)
         await self.backend.start()
         self._phone_route = await self._route_to_backend("phones")
@@ -819,7 +819,7 @@ class World:
         self._on_loop(self.rc.fail_next_enrollments, EnrollFault(kind), count=times)
 
     def inject_claim_failure(self, status: int, body: str, times: int = 1) -> None:
-        from simulators.backend.admin import Fault
+        from simulators.backend.faults import Fault
 
         self._control("inject_fault", "rc.client.claim", Fault(status=status, body=body, times=times))
 

@@ -105,7 +105,7 @@ def dana_plan(login: LoginScenario, plan: str) -> None:
 
 @given("Dana has not enabled device code sign-in")
 def device_code_off(login: LoginScenario) -> None:
-    login.lab.state.control.enable_device_code(login.lab.people["Dana"].account.account_id, False)
+    login.lab.backend.control.enable_device_code(login.lab.people["Dana"].account.account_id, False)
 
 
 @given("the sign-in service does not offer device code sign-in")
@@ -177,7 +177,7 @@ def occupy_fixed(login: LoginScenario, port: int) -> None:
 def token_expired(login: LoginScenario) -> None:
     lab = login.lab
     login.access_token = lab.issue_access_token("Dana", _team(lab))
-    lab.state.control.advance_clock(lab.state.issuer.settings.access_token_ttl + 60)
+    lab.backend.control.advance_clock(lab.state.issuer.settings.access_token_ttl + 60)
 
 
 @given("Dana changed her password after creating the access token")
@@ -185,7 +185,7 @@ def token_revoked(login: LoginScenario) -> None:
     lab = login.lab
     account_id = lab.people["Dana"].account.account_id
     login.access_token = lab.issue_access_token("Dana", _team(lab))
-    lab.state.control.change_password(account_id)
+    lab.backend.control.change_password(account_id)
 
 
 def _team(lab: LoginLab) -> str:

@@ -20,7 +20,8 @@ import pytest
 from simulators.backend import rc_admin
 from simulators.backend import remote_control as rc
 from simulators.backend.accounts import CreatedAccount, Region, TeamWorkspaceSpec
-from simulators.backend.server import BackendServer, BackendState
+from simulators.backend.server import BackendServer
+from simulators.backend.state import BackendState
 from simulators.protocol.device_key import DeviceKey
 from simulators.protocol.errors import ErrorCode
 from simulators.protocol.remote_control import parse_rfc3339
@@ -154,8 +155,8 @@ def claim_body(code: str, key: DeviceKey, *, manual: bool = False, **overrides: 
 async def running_backend(
     *, typed_errors: bool = True, device_proof_timeout: float = 10.0
 ) -> AsyncIterator[Backend]:
-    state = BackendState.create()
-    service = rc.configure(state, typed_errors=typed_errors, device_proof_timeout=device_proof_timeout)
+    state = BackendState.create(typed_errors=typed_errors, device_proof_timeout=device_proof_timeout)
+    service = state.remote_control
     server = BackendServer(state)
     await server.start()
     backend = Backend(server, service)

@@ -8,7 +8,9 @@ import json
 import httpx
 
 from simulators.backend.accounts import AccountSpec
-from simulators.backend.server import BackendServer, BackendState
+from simulators.backend.admin import BackendControl
+from simulators.backend.server import BackendServer
+from simulators.backend.state import BackendState
 from simulators.protocol.oauth import CLIENT_ID
 
 
@@ -36,8 +38,8 @@ def test_token_responses_are_recorded_with_every_token_masked() -> None:
         server = BackendServer(state)
         base = await server.start()
         try:
-            created = state.control.create_account(AccountSpec(mfa=False))
-            tokens = state.control.issue_tokens(created.account.account_id)
+            created = BackendControl(state).create_account(AccountSpec(mfa=False))
+            tokens = BackendControl(state).issue_tokens(created.account.account_id)
             async with httpx.AsyncClient(base_url=base) as http:
                 refreshed = await http.post(
                     "/oauth/token",

@@ -23,7 +23,8 @@ import pytest
 from simulators import messages
 from simulators.backend import remote_control as rc_backend
 from simulators.backend.accounts import CreatedAccount
-from simulators.backend.server import BackendServer, BackendState
+from simulators.backend.server import BackendServer
+from simulators.backend.state import BackendState
 from simulators.daemon.app_server import AppServer, AppServerConnection
 from simulators.daemon.desktop import DesktopApp, QrShown, Remediation
 from simulators.daemon.doctor import ENROLLMENT_CHECK, run_doctor
@@ -100,7 +101,7 @@ class Harness:
 
     def create_account(self, *, mfa: bool = True) -> CreatedAccount:
         # Not enforced, so a sign-in may skip the second factor (the seed story's desktop does).
-        return self.state.control.create_account(mfa=mfa, mfa_enforced=False)
+        return self.server.control.create_account(mfa=mfa, mfa_enforced=False)
 
     async def sign_in(self, created: CreatedAccount, *, complete_mfa: bool = True) -> None:
         account = created.account
@@ -124,8 +125,8 @@ class Backend:
 
 @asynccontextmanager
 async def backend(profile: Profile = Profile.FIXED) -> AsyncIterator[Backend]:
-    state = BackendState.create(seed=11)
-    service = rc_backend.configure(state, typed_errors=profile is Profile.FIXED)
+    state = BackendState.create(seed=11, typed_errors=profile is Profile.FIXED)
+    service = state.remote_control
     server = BackendServer(state)
     await server.start()
     try:
@@ -311,7 +312,7 @@ def test_enabling_mfa_and_signing_in_again_connects(tmp_path: Path) -> None:
             await h.sign_in(created)
             await h.controller.enable()
             assert h.controller.status.value == "blocked_mfa_required"
-            secret = h.state.control.enable_mfa(created.account.account_id)
+            secret = h.server.control.enable_mfa(created.account.account_id)
             await h.sign_in(CreatedAccount(created.account, created.password, secret))
             await h.controller.wait_for_status("connected")
             assert len(h.store.enrollments()) == 1
@@ -329,7 +330,7 @@ def test_password_change_closes_the_relay_and_the_recheck_lands_blocked(tmp_path
             await h.sign_in(created)
             await h.controller.enable()
             connected = await h.controller.wait_for_status("connected")
-            new_password = h.state.control.change_password(created.account.account_id)
+            new_password = h.server.control.change_password(created.account.account_id)
             # Relay closed 4401 → refresh refused → enrollment deleted → enroll refused (signed out).
             await h.controller.wait_for_status("blocked_session_expired")
             assert any("4401" in line for line in h.controller.log_lines)
@@ -356,7 +357,7 @@ def test_legacy_password_change_with_signin_without_mfa_is_errored(tmp_path: Pat
             await h.sign_in(created)
             await h.controller.enable()
             await h.controller.wait_for_status("connected")
-            new_password = h.state.control.change_password(created.account.account_id)
+            new_password = h.server.control.change_password(created.account.account_id)
             await h.controller.wait_for_status("errored")
             assert not any(MFA_REFUSAL_LINE.match(line) for line in h.controller.log_lines)
             # Signing in again returns once the daemon has re-checked; today that is still just `errored`.

@@ -73,13 +73,15 @@ def test_every_blocked_status_has_desktop_and_doctor_copy() -> None:
 def test_a_wrong_password_is_a_typed_sign_in_failure_and_stores_nothing(tmp_path: Path) -> None:
     import asyncio
 
-    from simulators.backend.server import BackendServer, BackendState
+    from simulators.backend.admin import BackendControl
+    from simulators.backend.server import BackendServer
+    from simulators.backend.state import BackendState
     from simulators.daemon.desktop import DesktopApp, DesktopSignInError
 
     async def scenario() -> None:
         state = BackendState.create(seed=3)
         async with BackendServer(state) as server:
-            created = state.control.create_account(mfa=False)
+            created = BackendControl(state).create_account(mfa=False)
             desktop = DesktopApp(tmp_path, issuer_url=server.issuer_url, backend_origin=server.issuer_url)
             try:
                 with pytest.raises(DesktopSignInError) as raised:
@@ -92,7 +94,7 @@ def test_a_wrong_password_is_a_typed_sign_in_failure_and_stores_nothing(tmp_path
                 account = desktop.account()
                 assert account is not None and account.email == created.account.email
                 # A password change revokes the refresh token: auth recovery fails and signs the desktop out.
-                state.control.change_password(created.account.account_id)
+                BackendControl(state).change_password(created.account.account_id)
                 assert await desktop.recover_auth() is False
                 assert not desktop.signed_in and not (tmp_path / AUTH_FILENAME).exists()
             finally:

@@ -14,9 +14,10 @@ import jwt
 import pytest
 
 from simulators.backend.accounts import CreatedAccount, TeamWorkspaceSpec
-from simulators.backend.admin import Fault
+from simulators.backend.faults import Fault
 from simulators.backend.issuer import AccessTokenRejected, TokenRejection
-from simulators.backend.server import BackendServer, BackendState
+from simulators.backend.server import BackendServer
+from simulators.backend.state import BackendState
 from simulators.browser import Browser, ElementNotFound, Interception, Page, shared_ssl_context
 from simulators.clock import Clock
 from simulators.protocol import oauth

@@ -11,8 +11,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from simulators.backend.admin import BackendControl
 from simulators.backend.device_auth import DeviceAuthRegistry, DeviceAuthStatus, normalise_user_code
-from simulators.backend.server import BackendServer, BackendState
+from simulators.backend.server import BackendServer
+from simulators.backend.state import BackendState
 from simulators.browser import Browser
 from simulators.clock import FrozenClock
 from simulators.login.callback_server import LoginFailed
@@ -26,8 +28,7 @@ USER_CODE = re.compile(r"^[BCDFGHJKLMNPQRSTVWXZ]{4}-[0-9]{4}$")
 
 @pytest.fixture
 def devices() -> DeviceAuthRegistry:
-    state = BackendState.create(FrozenClock(), seed=3)
-    registry = DeviceAuthRegistry(state)
+    registry = BackendState.create(FrozenClock(), seed=3).device_auth
     registry.configure(interval_s=5)
     return registry
 
@@ -130,7 +131,7 @@ def test_device_login_end_to_end_with_injected_waiting(tmp_path: Path) -> None:
     async def scenario() -> None:
         state = BackendState.create(seed=4)
         async with BackendServer(state) as server:
-            created = state.control.create_account(device_code_enabled=True, mfa=True)
+            created = BackendControl(state).create_account(device_code_enabled=True, mfa=True)
             waits: list[float] = []
 
             async def sleep(seconds: float) -> None:
@@ -147,7 +148,7 @@ def test_device_login_end_to_end_with_injected_waiting(tmp_path: Path) -> None:
             result = await asyncio.wait_for(task, 10)
             assert result.account_id == created.account.account_id
             assert set(waits) == {5.0}
-            assert state.control.sessions(created.account.account_id)[-1].mfa_assured
+            assert BackendControl(state).sessions(created.account.account_id)[-1].mfa_assured
 
     asyncio.run(scenario())
 

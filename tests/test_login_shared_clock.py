@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from simulators.backend.server import BackendServer, BackendState
+from simulators.backend.server import BackendServer
+from simulators.backend.state import BackendState
 from simulators.clock import Clock
 from simulators.login.shared_clock import (
     CLOCK_ENV,

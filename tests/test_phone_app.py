@@ -21,7 +21,8 @@ from PIL import Image
 from simulators import messages
 from simulators.backend import remote_control as backend_rc
 from simulators.backend.accounts import AccountSpec, CreatedAccount
-from simulators.backend.server import BackendServer, BackendState
+from simulators.backend.server import BackendServer
+from simulators.backend.state import BackendState
 from simulators.clock import Clock, FrozenClock
 from simulators.daemon.app_server import AppServer
 from simulators.daemon.enrollment_client import ChatGptCredentials
@@ -232,7 +233,7 @@ class MiniWorld:
 
     @property
     def remote_control(self) -> backend_rc.RemoteControlService:
-        return backend_rc.service_for(self.server.state)
+        return self.server.state.remote_control
 
     def account(self, *, mfa: bool = True) -> CreatedAccount:
         return self.server.control.create_account(AccountSpec(mfa=mfa))
@@ -260,8 +261,7 @@ class MiniWorld:
 
 @contextlib.asynccontextmanager
 async def mini_world(root: Path, *, typed_errors: bool = True) -> AsyncIterator[MiniWorld]:
-    state = BackendState.create(Clock(), seed=11)
-    backend_rc.configure(state, typed_errors=typed_errors)
+    state = BackendState.create(Clock(), seed=11, typed_errors=typed_errors)
     server = BackendServer(state)
     await server.start()
     world = MiniWorld(server, root, [])

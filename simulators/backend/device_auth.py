@@ -26,19 +26,22 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from html import escape
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlsplit
 
 from aiohttp import web
 
 from simulators.backend import pages
+from simulators.backend.accounts import AccountStore
 from simulators.backend.issuer import (
     AccessTokenRejected,
     BodyTooLarge,
+    Issuer,
     TokenRejection,
     bearer_token,
     read_body,
 )
+from simulators.clock import Clock
 from simulators.protocol.errors import ProtocolError
 from simulators.protocol.oauth import (
     CLIENT_ID,
@@ -56,10 +59,6 @@ from simulators.protocol.oauth import (
     system_random_bytes,
 )
 
-if TYPE_CHECKING:
-    from simulators.backend.server import BackendState
-
-EXTENSION_KEY = "device_auth"
 USERCODE_PATH = "/api/accounts/deviceauth/usercode"
 TOKEN_PATH = "/api/accounts/deviceauth/token"
 DEVICE_PAGE_PATH = "/codex/device"
@@ -162,18 +161,18 @@ class _PageLogin:
 class DeviceAuthRegistry:
     """The device authorizations and device-page sessions of one backend. Thread-safe; plain values in and out."""
 
-    def __init__(self, state: BackendState, *, random_bytes: RandomBytes = system_random_bytes) -> None:
-        self._state = state
+    def __init__(
+        self, clock: Clock, accounts: AccountStore, issuer: Issuer, *, random_bytes: RandomBytes = system_random_bytes
+    ) -> None:
+        self.clock = clock
+        self.accounts = accounts
+        self.issuer = issuer
         self._random_bytes = random_bytes
         self.settings = DeviceAuthSettings()
         self._lock = threading.Condition()  # also tells waiters that a poll arrived
         self._by_id: dict[str, DeviceAuthorization] = {}
         self._page_logins: dict[str, _PageLogin] = {}
         self._page_sessions: dict[str, _PageSession] = {}
-
-    @property
-    def clock(self) -> Any:
-        return self._state.clock
 
     def configure(self, **changes: Any) -> DeviceAuthSettings:
         with self._lock:
@@ -311,16 +310,9 @@ class DeviceAuthRegistry:
             return None
         with self._lock:
             session = self._page_sessions.get(cookie)
-        if session is None or self._state.accounts.active_session(session.sid) is None:
+        if session is None or self.accounts.active_session(session.sid) is None:
             return None
         return session
-
-
-def registry(state: BackendState) -> DeviceAuthRegistry:
-    found = state.extensions.get(EXTENSION_KEY)
-    if found is None:
-        found = state.extensions[EXTENSION_KEY] = DeviceAuthRegistry(state)
-    return found
 
 
 # ------------------------------------------------------------------------------------------------------------
@@ -348,8 +340,7 @@ class _OwnPathsClient(OAuthClient):
         )
 
 
-def _teach_clients(state: BackendState) -> None:
-    issuer = state.issuer
+def _teach_clients(issuer: Issuer) -> None:
 
     def url() -> str:
         return issuer.issuer_url
@@ -445,11 +436,11 @@ _REJECTION_CODES: dict[TokenRejection, str] = {
 }
 
 
-def add_routes(app: web.Application, state: BackendState) -> None:
+def add_routes(app: web.Application, devices: DeviceAuthRegistry) -> None:
     """Device-code endpoints, the `/codex/device` pages and the access-token metadata check."""
-    devices = registry(state)
-    issuer = state.issuer
-    _teach_clients(state)
+    issuer = devices.issuer
+    accounts = devices.accounts
+    _teach_clients(issuer)
 
     async def usercode(request: web.Request) -> web.Response:
         if not devices.settings.enabled:
@@ -484,7 +475,7 @@ def add_routes(app: web.Application, state: BackendState) -> None:
         return web.json_response(answer.body, status=answer.status, headers={"Cache-Control": "no-store"})
 
     def page_for_session(session: _PageSession, *, error: str = "") -> web.Response:
-        account = state.accounts.get(session.user_id)
+        account = accounts.get(session.user_id)
         if not account.device_code_enabled:
             return _html(403, message_page(DevicePage.DISABLED, DEVICE_CODE_DISABLED,
                                            error_code="device_code_disabled"))
@@ -528,7 +519,7 @@ def add_routes(app: web.Application, state: BackendState) -> None:
             return _html(400, message_page(DevicePage.ERROR, DEVICE_PAGE_SIGN_IN_FAILED, error_code="bad_request"))
         if not hmac.compare_digest(form.get(pages.CSRF_FIELD, "").encode(), session.csrf.encode()):
             return _html(403, message_page(DevicePage.ERROR, DEVICE_PAGE_SIGN_IN_FAILED, error_code="csrf_failed"))
-        if not state.accounts.get(session.user_id).device_code_enabled:
+        if not accounts.get(session.user_id).device_code_enabled:
             return page_for_session(session)
         record = devices.pending_by_user_code(form.get("user_code", ""))
         if record is None:

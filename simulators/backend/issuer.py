@@ -27,7 +27,7 @@ import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import jwt
 from aiohttp import web
@@ -47,6 +47,7 @@ from simulators.backend.accounts import (
     Workspace,
     token_digest,
 )
+from simulators.backend.faults import FaultRegistry
 from simulators.clock import Clock
 from simulators.protocol.errors import ErrorCode, PairsimError, ProtocolError
 from simulators.protocol.oauth import (
@@ -82,9 +83,6 @@ from simulators.protocol.oauth import (
     system_random_bytes,
     verify_pkce,
 )
-
-if TYPE_CHECKING:
-    from simulators.backend.server import BackendState
 
 # ES256 rather than RS256: a P-256 key is made in microseconds, an RSA key in a fifth of a second, and every
 # scenario starts a backend. Nothing in the Codex CLI verifies the signature of its own tokens.
@@ -875,9 +873,8 @@ def _to_response(result: PageResult) -> web.Response:
     return response
 
 
-def add_routes(app: web.Application, state: BackendState) -> None:
+def add_routes(app: web.Application, issuer: Issuer, faults: FaultRegistry) -> None:
     """The issuer's route group: `/oauth/*`, `/.well-known/*` and the `/u/*` sign-in pages."""
-    issuer = state.issuer
     settings = issuer.settings
 
     async def authorize(request: web.Request) -> web.Response:
@@ -898,7 +895,7 @@ def add_routes(app: web.Application, state: BackendState) -> None:
             grant = parse_token_request(request.headers.get("Content-Type"), body)
         except TokenRequestError as exc:
             return _json(exc.status, exc.to_body())
-        fault = await state.faults.respond(f"oauth.token:{_grant_key(grant)}")
+        fault = await faults.respond(f"oauth.token:{_grant_key(grant)}")
         if fault is not None:
             return fault
         try:

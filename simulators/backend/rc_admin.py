@@ -9,17 +9,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aiohttp import web
 
 from simulators.backend.admin import Handler, admin_error, admin_guarded, admin_ok
 from simulators.backend.environments import RemoteControlError
 from simulators.backend.relay import RelayEvent
-from simulators.backend.remote_control import EnrollFault, service_for
-
-if TYPE_CHECKING:
-    from simulators.backend.server import BackendState
+from simulators.backend.remote_control import EnrollFault
+from simulators.backend.state import BackendState
 
 RC_ADMIN_PREFIX = "/_pairsim/admin/rc"
 MAX_BODY = 16 * 1024
@@ -81,7 +79,7 @@ def _map_rc_admin_error(exc: Exception) -> web.Response | None:
 
 def add_routes(app: web.Application, state: BackendState) -> None:
     """The remote-control admin route group."""
-    service = service_for(state)
+    service = state.remote_control
 
     def guarded(handler: Handler) -> Handler:
         return admin_guarded(state, handler, _map_rc_admin_error)

@@ -20,7 +20,7 @@ import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aiohttp import web
 
@@ -57,9 +57,6 @@ from simulators.protocol.remote_control import (
     format_rfc3339,
     parse_body,
 )
-
-if TYPE_CHECKING:
-    from simulators.backend.server import BackendState
 
 BASE_PATH = "/backend-api/"
 RC_PREFIX = "wham/remote/control/"
@@ -110,7 +107,6 @@ MESSAGE: dict[ErrorCode, str] = {
 }
 
 AccessTokenVerifier = Callable[[str], TokenClaims]
-EXTENSION_KEY = "remote_control"
 
 
 class EnrollFault(StrEnum):
@@ -757,34 +753,3 @@ def mask_code(code: str) -> str:
 
 def new_request_id() -> str:
     return "req_" + secrets.token_hex(8)
-
-
-# ---------------------------------------------------------------------------------------------------- route group
-
-
-def configure(state: BackendState, *, typed_errors: bool = True, device_proof_timeout: float = 10.0,
-              credentials_poll_interval: float = CREDENTIALS_POLL_INTERVAL) -> RemoteControlService:
-    """Create the backend's remote-control service with this configuration (before the server starts)."""
-    service = RemoteControlService(
-        accounts=state.accounts,
-        verify_access_token=state.issuer.verify_access_token,
-        clock=state.clock,
-        typed_errors=typed_errors,
-        device_proof_timeout=device_proof_timeout,
-        credentials_poll_interval=credentials_poll_interval,
-    )
-    state.extensions[EXTENSION_KEY] = service
-    return service
-
-
-def service_for(state: BackendState) -> RemoteControlService:
-    """The backend's remote-control service (made with the default configuration on first use)."""
-    service = state.extensions.get(EXTENSION_KEY)
-    if not isinstance(service, RemoteControlService):
-        service = configure(state)
-    return service
-
-
-def add_routes(app: web.Application, state: BackendState) -> None:
-    """The remote-control route group (`BackendServer` extension point)."""
-    service_for(state).add_routes(app)

@@ -1,15 +1,10 @@
 """The simulated ChatGPT backend as one real aiohttp server on loopback.
 
-Extension point: the app is built from *route groups*. A route group is a function
-
-    def add_routes(app: web.Application, state: BackendState) -> None
-
-that adds named routes (the route name is also the fault key, see `admin.py`). Built-in groups are the modules
-in `ROUTE_GROUP_MODULES` (each exposes `add_routes`); another area adds its module name there, or passes extra
-groups to `BackendServer(..., route_groups=[...])` / `server.add_route_group(fn)` before `start()`. A group
-keeps its own state in `state.extensions[<its name>]` and verifies bearer tokens with
-`state.issuer.verify_access_token` (or `issuer.bearer_claims(request, state.issuer)`); `issuer.read_body`
-reads a body with a size limit.
+The app is assembled here from the backend's route modules, each given the part of `BackendState`
+(`simulators/backend/state.py`) it serves: the issuer, the admin API, the remote-control service, its admin
+routes, the device-code registry. Route names are also fault keys (`faults.py`). A test may add a *route group*,
+a function `(app, state) -> None`, with `BackendServer(..., route_groups=[...])` or `add_route_group` before
+`start()`.
 
 URLs once started: `base_url` = `http://127.0.0.1:<port>` (also the OAuth issuer), `chatgpt_base_url` =
 `{base_url}/backend-api/` (where the remote-control routes belong), admin API under
@@ -20,120 +15,26 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import collections
 import contextlib
-import hmac
-import importlib
-import json
 import logging
 import os
 import signal
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 
-from simulators.backend.accounts import AccountFactory, AccountStore
-from simulators.backend.admin import BackendControl, FaultRegistry
-from simulators.backend.issuer import Issuer, IssuerSettings
+from simulators.backend import admin, device_auth, rc_admin
+from simulators.backend import issuer as issuer_routes
+from simulators.backend.admin import BackendControl
+from simulators.backend.state import BackendState
 from simulators.clock import Clock
 from simulators.protocol.errors import PairsimError
-from simulators.protocol.oauth import RandomBytes, b64url_encode, system_random_bytes
-from simulators.protocol.redaction import redact_headers, redact_secrets, redact_url
 
 logger = logging.getLogger(__name__)
 
 CHATGPT_BASE_PATH = "/backend-api/"
-ROUTE_GROUP_MODULES: tuple[str, ...] = (
-    "simulators.backend.issuer",
-    "simulators.backend.admin",
-    "simulators.backend.remote_control",
-    "simulators.backend.rc_admin",
-    "simulators.backend.device_auth",
-)
-
-
-class TrafficLog:
-    """A bounded, redacted record of the HTTP exchanges the backend served (newest last)."""
-
-    def __init__(self, limit: int = 2000) -> None:
-        self.entries: collections.deque[dict[str, Any]] = collections.deque(maxlen=limit)
-
-    def record(self, request: web.Request, response: web.StreamResponse) -> None:
-        self.entries.append(
-            {
-                "kind": "backend_http",
-                "method": request.method,
-                "url": redact_url(str(request.rel_url)),
-                "request_headers": redact_headers(
-                    {k: v for k, v in request.headers.items() if k.lower() in _TRACED_HEADERS}
-                ),
-                "status": response.status,
-                "response_body": _redacted_json_body(response),
-            }
-        )
-
-
-def _redacted_json_body(response: web.StreamResponse) -> Any:
-    body = response.body if isinstance(response, web.Response) else None
-    if not isinstance(body, bytes) or response.content_type != "application/json":
-        return None
-    try:
-        return redact_secrets(json.loads(body))
-    except ValueError:
-        return None
-
-
-_TRACED_HEADERS = frozenset(
-    {"authorization", "chatgpt-account-id", "x-codex-installation-id", "x-codex-protocol-version",
-     "x-codex-server-id", "x-codex-name", "x-codex-client-id", "x-codex-client-session-token", "content-type"}
-)
-
-
-@dataclass
-class BackendState:
-    """Everything the backend knows. Route groups receive it; scenarios reach it through `control`."""
-
-    clock: Clock
-    accounts: AccountStore
-    issuer: Issuer
-    faults: FaultRegistry
-    admin_token: str = field(repr=False)
-    extensions: dict[str, Any] = field(default_factory=dict)
-    base_url: str | None = None
-    traffic: TrafficLog = field(default_factory=lambda: TrafficLog())
-
-    @classmethod
-    def create(
-        cls,
-        clock: Clock | None = None,
-        *,
-        seed: int = 0,
-        random_bytes: RandomBytes = system_random_bytes,
-        settings: IssuerSettings | None = None,
-    ) -> BackendState:
-        clock = clock or Clock()
-        accounts = AccountStore(clock, AccountFactory(seed), random_bytes=random_bytes)
-        return cls(
-            clock=clock,
-            accounts=accounts,
-            issuer=Issuer(accounts, clock, settings=settings, random_bytes=random_bytes),
-            faults=FaultRegistry(),
-            admin_token=b64url_encode(random_bytes(32)),
-        )
-
-    @property
-    def control(self) -> BackendControl:
-        return BackendControl(self)
-
-    def admin_token_matches(self, authorization: str) -> bool:
-        scheme, _, token = authorization.partition(" ")
-        return scheme.lower() == "bearer" and hmac.compare_digest(
-            token.strip().encode("utf-8", "replace"), self.admin_token.encode("ascii")
-        )
 
 
 RouteGroup = Callable[[web.Application, BackendState], None]
@@ -141,7 +42,14 @@ STATE_KEY = web.AppKey("pairsim_backend_state", BackendState)
 
 
 def default_route_groups() -> list[RouteGroup]:
-    return [importlib.import_module(name).add_routes for name in ROUTE_GROUP_MODULES]
+    """The backend's own route modules, each given the part of the state it serves."""
+    return [
+        lambda app, state: issuer_routes.add_routes(app, state.issuer, state.faults),
+        admin.add_routes,
+        lambda app, state: state.remote_control.add_routes(app),
+        rc_admin.add_routes,
+        lambda app, state: device_auth.add_routes(app, state.device_auth),
+    ]
 
 
 class PathOnlyAccessLogger(AbstractAccessLogger):
@@ -231,7 +139,7 @@ class BackendServer:
 
     @property
     def control(self) -> BackendControl:
-        return self.state.control
+        return BackendControl(self.state)
 
     @property
     def issuer_url(self) -> str:
@@ -310,10 +218,7 @@ def _run_backend_command(args: argparse.Namespace) -> int:
 
 
 async def _serve(port: int, seed: int, admin_token_file: Path | None, *, typed_errors: bool = True) -> int:
-    from simulators.backend import remote_control
-
-    state = BackendState.create(seed=seed)
-    remote_control.configure(state, typed_errors=typed_errors)
+    state = BackendState.create(seed=seed, typed_errors=typed_errors)
     server = BackendServer(state, port=port)
     try:
         base_url = await server.start()

@@ -36,8 +36,9 @@ from urllib.parse import urlsplit
 import httpx
 
 from simulators.backend.accounts import AccountSpec, CreatedAccount
-from simulators.backend.device_auth import DeviceAuthRegistry, registry
-from simulators.backend.server import BackendServer, BackendState
+from simulators.backend.device_auth import DeviceAuthRegistry
+from simulators.backend.server import BackendServer
+from simulators.backend.state import BackendState
 from simulators.browser import Browser, Page
 from simulators.login.callback_server import LOGIN_CANCELLED
 from simulators.login.client import ERROR_PREFIX, SUCCESS
@@ -136,16 +137,16 @@ class LoginLab:
 
     @property
     def devices(self) -> DeviceAuthRegistry:
-        return registry(self.state)
+        return self.state.device_auth
 
     def add_person(self, name: str, **spec: Any) -> CreatedAccount:
-        created = self.state.control.create_account(AccountSpec(name=name, **spec))
+        created = self.backend.control.create_account(AccountSpec(name=name, **spec))
         self.people[name] = created
         return created
 
     def issue_access_token(self, name: str, workspace_id: str) -> str:
         """An access token for a person's workspace, as a CI job would create one for `--with-access-token`."""
-        token = self.state.control.issue_tokens(self.people[name].account.account_id, workspace_id=workspace_id)
+        token = self.backend.control.issue_tokens(self.people[name].account.account_id, workspace_id=workspace_id)
         self._issued.append(token.access_token)
         return token.access_token
 

@@ -8,7 +8,8 @@ scenario keeps the backend's in-process control (accounts, passwords, MFA) witho
 from __future__ import annotations
 
 from simulators.backend.admin import BackendControl
-from simulators.backend.server import BackendServer, BackendState
+from simulators.backend.server import BackendServer
+from simulators.backend.state import BackendState
 from simulators.netns.hosts import Network, enter_namespace
 from simulators.runtime import LoopThread
 

@@ -11,9 +11,8 @@ import logging
 import sys
 from collections.abc import Callable, Sequence
 
+from simulators.cli_parser import EXIT_BAD_INPUT, OneLineParser
 from simulators.protocol.errors import PairsimError
-
-EXIT_BAD_INPUT = 2
 
 # Each module exposes `register(subparsers)`, adding parsers whose `func(args) -> int` runs the command. Keyed by
 # the top-level command names it registers, so a run imports only its own command's module: `pairsim daemon serve`
@@ -31,15 +30,9 @@ COMMAND_MODULES: dict[str, tuple[str, ...]] = {
 }
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # type: ignore[override]
-        # argparse prints the whole usage block; one line is what a person (and a script) can act on.
-        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message}\n")
-
-
 def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
-    parser = _Parser(prog="pairsim", description="Simulate and test the Codex phone pairing system.")
-    subparsers = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    parser = OneLineParser(prog="pairsim", description="Simulate and test the Codex phone pairing system.")
+    subparsers = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
     requested = next((arg for arg in argv or () if not arg.startswith("-")), None)
     modules = [name for name, commands in COMMAND_MODULES.items() if requested in commands] or list(COMMAND_MODULES)
     for name in modules:

@@ -44,3 +44,14 @@ class FrozenClock(Clock):
 
     def now(self) -> float:
         return self.instant + self.offset
+
+
+@dataclass
+class SkewedClock(Clock):
+    """One party's clock: the world's time plus this party's own error (`offset`). Moving the world's clock moves
+    it too; changing its offset moves it alone, as a phone whose clock runs five minutes fast."""
+
+    parent: Clock = field(default_factory=Clock)
+
+    def now(self) -> float:
+        return self.parent.now() + self.offset

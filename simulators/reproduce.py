@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from simulators import messages
 from simulators.protocol.errors import ErrorCode, PairsimError
+from simulators.world.backend import Operation
 
 if TYPE_CHECKING:
     from simulators.world import PairingOutcome, QrShown, Remediation, World
@@ -131,12 +132,12 @@ class _Play:
     # ---- what people saw, as lines
 
     def mac(self) -> str:
-        status = self.world.wait_desktop_settled()
-        return f"Mac      {status} · {self.world.connections_text()}"
+        status = self.world.mac().wait_settled()
+        return f"Mac      {status} · {self.world.mac().connections_text}"
 
     def enrollment(self) -> tuple[str, ...]:
-        response = self.world.last_enrollment_response()
-        rows = self.world.enrollment_rows()
+        response = self.world.mac().last_enrollment_response()
+        rows = self.world.mac().enrollment_rows()
         table = f"Table    {len(rows)} enrollment row(s)" if rows else "Table    no enrollment rows"
         if response is None:
             return (table,)
@@ -145,7 +146,7 @@ class _Play:
         return (f"Backend  enrollment {verb}: HTTP {status} {body}", table)
 
     def show_code(self) -> str:
-        self.qr = self.world.show_pairing_qr()
+        self.qr = self.world.mac().show_pairing_qr()
         image = getattr(self.qr, "png_path", None)
         if image is None:
             return f"Mac      instead of a code: {getattr(self.qr, 'text', '')}"
@@ -153,7 +154,7 @@ class _Play:
         return f"QR code  {image}"
 
     def scan(self, name: str = PERSON, **options: Any) -> PairingOutcome:
-        return self.world.pair_phone(name, qr=getattr(self.qr, "png_path", None), **options)
+        return self.world.phone().pair(name, getattr(self.qr, "png_path", None), **options)
 
     @staticmethod
     def phone(outcome: PairingOutcome) -> str:
@@ -167,21 +168,21 @@ class _Play:
             phone_title=outcome.screens[-1].get("title", "") if outcome.screens else "",
             phone_message=outcome.message,
             phone_screens=list(outcome.screens),
-            desktop_status=world.desktop_status(),
-            desktop_message=world.connections_text(),
-            doctor=world.doctor_lines(),
-            enrollment_rows=world.enrollment_rows(),
-            enrollment_response=world.last_enrollment_response(),
+            desktop_status=world.mac().status,
+            desktop_message=world.mac().connections_text,
+            doctor=world.mac().doctor_lines(),
+            enrollment_rows=world.mac().enrollment_rows(),
+            enrollment_response=world.mac().last_enrollment_response(),
         )
 
     # ---- shared openings
 
     def ready_mac(self) -> None:
         world = self.world
-        world.create_persona(PERSON, mfa=True)
+        world.people.create(PERSON, mfa=True)
         self.note(f"{PERSON} has a ChatGPT account with multi-factor authentication (an authenticator app).")
-        world.desktop_sign_in(PERSON, remember_device=True)
-        world.allow_connections(True)
+        world.mac().sign_in(PERSON, remember_device=True)
+        world.mac().allow_connections(True)
         self.note("Codex on her Mac signs in with MFA; she lets the browser remember her device, and turns on "
                   f'"{messages.DESKTOP_ALLOW_CONNECTIONS}".', self.mac(), *self.enrollment())
         self.note("Her Mac shows a pairing code.", self.show_code())
@@ -200,8 +201,8 @@ def _happy_path(play: _Play) -> PairingOutcome:
 
 def _mfa_required(play: _Play) -> PairingOutcome:
     play.ready_mac()
-    play.world.quit_desktop_browser()
-    play.world.desktop_sign_in(PERSON)
+    play.world.mac().quit_browser()
+    play.world.mac().sign_in(PERSON)
     play.note("She quits the browser; Codex on her Mac signs in again. The browser is remembered, so only the "
               "password is asked: the sign-in carries no multi-factor authentication.", *play.enrollment(), play.mac())
     outcome = play.scan()
@@ -214,15 +215,15 @@ def _password_change(play: _Play) -> PairingOutcome:
     play.ready_mac()
     world.change_password(PERSON)
     play.note(f"{PERSON} changes her ChatGPT password. Every session is revoked; Codex on her Mac is signed out.")
-    world.desktop_sign_in(PERSON)
+    world.mac().sign_in(PERSON)
     play.note("Codex on her Mac signs in again. The browser is remembered, so only the new password is asked: "
               "the sign-in carries no multi-factor authentication.", *play.enrollment(), play.mac())
     outcome = play.scan()
     play.note(f"{PERSON} scans the code with her phone.", play.phone(outcome))
     play.failure = play.read_surfaces(outcome)
 
-    world.enable_mfa(PERSON)
-    world.desktop_sign_in(PERSON)
+    world.people.set_up_mfa(PERSON)
+    world.mac().sign_in(PERSON)
     play.note("She does what the message says: sets up MFA again (which forgets every remembered browser) and "
               "signs in to Codex on her Mac, this time with her authenticator code.", *play.enrollment(), play.mac())
     play.note("Her Mac shows a new pairing code.", play.show_code())
@@ -235,7 +236,7 @@ def _password_change(play: _Play) -> PairingOutcome:
 
 def _remote_control_disabled(play: _Play) -> PairingOutcome:
     play.ready_mac()
-    play.world.allow_connections(False)
+    play.world.mac().allow_connections(False)
     play.note(f'{PERSON} turns off "{messages.DESKTOP_ALLOW_CONNECTIONS}" on her Mac.', play.mac())
     outcome = play.scan()
     play.note(f"{PERSON} scans the code that is still on her screen.", play.phone(outcome))
@@ -244,7 +245,7 @@ def _remote_control_disabled(play: _Play) -> PairingOutcome:
 
 def _unknown_error(play: _Play) -> PairingOutcome:
     play.ready_mac()
-    play.world.inject_claim_failure(*UNMAPPED_CLAIM_FAILURE)
+    play.world.backend.answer_next(Operation.CLAIM, *UNMAPPED_CLAIM_FAILURE)
     play.note("The backend answers the phone's claim with an error no phone release knows.")
     outcome = play.scan()
     play.note(f"{PERSON} scans the code with her phone.", play.phone(outcome))

@@ -62,15 +62,15 @@ def _world_up(args: argparse.Namespace) -> int:
 
 
 def _set_up(world: World, args: argparse.Namespace) -> dict[str, Any]:
-    person = world.create_persona(args.name, mfa=not args.no_mfa)
+    person = world.people.create(args.name, mfa=not args.no_mfa)
     if args.desktop_without_mfa:
         # The seed story's mechanism: a first sign-in remembers the browser; after the browser was closed, the
         # next sign-in skips the authenticator step and carries no MFA.
-        world.desktop_sign_in(args.name, remember_device=True)
-        world.quit_desktop_browser()
-    world.desktop_sign_in(args.name)
-    world.allow_connections(True)
-    shown = world.show_pairing_qr()
+        world.mac().sign_in(args.name, remember_device=True)
+        world.mac().quit_browser()
+    world.mac().sign_in(args.name)
+    world.mac().allow_connections(True)
+    shown = world.mac().show_pairing_qr()
     qr: dict[str, Any]
     if isinstance(shown, QrShown):
         qr = {"png": str(shown.png_path), "link": shown.link, "terminal": shown.terminal}
@@ -80,8 +80,8 @@ def _set_up(world: World, args: argparse.Namespace) -> dict[str, Any]:
         "profile": str(world.profile),
         "backend_url": world.backend_url,
         "chatgpt_base_url": world.backend_url + "/backend-api/",
-        "daemon_url": world.daemon_url,
-        "desktop": {"status": world.desktop_status(), "message": world.connections_text()},
+        "daemon_url": world.mac().url,
+        "desktop": {"status": world.mac().status, "message": world.mac().connections_text},
         "account": {
             "name": person.name,
             "email": person.email,

@@ -15,7 +15,7 @@ PRONOUN = r"(?:her|his|their)"
 
 @given(parsers.re(r"(?P<name>\w+) has a ChatGPT account with multi-factor authentication"))
 def account_with_mfa(world: World, ctx: ScenarioContext, name: str) -> None:
-    world.create_persona(name, mfa=True)
+    world.people.create(name, mfa=True)
     ctx.remember_person(name)
 
 
@@ -23,7 +23,7 @@ def account_with_mfa(world: World, ctx: ScenarioContext, name: str) -> None:
     r'(?P<name>\w+) has a ChatGPT account with multi-factor authentication and the team workspace "(?P<team>[^"]+)"'
 ))
 def account_with_team(world: World, ctx: ScenarioContext, name: str, team: str) -> None:
-    world.create_persona(name, mfa=True, workspaces=(team,))
+    world.people.create(name, mfa=True, workspaces=(team,))
     ctx.remember_person(name)
 
 
@@ -34,20 +34,20 @@ def change_password(world: World, name: str) -> None:
 
 @when(parsers.re(rf"(?P<name>\w+) sets up multi-factor authentication on {PRONOUN} account again"))
 def refresh_mfa(world: World, name: str) -> None:
-    world.enable_mfa(name)
+    world.people.set_up_mfa(name)
 
 
 @when(parsers.re(rf"(?P<name>\w+) signs out of every remembered device in {PRONOUN} account's security settings"))
 def forget_remembered_devices(world: World, name: str) -> None:
-    world.forget_trusted_devices(name)
+    world.people.forget_remembered_devices(name)
 
 
 @given(parsers.re(r'the "(?P<workspace>[^"]+)" workspace does not allow remote control'))
 def workspace_disallows_remote_control(world: World, ctx: ScenarioContext, workspace: str) -> None:
-    (owner,) = [name for name in ctx.people if workspace in world.persona(name).workspace_ids]
-    world.set_workspace_policy(owner, workspace, allowed=False)
+    (owner,) = [name for name in ctx.people if workspace in world.person(name).workspace_ids]
+    world.people.set_workspace_policy(owner, workspace, allowed=False)
 
 
 @given(parsers.re(r"(?P<name>\w+)'s account is in a region where remote control is not offered"))
 def region_without_remote_control(world: World, name: str) -> None:
-    world.set_region(name, "unsupported")
+    world.people.set_region(name, "unsupported")

@@ -25,7 +25,7 @@ MFA_PAGE = "mfa"
     rf"(?P<name>\w+) is signed in to Codex on {PRONOUN} Mac with multi-factor authentication"
 ))
 def desktop_signed_in_with_mfa(world: World, name: str) -> None:
-    world.desktop_sign_in(name)
+    world.mac().sign_in(name)
 
 
 @given(parsers.re(
@@ -33,7 +33,7 @@ def desktop_signed_in_with_mfa(world: World, name: str) -> None:
     rf"Mac's browser remembers {PRONOUN} device"
 ))
 def desktop_signed_in_remembering_device(world: World, name: str) -> None:
-    world.desktop_sign_in(name, remember_device=True)
+    world.mac().sign_in(name, remember_device=True)
 
 
 @given(parsers.re(
@@ -41,23 +41,23 @@ def desktop_signed_in_remembering_device(world: World, name: str) -> None:
     r'in the "(?P<workspace>[^"]+)" workspace'
 ))
 def desktop_signed_in_to_workspace(world: World, name: str, workspace: str) -> None:
-    world.desktop_sign_in(name, workspace=workspace)
+    world.mac().sign_in(name, workspace=workspace)
 
 
 @when(parsers.re(rf"(?P<name>\w+) signs in to Codex on {PRONOUN} Mac again"))
 def desktop_signs_in_again(world: World, name: str) -> None:
-    world.desktop_sign_in(name)
+    world.mac().sign_in(name)
 
 
 @given(parsers.re(rf"(?P<name>\w+) quits the browser on {PRONOUN} Mac"))
 @when(parsers.re(rf"(?P<name>\w+) quits the browser on {PRONOUN} Mac"))
 def quit_mac_browser(world: World) -> None:
-    world.quit_desktop_browser()
+    world.mac().quit_browser()
 
 
 @then(parsers.re(rf"the sign-in on {PRONOUN} Mac (?P<verdict>asked|did not ask) for {PRONOUN} authenticator code"))
 def desktop_sign_in_asked_for_mfa(world: World, verdict: str) -> None:
-    pages = world.desktop_sign_in_pages()
+    pages = world.mac().sign_in_pages
     assert (MFA_PAGE in pages) == (verdict == "asked"), f"the Mac's browser showed: {pages}"
 
 
@@ -65,20 +65,20 @@ def desktop_sign_in_asked_for_mfa(world: World, verdict: str) -> None:
 @when(parsers.re(rf'(?P<name>\w+) turns on "(?P<copy>[^"]+)" on {PRONOUN} Mac'))
 def allow_connections(world: World, copy: str) -> None:
     assert copy == messages.DESKTOP_ALLOW_CONNECTIONS, f"Settings has no switch called {copy!r}"
-    world.allow_connections(True)
+    world.mac().allow_connections(True)
 
 
 @given(parsers.re(quotes_copy(rf'(?P<name>\w+) turns off "(?P<copy>[^"]+)" on {PRONOUN} Mac')))
 @when(parsers.re(rf'(?P<name>\w+) turns off "(?P<copy>[^"]+)" on {PRONOUN} Mac'))
 def disallow_connections(world: World, copy: str) -> None:
     assert copy == messages.DESKTOP_ALLOW_CONNECTIONS, f"Settings has no switch called {copy!r}"
-    world.allow_connections(False)
+    world.mac().allow_connections(False)
 
 
 @given(parsers.re(rf"(?P<name>\w+) shows (?:the|a new) pairing code on {PRONOUN} Mac"))
 @when(parsers.re(rf"(?P<name>\w+) shows (?:the|a new) pairing code on {PRONOUN} Mac"))
 def show_pairing_code(world: World, ctx: ScenarioContext) -> None:
-    ctx.qr = world.show_pairing_qr()
+    ctx.qr = world.mac().show_pairing_qr()
 
 
 @then(parsers.re(rf"{PRONOUN} Mac shows a pairing code to scan"))
@@ -95,14 +95,14 @@ def mac_shows_instead_of_code(ctx: ScenarioContext, copy: str) -> None:
 
 @then(parsers.re(quotes_copy(rf'Settings › Connections on {PRONOUN} Mac says "(?P<copy>[^"]+)"')))
 def connections_says(world: World, copy: str) -> None:
-    world.wait_desktop_settled()
-    assert world.connections_text() == copy, world.connections_text()
+    world.mac().wait_settled()
+    assert world.mac().connections_text == copy, world.mac().connections_text
 
 
 @then(parsers.re(quotes_copy(r"pairsim doctor says:", QuoteIn.DOCSTRING)))
 def doctor_says(world: World, docstring: str) -> None:
     expected = [line.strip() for line in docstring.splitlines() if line.strip()]
-    assert world.doctor_lines() == expected, world.doctor_lines()
+    assert world.mac().doctor_lines() == expected, world.mac().doctor_lines()
 
 
 @then(parsers.re(quotes_copy(r"pairsim doctor, run on a folder where Codex has never run, says:", QuoteIn.DOCSTRING)))
@@ -114,34 +114,34 @@ def doctor_elsewhere_says(world: World, docstring: str) -> None:
 @given(parsers.re(rf"(?P<name>\w+) quits Codex on {PRONOUN} Mac"))
 @when(parsers.re(rf"(?P<name>\w+) quits Codex on {PRONOUN} Mac"))
 def quit_codex(world: World) -> None:
-    world.quit_codex()
+    world.mac().quit_codex()
 
 
 @given(parsers.re(r"(?P<name>\w+)'s Mac loses its internet connection"))
 @when(parsers.re(r"(?P<name>\w+)'s Mac loses its internet connection"))
 def mac_offline(world: World) -> None:
-    world.mac_offline()
+    world.mac().offline()
 
 
 @when(parsers.re(r"(?P<name>\w+)'s Mac is back online"))
 def mac_online(world: World) -> None:
-    world.mac_online()
+    world.mac().online()
 
 
 @then(parsers.re(rf"{PRONOUN} Mac has no remote-control enrollment"))
 def no_enrollment(world: World) -> None:
-    assert world.enrollment_rows() == []
+    assert world.mac().enrollment_rows() == []
 
 
 @then(parsers.re(rf"{PRONOUN} Mac has a remote-control enrollment"))
 def one_enrollment(world: World) -> None:
-    assert len(world.enrollment_rows()) == 1
+    assert len(world.mac().enrollment_rows()) == 1
 
 
 @then(parsers.re(rf"{PRONOUN} Mac's pairing code (?P<verdict>is still unclaimed|has been claimed)"))
 def pairing_code_claimed(world: World, ctx: ScenarioContext, verdict: str) -> None:
     assert ctx.qr is not None and ctx.qr_image() is not None, "the Mac showed no pairing code"
-    assert world.pairing_code_claimed(ctx.qr) == (verdict == "has been claimed")  # type: ignore[arg-type]
+    assert world.mac().pairing_code_claimed(ctx.qr) == (verdict == "has been claimed")  # type: ignore[arg-type]
 
 
 # ------------------------------------------------------------------------------------- more than one Mac
@@ -155,33 +155,33 @@ def another_mac(world: World, mac: str, threads: str) -> None:
 
 @given(parsers.re(r'(?P<name>\w+) is signed in to Codex on "(?P<mac>[^"]+)" with multi-factor authentication'))
 def named_mac_signed_in_with_mfa(world: World, name: str, mac: str) -> None:
-    world.desktop_sign_in(name, mac=mac)
+    world.mac(mac).sign_in(name)
 
 
 @given(parsers.re(quotes_copy(r'(?P<name>\w+) turns on "(?P<copy>[^"]+)" on "(?P<mac>[^"]+)"')))
 def allow_connections_on(world: World, copy: str, mac: str) -> None:
     assert copy == messages.DESKTOP_ALLOW_CONNECTIONS, f"Settings has no switch called {copy!r}"
-    world.allow_connections(True, mac=mac)
+    world.mac(mac).allow_connections(True)
 
 
 @given(parsers.re(r'(?P<name>\w+) shows (?:the|a new) pairing code on "(?P<mac>[^"]+)"'))
 @when(parsers.re(r'(?P<name>\w+) shows (?:the|a new) pairing code on "(?P<mac>[^"]+)"'))
 def show_pairing_code_on(world: World, ctx: ScenarioContext, mac: str) -> None:
-    ctx.qr = world.show_pairing_qr(mac=mac)
+    ctx.qr = world.mac(mac).show_pairing_qr()
 
 
 @then(parsers.re(quotes_copy(r'Settings › Connections on "(?P<mac>[^"]+)" says "(?P<copy>[^"]+)"')))
 def named_mac_connections_says(world: World, mac: str, copy: str) -> None:
-    world.wait_desktop_settled(mac=mac)
-    assert world.connections_text(mac=mac) == copy, world.connections_text(mac=mac)
+    world.mac(mac).wait_settled()
+    assert world.mac(mac).connections_text == copy, world.mac(mac).connections_text
 
 
 @then(parsers.re(r'Codex on "(?P<mac>[^"]+)" has (?:her|his|their) decision and asks about the file change next'))
 def mac_moved_on_to_file_change(world: World, mac: str) -> None:
     # Codex asks about the file change only once it has the answer about the command.
-    assert world.approvals_waiting(mac=mac) == ["file_change"]
+    assert world.mac(mac).approvals_waiting() == ["file_change"]
 
 
 @then(parsers.re(r'Codex on "(?P<mac>[^"]+)" has run nothing from (?:her|his|their) phone'))
 def mac_ran_nothing(world: World, mac: str) -> None:
-    assert world.turns_run(mac=mac) == 0
+    assert world.mac(mac).turns_run() == 0

@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING
 
 from pytest_bdd import given, parsers, when
 
+from simulators.world.backend import Operation
+
 if TYPE_CHECKING:
     from simulators.world import World
 
@@ -19,18 +21,18 @@ UNMAPPED_BODY = json.dumps({"detail": "Environment snapshot is stale", "code": "
 @given("the pairing code expires before anyone scans it")
 @when("the pairing code expires before anyone scans it")
 def expire_codes(world: World) -> None:
-    world.expire_pairing_codes()
+    world.backend.expire_pairing_codes()
 
 
 @given("the backend fails the next pairing claim with an error no phone knows")
 @when("the backend fails the next pairing claim with an error no phone knows")
 def unmapped_claim_failure(world: World) -> None:
-    world.inject_claim_failure(UNMAPPED_STATUS, UNMAPPED_BODY)
+    world.backend.answer_next(Operation.CLAIM, UNMAPPED_STATUS, UNMAPPED_BODY)
 
 
 @given("the ChatGPT service is slow to answer the Mac's enrollment")
 def enrollment_held(world: World) -> None:
-    world.hold_enrollments()
+    world.backend.hold_enrollments()
 
 
 @when("the ChatGPT service answers the Mac's enrollment")
@@ -40,14 +42,14 @@ def enrollment_answered(world: World) -> None:
 
 @given("the ChatGPT service fails the Mac's next enrollment with a server error")
 def enrollment_server_error(world: World) -> None:
-    world.inject_enrollment_failure("server_error")
+    world.backend.fail_next_enrollments("server_error")
 
 
 @given("the Codex connection service cuts its next message to a phone short")
 def garbled_relay_message(world: World) -> None:
-    world.garble_next_relay_message()
+    world.backend.garble_next_relay_message()
 
 
 @when(parsers.re(r"(?P<amount>a minute|\d+ minutes) pass(?:es)?"))
 def time_passes(world: World, amount: str) -> None:
-    world.let_time_pass(60.0 if amount == "a minute" else 60.0 * int(amount.split()[0]))
+    world.time.passes(60.0 if amount == "a minute" else 60.0 * int(amount.split()[0]))

@@ -27,10 +27,10 @@ REFUSAL_LINE = (r"remote control server (?:enrollment|refresh) failed at `[^`]+w
     r"the backend enrolled the Mac for (?P<name>\w+)'s workspace, under the daemon's installation id and server name"
 ))
 def backend_enrolled(world: World, name: str) -> None:
-    status = world.daemon_request("remoteControl/status/read")
-    environments = world.rc.view()["environments"]
+    status = world.mac().request("remoteControl/status/read")
+    environments = world.backend.environments()
     expected = {
-        "chatgpt_account_id": world.persona(name).workspace_ids["Personal"],
+        "chatgpt_account_id": world.person(name).workspace_ids["Personal"],
         "installation_id": status["installationId"],
         "server_name": status["serverName"],
         "environment_id": status["environmentId"],
@@ -41,7 +41,7 @@ def backend_enrolled(world: World, name: str) -> None:
 
 @when("the desktop asks the Mac's daemon for a pairing code with a code to type")
 def ask_for_pairing_code(world: World, ctx: ScenarioContext) -> None:
-    ctx.rpc_result = world.daemon_request("remoteControl/pairing/start", {"manualCode": True})
+    ctx.rpc_result = world.mac().request("remoteControl/pairing/start", {"manualCode": True})
 
 
 def _pairing(ctx: ScenarioContext) -> dict[str, Any]:
@@ -55,7 +55,7 @@ def pairing_code_for_environment(world: World, ctx: ScenarioContext) -> None:
     result = _pairing(ctx)
     assert set(result) == {"pairingCode", "manualPairingCode", "environmentId", "expiresAt"}, sorted(result)
     assert isinstance(result["pairingCode"], str) and len(result["pairingCode"]) >= 16
-    assert result["environmentId"] == world.desktop_environment_id()
+    assert result["environmentId"] == world.mac().environment_id
 
 
 @then(parsers.parse('the code to type looks like "{example}"'))
@@ -75,7 +75,7 @@ def pairing_expiry(world: World, ctx: ScenarioContext, minutes: int) -> None:
 @then(parsers.re(rf"{PRONOUN} phone initialized the Mac's daemon through the relay and read its threads"))
 def phone_talked_to_daemon(world: World, ctx: ScenarioContext) -> None:
     outcome = ctx.last_outcome()
-    assert outcome.host_name == world.server_name, outcome.host_name
+    assert outcome.host_name == world.mac().server_name, outcome.host_name
     assert outcome.thread_count is not None, "the phone never read the Mac's threads"
     answered = [entry for entry in world.trace if entry.get("kind") == "ws_frame"
                 and entry.get("direction") == "received" and _is_initialize_answer(entry)]
@@ -95,15 +95,15 @@ def _is_initialize_answer(entry: dict[str, Any]) -> bool:
 
 @then("the Mac's daemon logs the refusal with the backend's response body")
 def daemon_logged_refusal(world: World) -> None:
-    body = world.last_enrollment_response()
+    body = world.mac().last_enrollment_response()
     assert body is not None
-    line = world.wait_for_daemon_log(REFUSAL_LINE + re.escape(body[1]))
-    assert line is not None, f"the daemon logged: {world.daemon_log()}"
+    line = world.mac().wait_for_daemon_log(REFUSAL_LINE + re.escape(body[1]))
+    assert line is not None, f"the daemon logged: {world.mac().daemon_log()}"
 
 
 @then(parsers.re(rf'Codex on {PRONOUN} Mac reports the remote-control status "(?P<status>[a-z_]+)"'))
 def desktop_status_is(world: World, status: str) -> None:
-    assert world.wait_desktop_settled() == status
+    assert world.mac().wait_settled() == status
 
 
 @then("the backend refuses to enroll the Mac because multi-factor authentication is required:")
@@ -111,7 +111,7 @@ def enrollment_refused_for_mfa(world: World, docstring: str) -> None:
     # The docstring is the seed's response body, quoted verbatim on purpose. Today's backend sends exactly it; the
     # typed-error fix adds a `code` (and a message) beside the same `detail`.
     seed = json.loads(docstring)
-    response = world.last_enrollment_response()
+    response = world.mac().last_enrollment_response()
     assert response is not None, "the Mac never asked the backend to enroll it"
     status, body = response
     assert status == 403, f"enrollment answered HTTP {status}"
@@ -124,14 +124,14 @@ def enrollment_refused_for_mfa(world: World, docstring: str) -> None:
 
 @then(parsers.re(r"the backend refused to enroll the Mac with HTTP (?P<status>\d+) and the body '(?P<body>[^']+)'"))
 def enrollment_refused_with(world: World, status: str, body: str) -> None:
-    response = world.last_enrollment_response()
+    response = world.mac().last_enrollment_response()
     assert response is not None, "the Mac never asked the backend to enroll it"
     assert (response[0], json.loads(response[1])) == (int(status), json.loads(body)), response
 
 
 @then(parsers.re(quotes_copy(rf'"codex remote-control" on {PRONOUN} Mac says "(?P<copy>[^"]+)"')))
 def cli_says(world: World, copy: str) -> None:
-    returncode, line = world.remote_control_cli()
-    expected = copy.replace("{server name}", world.server_name)
+    returncode, line = world.mac().remote_control_cli()
+    expected = copy.replace("{server name}", world.mac().server_name)
     assert line.removeprefix("Error: ") == expected, line
     assert returncode == 1, f"the command exited with {returncode}"

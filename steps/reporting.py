@@ -28,10 +28,10 @@ def attach_world(world: World, ctx: ScenarioContext) -> None:
             "outcome": o.outcome, "message": o.message, "host": o.host_name, "screens": o.screens,
         })
     _attach_text("Mac: remote-control status and Settings › Connections",
-                 lambda: f"status: {world.desktop_status()}\n\n{world.connections_text()}\n")
-    _attach_text("pairsim doctor", lambda: "\n".join(world.doctor_lines()) + "\n")
-    _attach_json("Mac: enrollment table", world.enrollment_rows)
-    _attach_text("Mac: daemon log (redacted)", lambda: "\n".join(world.daemon_log()) + "\n")
+                 lambda: f"status: {world.mac().status}\n\n{world.mac().connections_text}\n")
+    _attach_text("pairsim doctor", lambda: "\n".join(world.mac().doctor_lines()) + "\n")
+    _attach_json("Mac: enrollment table", world.mac().enrollment_rows)
+    _attach_text("Mac: daemon log (redacted)", lambda: "\n".join(world.mac().daemon_log()) + "\n")
     _attach_json("Trace: every party's traffic (redacted)", lambda: world.trace)
 
 

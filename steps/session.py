@@ -30,7 +30,7 @@ MAC = rf'Codex on (?:{PRONOUN} Mac|"(?P<mac>[^"]+)")'
 
 @when(parsers.re(rf'(?P<name>\w+) asks Codex from {PRONOUN} phone to "(?P<text>[^"]+)"'))
 def start_turn(world: World, name: str, text: str) -> None:
-    world.phone_start_turn(text, phone=phone_label(name))
+    world.phone(phone_label(name)).start_turn(text)
 
 
 @then(parsers.re(quotes_copy(
@@ -38,8 +38,8 @@ def start_turn(world: World, name: str, text: str) -> None:
 )))
 def phone_shows_approval(world: World, ctx: ScenarioContext, name: str, copy_title: str, copy_body: str) -> None:
     label = phone_label(name)
-    ctx.approval = world.phone_wait_for_approval(_APPROVAL_KINDS[copy_title], phone=label)
-    folder = str(world.project_folder(mac=world.phone_view(label).active_host))
+    ctx.approval = world.phone(label).wait_for_approval(_APPROVAL_KINDS[copy_title])
+    folder = str(world.mac(world.phone(label).view().active_host).project_folder)
     expected = (copy_title, copy_body.replace(PROJECT_FOLDER, folder))
     assert (ctx.approval.screen.title, ctx.approval.screen.body) == expected, ctx.approval.screen
 
@@ -52,32 +52,32 @@ def decide(world: World, ctx: ScenarioContext, name: str, verb: str, session: st
     assert ctx.approval is not None, "the phone has shown no approval to decide on"
     decision = "acceptForSession" if session and verb == "approves" else _DECISIONS[verb]
     assert not session or verb == "approves", "only an approval can last for the rest of the session"
-    world.phone_decide(ctx.approval, decision, phone=phone_label(name))
+    world.decide(ctx.approval, decision, phone=phone_label(name))
 
 
 @then(parsers.re(rf"{MAC} ran the command (?:she|he|they) approved"))
 def mac_ran_the_command(world: World, ctx: ScenarioContext, mac: str | None) -> None:
     assert ctx.approval is not None and ctx.approval.kind == "command", "the phone has shown no command to approve"
-    ran = [(run.command, run.cwd) for run in world.commands_run(mac=mac)]
+    ran = [(run.command, run.cwd) for run in world.mac(mac).commands_run()]
     assert ran == [(ctx.approval.command, ctx.approval.cwd)], ran
 
 
 @then(parsers.re(rf"{MAC} ran the command (?:she|he|they) approved, and will run commands without asking"))
 def mac_ran_and_may_run_again(world: World, ctx: ScenarioContext, mac: str | None) -> None:
     mac_ran_the_command(world, ctx, mac)
-    assert world.approved_for_the_session(mac=mac) == {"commandExecution"}
+    assert world.mac(mac).approved_for_the_session() == {"commandExecution"}
 
 
 @then(parsers.re(rf"{MAC} has not run the command"))
 def mac_ran_no_command(world: World, mac: str | None) -> None:
-    assert world.commands_run(mac=mac) == []
+    assert world.mac(mac).commands_run() == []
 
 
 @then(parsers.re(rf'{MAC} changed "(?P<path>[^"]+)" as (?:she|he|they) approved'))
 def mac_changed_the_file(world: World, mac: str | None, path: str) -> None:
-    assert world.workspace_file(path, mac=mac) == SCRIPT_RESULT[path]
+    assert world.mac(mac).workspace_file(path) == SCRIPT_RESULT[path]
 
 
 @then(parsers.re(rf'{MAC} left "(?P<path>[^"]+)" as it was'))
 def mac_left_the_file(world: World, mac: str | None, path: str) -> None:
-    assert world.workspace_file(path, mac=mac) == SEED_FILES[path]
+    assert world.mac(mac).workspace_file(path) == SEED_FILES[path]

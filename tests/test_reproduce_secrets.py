@@ -17,10 +17,10 @@ class _RecordingWorld(world_module.World):
 
     def stop(self) -> None:
         if self._started:
-            names = list(self._people)
+            names = self.people.names
             _RecordingWorld.seen.extend(self.issued_secrets())
             for name in names:
-                person = self.persona(name)
+                person = self.person(name)
                 _RecordingWorld.seen.append(person.password)
                 if person.totp_secret:
                     _RecordingWorld.seen.append(person.totp_secret)

@@ -37,25 +37,25 @@ def test_the_failure_line_is_cut_out_of_the_daemons_warn_line() -> None:
 @pytest.mark.real_daemon
 def test_the_real_daemon_enrolls_pairs_and_then_errors_without_mfa() -> None:
     with World(daemon="codex", profile="legacy") as world:
-        world.create_persona("Dana", mfa=True)
-        world.desktop_sign_in("Dana", remember_device=True)
-        assert world.desktop_status() == "disabled"
-        world.allow_connections(True)
-        assert world.desktop_status() == "connected"
-        (row,) = world.enrollment_rows()
-        assert row["account_id"] == world.persona("Dana").account_id
-        assert row["environment_id"] == world.desktop_environment_id()
+        world.people.create("Dana", mfa=True)
+        world.mac().sign_in("Dana", remember_device=True)
+        assert world.mac().status == "disabled"
+        world.mac().allow_connections(True)
+        assert world.mac().status == "connected"
+        (row,) = world.mac().enrollment_rows()
+        assert row["account_id"] == world.person("Dana").account_id
+        assert row["environment_id"] == world.mac().environment_id
         assert row["remote_control_enabled"] == 1
 
-        started = world.daemon_request("remoteControl/pairing/start", {})
+        started = world.mac().request("remoteControl/pairing/start", {})
         assert started["manualPairingCode"] is None and started["environmentId"] == row["environment_id"]
 
-        world.quit_desktop_browser()
-        world.desktop_sign_in("Dana")  # the remembered browser skips the authenticator: no MFA assurance
-        assert "mfa" not in world.desktop_sign_in_pages()
-        assert world.desktop_status() == "errored"
-        status, body = world.last_enrollment_response() or (0, "")
+        world.mac().quit_browser()
+        world.mac().sign_in("Dana")  # the remembered browser skips the authenticator: no MFA assurance
+        assert "mfa" not in world.mac().sign_in_pages
+        assert world.mac().status == "errored"
+        status, body = world.mac().last_enrollment_response() or (0, "")
         assert (status, json.loads(body)) == (403, {"detail": "Multi-factor authentication required"})
-        assert world.wait_for_daemon_log(r"HTTP 403 Forbidden") is not None
+        assert world.mac().wait_for_daemon_log(r"HTTP 403 Forbidden") is not None
         # Today's product keeps the persisted enrollment after a refused renewal (the mock deletes it).
-        assert len(world.enrollment_rows()) == 1
+        assert len(world.mac().enrollment_rows()) == 1

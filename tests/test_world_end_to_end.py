@@ -74,16 +74,17 @@ async def _minimal_phone(link_png: Path, access_token: str, account_id: str) -> 
 
 def test_enroll_pair_relay_and_initialize_with_a_minimal_client(tmp_path: Path) -> None:
     with World(seed=5, root=tmp_path) as world:
-        dana = world.create_persona("Dana", mfa=True)
-        world.desktop_sign_in("Dana")
-        world.allow_connections(True)
-        assert world.desktop_status() == "connected"
-        assert world.last_enrollment_response()[0] == 200
-        assert len(world.enrollment_rows()) == 1
-        shown = world.show_pairing_qr()
+        dana = world.people.create("Dana", mfa=True)
+        world.mac().sign_in("Dana")
+        world.mac().allow_connections(True)
+        assert world.mac().status == "connected"
+        assert world.mac().last_enrollment_response()[0] == 200
+        assert len(world.mac().enrollment_rows()) == 1
+        shown = world.mac().show_pairing_qr()
         assert isinstance(shown, QrShown)
-        phone_tokens = world._control("issue_tokens", dana.account_id)
-        response = world._run(_minimal_phone(shown.png_path, phone_tokens.access_token, dana.account_id))
+        phone_tokens = world.backend.control.issue_tokens(dana.account_id)
+        # A client of its own, on its own event loop: nothing of the world's but the sockets it serves.
+        response = asyncio.run(_minimal_phone(shown.png_path, phone_tokens.access_token, dana.account_id))
     assert "jsonrpc" not in response
     result = response["result"]
     assert result["userAgent"].startswith("minimal_phone/0.169.0 ")

@@ -6,16 +6,17 @@ import json
 from pathlib import Path
 
 from simulators.world import QrShown, World
+from simulators.world.backend import Operation
 
 
 def test_trace_names_each_phone_and_its_browser_and_keeps_secrets_out(tmp_path: Path) -> None:
     with World(seed=21, root=tmp_path) as world:
-        world.create_persona("Dana", mfa=True)
-        world.desktop_sign_in("Dana")
-        world.allow_connections(True)
-        shown = world.show_pairing_qr()
+        world.people.create("Dana", mfa=True)
+        world.mac().sign_in("Dana")
+        world.mac().allow_connections(True)
+        shown = world.mac().show_pairing_qr()
         assert isinstance(shown, QrShown)
-        assert world.pair_phone("Dana", phone="Dana's iPhone", qr=shown.png_path).outcome == "paired"
+        assert world.phone("Dana's iPhone").pair("Dana", shown.png_path).outcome == "paired"
         trace = world.trace
         secrets = [s for s in world.issued_secrets() if s]
     parties = {(entry["party"], entry.get("via")) for entry in trace}
@@ -29,14 +30,14 @@ def test_a_secret_no_key_names_is_masked_by_value(tmp_path: Path) -> None:
     """A body that quotes a secret under an ordinary key (here a refusal's `detail`) is still masked: the trace
     masks every value the world issued, wherever it stands."""
     with World(seed=22, root=tmp_path) as world:
-        world.create_persona("Dana", mfa=True)
-        password = world.persona("Dana").password
-        world.desktop_sign_in("Dana")
-        world.allow_connections(True)
-        world.inject_claim_failure(409, json.dumps({"detail": f"conflict for {password}"}))
-        shown = world.show_pairing_qr()
+        world.people.create("Dana", mfa=True)
+        password = world.person("Dana").password
+        world.mac().sign_in("Dana")
+        world.mac().allow_connections(True)
+        world.backend.answer_next(Operation.CLAIM, 409, json.dumps({"detail": f"conflict for {password}"}))
+        shown = world.mac().show_pairing_qr()
         assert isinstance(shown, QrShown)
-        assert world.pair_phone("Dana", qr=shown.png_path).outcome != "paired"
+        assert world.phone().pair("Dana", shown.png_path).outcome != "paired"
         text = json.dumps(world.trace)
     assert "conflict for <redacted>" in text
     assert password not in text
@@ -44,10 +45,10 @@ def test_a_secret_no_key_names_is_masked_by_value(tmp_path: Path) -> None:
 
 def test_a_replaced_password_is_still_an_issued_secret(tmp_path: Path) -> None:
     with World(seed=23, root=tmp_path) as world:
-        world.create_persona("Dana", mfa=True)
-        first = world.persona("Dana").password
+        world.people.create("Dana", mfa=True)
+        first = world.person("Dana").password
         world.change_password("Dana")
-        second = world.persona("Dana").password
+        second = world.person("Dana").password
         issued = set(world.issued_secrets())
     assert first != second
     assert {first, second} <= issued

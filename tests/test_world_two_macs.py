@@ -29,9 +29,9 @@ def _threads_screen(server_name: str, count: int) -> tuple[str, str]:
 
 
 def _pair(world: World, mac: str) -> None:
-    shown = world.show_pairing_qr(mac=mac)
+    shown = world.mac(mac).show_pairing_qr()
     assert isinstance(shown, QrShown), shown
-    outcome = world.pair_phone("Dana", phone=PHONE, qr=shown.png_path)
+    outcome = world.phone(PHONE).pair("Dana", shown.png_path)
     assert (outcome.outcome, outcome.host_name) == ("paired", mac), outcome
 
 
@@ -46,60 +46,60 @@ def _refuses_connections(url: str) -> bool:
 
 def test_one_phone_pairs_with_two_macs_switches_and_approves_on_the_chosen_one(tmp_path: Path) -> None:
     with World(seed=7, root=tmp_path) as world:
-        world.create_persona("Dana", mfa=True)
+        world.people.create("Dana", mfa=True)
         world.add_mac(STUDIO, threads=5)
         assert world.macs == [MACBOOK, STUDIO]
         for mac in world.macs:
-            world.desktop_sign_in("Dana", mac=mac)
-            world.allow_connections(True, mac=mac)
-            assert world.desktop_status(mac=mac) == "connected"
-        assert world.desktop_environment_id() != world.desktop_environment_id(mac=STUDIO)
+            world.mac(mac).sign_in("Dana")
+            world.mac(mac).allow_connections(True)
+            assert world.mac(mac).status == "connected"
+        assert world.mac().environment_id != world.mac(STUDIO).environment_id
         assert (tmp_path / "danas-mac-studio" / "codex-home").is_dir()
 
         _pair(world, MACBOOK)
         _pair(world, STUDIO)
-        view = world.phone_view(PHONE)
+        view = world.phone(PHONE).view()
         assert (view.hosts, view.active_host) == ((MACBOOK, STUDIO), STUDIO)
         assert (view.screen["title"], view.screen["body"]) == _threads_screen(STUDIO, 5)
 
-        view = world.phone_switch_host(MACBOOK, phone=PHONE)
+        view = world.phone(PHONE).switch_host(MACBOOK)
         assert view.active_host == MACBOOK
         assert (view.screen["title"], view.screen["body"]) == _threads_screen(MACBOOK, 3)
         with pytest.raises(NotReady, match="no paired host"):
-            world.phone_switch_host("Kitchen iMac", phone=PHONE)
+            world.phone(PHONE).switch_host("Kitchen iMac")
 
         # The turn and the decision go to the Mac the phone switched to, and only there.
-        world.phone_start_turn("Run the tests on the laptop", phone=PHONE)
-        approval = world.phone_wait_for_approval("command", phone=PHONE)
-        assert world.approvals_waiting() == ["command"]
+        world.phone(PHONE).start_turn("Run the tests on the laptop")
+        approval = world.phone(PHONE).wait_for_approval("command")
+        assert world.mac().approvals_waiting() == ["command"]
         assert approval.cwd == str(tmp_path / "mac" / "workspace" / PROJECT)
-        world.phone_decide(approval, "accept", phone=PHONE)
-        [ran] = world.commands_run(mac=MACBOOK)
+        world.decide(approval, "accept", phone=PHONE)
+        [ran] = world.mac(MACBOOK).commands_run()
         assert (ran.command, ran.cwd, ran.exit_code) == (approval.command, approval.cwd, 0)
-        change = world.phone_wait_for_approval("file_change", phone=PHONE)
-        assert world.approvals_waiting(mac=MACBOOK) == ["file_change"]
-        assert world.approvals_waiting(mac=STUDIO) == []
-        assert (world.turns_run(mac=MACBOOK), world.turns_run(mac=STUDIO)) == (1, 0)
-        world.phone_decide(change, "accept", phone=PHONE)
-        assert world.workspace_file(SCRIPT_FILE, mac=MACBOOK) == SCRIPT_RESULT[SCRIPT_FILE]
-        assert world.workspace_file(SCRIPT_FILE, mac=STUDIO) == SEED_FILES[SCRIPT_FILE]
-        assert world.commands_run(mac=STUDIO) == []
+        change = world.phone(PHONE).wait_for_approval("file_change")
+        assert world.mac(MACBOOK).approvals_waiting() == ["file_change"]
+        assert world.mac(STUDIO).approvals_waiting() == []
+        assert (world.mac(MACBOOK).turns_run(), world.mac(STUDIO).turns_run()) == (1, 0)
+        world.decide(change, "accept", phone=PHONE)
+        assert world.mac(MACBOOK).workspace_file(SCRIPT_FILE) == SCRIPT_RESULT[SCRIPT_FILE]
+        assert world.mac(STUDIO).workspace_file(SCRIPT_FILE) == SEED_FILES[SCRIPT_FILE]
+        assert world.mac(STUDIO).commands_run() == []
         with pytest.raises(ValueError, match="outside the project folder"):
-            world.workspace_file("../codex-home/auth.json")
+            world.mac().workspace_file("../codex-home/auth.json")
 
         # The secrets of both host sessions are accounted for, so a report check covers them.
         phone = world.phone(PHONE)
-        session_tokens = {host.claim.client_session_token for host in phone.hosts.values() if host.claim}
+        session_tokens = {host.claim.client_session_token for host in phone.app.hosts.values() if host.claim}
         assert len(session_tokens) == 2 and session_tokens <= set(world.issued_secrets())
 
 
 def test_macs_have_their_own_threads_and_stop_together(tmp_path: Path) -> None:
     world = World(seed=11, root=tmp_path).start()
     try:
-        world.create_persona("Dana", mfa=True)
+        world.people.create("Dana", mfa=True)
         world.add_mac(STUDIO)
-        first = world.daemon_request("thread/list", {})["data"]
-        second = world.daemon_request("thread/list", {}, mac=STUDIO)["data"]
+        first = world.mac().request("thread/list", {})["data"]
+        second = world.mac(STUDIO).request("thread/list", {})["data"]
         # Without a count the added Mac lists one thread more, with its own thread ids.
         assert (len(first), len(second)) == (3, 4)
         assert not {t["id"] for t in first} & {t["id"] for t in second}
@@ -111,18 +111,18 @@ def test_macs_have_their_own_threads_and_stop_together(tmp_path: Path) -> None:
         with pytest.raises(ValueError, match="already has a Mac"):
             world.add_mac(STUDIO)
         with pytest.raises(ValueError, match="no Mac named"):
-            world.desktop_status(mac="Kitchen iMac")
+            world.mac("Kitchen iMac")
         # Each Mac's browser remembers the device, so a sign-in after the browser was quit skips MFA and is refused
         # on its own: both logs reach the trace, each under its Mac.
         for mac in world.macs:
-            world.desktop_sign_in("Dana", remember_device=True, mac=mac)
-            world.quit_desktop_browser(mac=mac)
-            world.desktop_sign_in("Dana", mac=mac)
-            world.allow_connections(True, mac=mac)
-            assert world.desktop_status(mac=mac) == "blocked_mfa_required"
+            world.mac(mac).sign_in("Dana", remember_device=True)
+            world.mac(mac).quit_browser()
+            world.mac(mac).sign_in("Dana")
+            world.mac(mac).allow_connections(True)
+            assert world.mac(mac).status == "blocked_mfa_required"
         logged = {entry["party"] for entry in world.trace if "line" in entry}
         assert logged == {"mac:daemon-log", "mac:danas-mac-studio:daemon-log"}
-        urls = [world._mac(mac).listener.url for mac in world.macs]  # type: ignore[union-attr]
+        urls = [world.mac(mac).url for mac in world.macs]
         assert not any(_refuses_connections(url) for url in urls)
     finally:
         world.stop()

@@ -248,7 +248,9 @@ class RemoteControlService:
             if not response.prepared:
                 response.headers[REQUEST_ID_HEADER] = request_id
             if isinstance(response, web.Response) and isinstance(response.body, bytes):
-                # What the backend last answered per route, so a scenario can quote the exact body it sent.
+                # What the backend last answered per route, newest last, so a scenario can quote the exact body it
+                # sent and tell which of two routes answered last.
+                self.last_responses.pop(name, None)
                 self.last_responses[name] = (response.status, response.body.decode("utf-8", "replace"))
             return response
 

@@ -144,9 +144,9 @@ async def serve(options: DaemonOptions) -> int:
 def main(argv: list[str] | None = None) -> int:
     """`python -m simulators.daemon.cli serve ...`: the daemon alone, without importing the other commands (a
     faster start, closer to the real daemon's ~100 ms)."""
-    from simulators.cli import _Parser  # the shared one-line usage errors
+    from simulators.cli_parser import OneLineParser  # the shared one-line usage errors
 
-    parser = _Parser(prog="pairsim daemon")
+    parser = OneLineParser(prog="pairsim daemon")
     commands = parser.add_subparsers(dest="command", required=True)
     _add_serve(commands.add_parser)
     args = parser.parse_args(argv)

@@ -163,6 +163,7 @@ class DesktopApp:
         self.timeout = timeout
         self._controller: Any = None  # RemoteControlController, attached once the daemon exists
         self._tokens = read_auth_file(self.auth_path)
+        self._held: list[str] = []  # every token this app has held, for reports to be checked against
         self._redirect_uri = loopback_redirect_uri()
         # The callback is intercepted rather than served: nothing listens on 1455 in this simulation.
         self.browser = Browser(intercept=[self._redirect_uri], timeout=timeout)
@@ -277,6 +278,11 @@ class DesktopApp:
         )
         write_auth_file(self.auth_path, tokens)
         self._tokens = tokens
+        self._held.extend(token for token in (id_token, access_token, refresh_token) if token)
+
+    def issued_secrets(self) -> list[str]:
+        """Every token this desktop app has held (it keeps none in a report; a test proves that with these)."""
+        return list(self._held)
 
     def _forget_tokens(self) -> None:
         self._tokens = None

@@ -201,6 +201,20 @@ class RealRemoteControl:
             await self._next_status(timeout=remaining)
         return self._status
 
+    async def wait_for_status(self, status: EnrollmentStatus | str,
+                              timeout: float = SETTLE_TIMEOUT_SECONDS) -> EnrollmentStatus:
+        """Wait until the daemon reports `status` (e.g. `connected` again once its Mac is back online)."""
+        wanted = EnrollmentStatus(status)
+        self._absorb()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while self._status is not wanted:
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                raise TimeoutError(f"the real daemon did not report `{wanted.value}` within {timeout:.0f} s")
+            await self._next_status(timeout=remaining)
+        return self._status
+
     async def request(self, method: str, params: dict[str, Any] | None = None) -> Any:
         result = await self._rpc.request(method, params or {})
         self._absorb()

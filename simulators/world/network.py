@@ -1,0 +1,52 @@
+"""The network between a world's parties and its backend: one real path per party.
+
+Each party reaches the backend through its own `LoopbackForwarder` (`simulators/network.py`): the phones through
+one path (the pairing QR code names the backend as the phones reach it), each Mac through its own (its desktop's
+sign-in, its daemon's enrollment and relay socket). Cutting a path is a real connection failure for that party
+alone, met by the party's real client code.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from simulators.network import LoopbackForwarder
+from simulators.world.runner import Runner
+
+PHONES = "phones"
+
+
+class Network:
+    def __init__(self, runner: Runner, backend_url: str) -> None:
+        parts = urlsplit(backend_url)
+        if parts.hostname is None or parts.port is None:
+            raise ValueError(f"the backend's address names no host and port: {backend_url!r}")
+        self._runner = runner
+        self._target = (parts.hostname, parts.port)
+        self._paths: dict[str, LoopbackForwarder] = {}
+
+    async def open(self, party: str) -> LoopbackForwarder:
+        """A new path from `party` to the backend (on the world's loop)."""
+        if party in self._paths:
+            raise ValueError(f"{party} already has a path to the backend")
+        path = await LoopbackForwarder(*self._target, name=party).start()
+        self._paths[party] = path
+        return path
+
+    def path(self, party: str) -> LoopbackForwarder:
+        try:
+            return self._paths[party]
+        except KeyError:
+            raise ValueError(f"{party} has no path to the backend (paths: {', '.join(self._paths)})") from None
+
+    def cut(self, party: str) -> None:
+        """The party loses its connection: new connections are refused, open ones are reset."""
+        self._runner.run(self.path(party).cut())
+
+    def restore(self, party: str) -> None:
+        """The party is back online, on the same address."""
+        self._runner.run(self.path(party).restore())
+
+    async def close(self) -> None:
+        for path in self._paths.values():
+            await path.close()

@@ -1,0 +1,165 @@
+"""One phone with the ChatGPT app, as a scenario drives it: its camera (a QR image read from its pixels), its
+own browser (sign-in, remembered device, sign-out), the pairing, and the live session with a Mac. Every method is
+synchronous and acts on this phone alone; `simulators.phone.app.PhoneApp` does the work.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from simulators.camera import Picture, take
+from simulators.daemon.desktop import QrShown, Remediation
+from simulators.phone.app import Approval, HostSession, PairingResult, PhoneApp
+from simulators.phone.screens import Screen
+from simulators.world.people import People
+from simulators.world.runner import Runner
+
+PERSONAL = "Personal"
+
+
+@dataclass(frozen=True)
+class PairingOutcome:
+    outcome: str  # "paired" or an ErrorCode value
+    message: str
+    screens: list[dict[str, Any]]
+    host_name: str | None
+    thread_count: int | None = None
+
+    @classmethod
+    def of(cls, result: PairingResult) -> PairingOutcome:
+        return cls(outcome=result.outcome, message=result.message, screens=list(result.screens),
+                   host_name=result.host_name, thread_count=result.thread_count)
+
+
+@dataclass(frozen=True)
+class PhoneView:
+    """What a phone shows now: its paired hosts (in pairing order), the one in use, and the screen on top."""
+
+    hosts: tuple[str, ...]
+    active_host: str | None
+    screen: dict[str, Any]
+
+
+class PhoneDriver:
+    def __init__(self, label: str, app: PhoneApp, runner: Runner, people: People, camera_roll: Path) -> None:
+        self.label = label
+        self.app = app
+        self._runner = runner
+        self._people = people
+        self._camera_roll = camera_roll
+
+    # -- pairing ---------------------------------------------------------------------------------------------------
+
+    def pair(self, name: str, qr: Path | None, *, workspace: str = PERSONAL, mistype_password: bool = False,
+             wrong_mfa_codes: int = 0, cancel_sign_in: bool = False) -> PairingOutcome:
+        """The person scans the code with this phone, signs in (with her authenticator code when asked) and
+        connects. A phone already paired with a Mac adds this one to its hosts and switches to it. Her slips: a
+        mistyped password, wrong authenticator codes typed before the right one, "Cancel" on the consent page."""
+        if qr is None:
+            raise ValueError("there is no pairing code to scan: the Mac showed none")
+        person = self._people.get(name)
+        pair = self.app.pair_host if self.app.hosts else self.app.pair
+        result = self._runner.run(pair(
+            Path(qr),
+            person.email,
+            person.password + "!" if mistype_password else person.password,
+            person.totp_secret,
+            workspace=None if workspace == PERSONAL else workspace,
+            wrong_mfa_codes=wrong_mfa_codes,
+            cancel_sign_in=cancel_sign_in,
+        ))
+        return PairingOutcome.of(result)
+
+    def pair_repeatedly(self, name: str, times: int, qr: Path | None) -> PairingOutcome:
+        """The person scans the same code `times` times in a row, at once (no time passes); the last outcome."""
+        if times < 1:
+            raise ValueError("scan at least once")
+        outcomes = [self.pair(name, qr) for _ in range(times)]
+        return outcomes[-1]
+
+    def scan_picture(self, name: str, picture: Picture, shown: QrShown | Remediation | None = None) -> PairingOutcome:
+        """The person points this phone at something other than a good view of the Mac's code (see
+        `simulators.camera`); `shown` is what the Mac showed, for the pictures made of its pairing code."""
+        qr = shown if isinstance(shown, QrShown) else None
+        image = take(picture, self._camera_roll / f"{picture.value}.png",
+                     pairing_qr=None if qr is None else qr.png_path, pairing_link=None if qr is None else qr.link)
+        return self.pair(name, image)
+
+    # -- the phone's browser ---------------------------------------------------------------------------------------
+
+    def remembers_device(self, name: str) -> None:
+        """Some time ago the person signed in to ChatGPT in this phone's browser with her authenticator code and
+        ticked "Remember this device"; the app has been closed since, so only the remembered device is left."""
+        person = self._people.get(name)
+        self._runner.run(self.app.sign_in_to_chatgpt(person.email, person.password, person.totp_secret,
+                                                     remember_device=True))
+        self._runner.call(self.app.close_browser_session)
+
+    def sign_out_of_chatgpt(self) -> None:
+        self._runner.run(self.app.sign_out_of_chatgpt())
+
+    @property
+    def sign_in_pages(self) -> tuple[str, ...]:
+        """The issuer's pages this phone's browser showed in its last sign-in."""
+        return self.app.sign_in_pages
+
+    # -- what it shows, and the live session ------------------------------------------------------------------------
+
+    def view(self) -> PhoneView:
+        app = self.app
+        return self._runner.call(lambda: PhoneView(tuple(app.hosts), app.active_host, app.screen.to_dict()))
+
+    def switch_host(self, name: str) -> PhoneView:
+        """The person picks another paired Mac on this phone, which lists that Mac's threads afresh."""
+        self._runner.call(self.app.switch_host, name)
+        self._runner.run(self.app.load_live_state())
+        return self.view()
+
+    def start_turn(self, text: str) -> str:
+        return self._runner.run(self.app.start_turn(text))
+
+    def wait_for_approval(self, kind: str) -> Approval:
+        return self._runner.run(self.app.wait_for_approval(kind))
+
+    def decide(self, approval: Approval, decision: str) -> Screen:
+        """The person answers on the phone; the phone's confirmation screen."""
+        return self._runner.run(self.app.decide(approval, decision))
+
+    # -- the device -------------------------------------------------------------------------------------------------
+
+    def restore_from(self, other: PhoneDriver) -> PairingOutcome:
+        """This new phone, set up from a device backup of `other`, with the app opened: it holds the paired Macs'
+        credentials but its own device key (the key cannot leave the phone it was made on)."""
+        backup = self._runner.call(other.app.backup)
+        self._runner.call(self.app.restore, backup)
+        return PairingOutcome.of(self._runner.run(self.app.reopen()))
+
+    async def close(self) -> None:
+        await self.app.close()
+
+    def trace(self) -> list[dict[str, Any]]:
+        """The phone's redacted HTTP/WebSocket trace; each entry says which part spoke (`phone` or `browser`)."""
+        return list(self.app.trace.entries)
+
+    def issued_secrets(self) -> Iterator[str]:
+        for session in self.sessions():
+            yield from _session_secrets(session)
+
+    def sessions(self) -> list[HostSession]:
+        """Every host session the phone holds: the paired hosts and the one in use (which may not be paired)."""
+        app = self.app
+        return list({id(session): session for session in [*app.hosts.values(), app.session]}.values())
+
+
+def _session_secrets(session: HostSession) -> Iterator[str]:
+    if session.tokens is not None:
+        yield session.tokens.access_token
+        if session.tokens.refresh_token is not None:
+            yield session.tokens.refresh_token
+    if session.claim is not None:
+        yield session.claim.client_session_token
+    if session.link is not None:
+        yield session.link.pairing_code

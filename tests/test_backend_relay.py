@@ -484,6 +484,27 @@ def test_a_phone_paired_after_the_password_change_stays_signed_in() -> None:
     with_backend(body)
 
 
+def test_noticing_a_password_change_late_keeps_the_daemon_enrolled_since() -> None:
+    """The daemon enrolled again with the new password before the backend noticed the change: noticing it (here
+    when the old daemon reconnects) revokes the old enrollment only. A background pass noticing it at that moment
+    once made this suite flaky (seed 159306774)."""
+
+    async def body(b: Backend) -> None:
+        dana, old = await setup(b)
+        b.control.change_password(dana.account_id)
+        dana.token = b.token_for(dana)
+        new = await b.enroll(dana, "inst-2")
+        with pytest.raises(InvalidStatus) as info:
+            async with daemon_socket(b, old):
+                pass
+        assert info.value.response.status_code == 404
+        async with daemon_socket(b, new) as ws:  # opens only once the backend counts the daemon connected
+            await asyncio.wait_for(await ws.ping(), TIMEOUT)
+
+    # The background watcher makes its first pass at start and none during the test.
+    with_backend(body, credentials_poll_interval=3600)
+
+
 def test_garbled_phone_messages_arrive_cut_short_and_the_next_ones_intact() -> None:
     async def body(b: Backend) -> None:
         dana, daemon = await setup(b)

@@ -153,9 +153,10 @@ def claim_body(code: str, key: DeviceKey, *, manual: bool = False, **overrides: 
 
 @asynccontextmanager
 async def running_backend(
-    *, typed_errors: bool = True, device_proof_timeout: float = 10.0
+    *, typed_errors: bool = True, device_proof_timeout: float = 10.0, credentials_poll_interval: float | None = None
 ) -> AsyncIterator[Backend]:
-    state = BackendState.create(typed_errors=typed_errors, device_proof_timeout=device_proof_timeout)
+    polling = {} if credentials_poll_interval is None else {"credentials_poll_interval": credentials_poll_interval}
+    state = BackendState.create(typed_errors=typed_errors, device_proof_timeout=device_proof_timeout, **polling)
     service = state.remote_control
     server = BackendServer(state)
     await server.start()

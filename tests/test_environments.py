@@ -25,9 +25,10 @@ from simulators.protocol.errors import ErrorCode
 
 
 def _enroll_request(
-    user: str = "user-dana", account: str = "acct-personal", install: str = "inst-1"
+    user: str = "user-dana", account: str = "acct-personal", install: str = "inst-1", generation: int = 0
 ) -> EnrollmentRequest:
     return EnrollmentRequest(
+        credentials_generation=generation,
         chatgpt_user_id=user,
         chatgpt_account_id=account,
         installation_id=install,
@@ -131,18 +132,21 @@ def test_refresh_issues_new_token_and_rejects_mismatches(
             store.refresh(server_id, install, user)
 
 
-def test_password_change_revokes_every_enrollment_of_the_user(store: RemoteControlStore) -> None:
+def test_password_change_revokes_every_enrollment_made_with_the_old_password(store: RemoteControlStore) -> None:
     mine = [store.enroll(_enroll_request(install=f"inst-{i}")) for i in range(2)]
     theirs = store.enroll(_enroll_request(user="user-eve", account="acct-eve"))
-    revoked = store.revoke_user_enrollments("user-dana")
+    made_since = store.enroll(_enroll_request(install="inst-new", generation=1))
+    revoked = store.revoke_user_enrollments("user-dana", 1)
     assert {e.server_id for e in revoked} == {e.server_id for e in mine}
+    # A daemon that enrolled with the new password before the change was noticed keeps working.
+    assert store.authenticate_server(made_since.remote_control_token).server_id == made_since.server_id
     for enrollment in mine:
         with pytest.raises(NotFound):
             store.refresh(enrollment.server_id, enrollment.installation_id, "user-dana")
         with pytest.raises(NotFound):
             store.server_for_relay(enrollment.server_id, enrollment.remote_control_token)
     assert store.authenticate_server(theirs.remote_control_token).server_id == theirs.server_id
-    assert store.revoke_user_enrollments("user-dana") == ()
+    assert store.revoke_user_enrollments("user-dana", 1) == ()
 
 
 def test_relay_handshake_distinguishes_unknown_server_from_bad_token(store: RemoteControlStore) -> None:
@@ -247,7 +251,7 @@ def test_enrollment_refusal_blocks_claims_until_an_enrollment_succeeds(store: Re
     enrollment = store.enroll(_enroll_request())
     code = store.start_pairing(enrollment, manual_code=True)
     assert code.manual_pairing_code is not None
-    store.revoke_user_enrollments("user-dana")
+    store.revoke_user_enrollments("user-dana", 1)
     store.record_refusal("acct-personal", "inst-1", ErrorCode.MFA_REQUIRED)
     assert store.environment(enrollment.environment_id).last_refusal == ErrorCode.MFA_REQUIRED
     error = _claim_error(store, _claim(code.manual_pairing_code, _device(), manual=True))

@@ -352,9 +352,16 @@ class RemoteControlStore:
             raise Unauthorized("remote control token is not valid for this server")
         return enrollment
 
-    def revoke_user_enrollments(self, chatgpt_user_id: str) -> tuple[ServerEnrollment, ...]:
-        """A password change: every live enrollment of the user stops working. Returns the ones revoked."""
-        live = [e for e in self._enrollments.values() if e.chatgpt_user_id == chatgpt_user_id and not e.revoked]
+    def revoke_user_enrollments(
+        self, chatgpt_user_id: str, credentials_generation: int
+    ) -> tuple[ServerEnrollment, ...]:
+        """A password change: every live enrollment the user made with older credentials stops working; one made
+        since (a daemon that enrolled again before the change was noticed) stays. Returns the ones revoked."""
+        live = [
+            e for e in self._enrollments.values()
+            if e.chatgpt_user_id == chatgpt_user_id and not e.revoked
+            and e.credentials_generation != credentials_generation
+        ]
         return tuple(self._revoke_enrollment(e.server_id) for e in live)
 
     def _revoke_enrollment(self, server_id: str) -> ServerEnrollment:

@@ -572,10 +572,10 @@ class RemoteControlService:
         except UnknownAccount:
             return
         if account.credentials_generation != enrollment.credentials_generation:
-            self._revoke_user(enrollment.chatgpt_user_id)
+            self._revoke_user(enrollment.chatgpt_user_id, account.credentials_generation)
 
-    def _revoke_user(self, user_id: str) -> None:
-        for revoked in self.store.revoke_user_enrollments(user_id):
+    def _revoke_user(self, user_id: str, credentials_generation: int) -> None:
+        for revoked in self.store.revoke_user_enrollments(user_id, credentials_generation):
             self.events.emit(RelayEvent("enrollment_revoked", revoked.environment_id,
                                         detail={"server_id": revoked.server_id}))
             daemon = self.relay.daemon_for(revoked.environment_id)

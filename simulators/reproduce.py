@@ -1,8 +1,11 @@
-"""The product's stories, played end to end on a fresh World, with what each person saw at every beat.
+"""Playing a story end to end on a fresh World, with what each person saw at every beat.
 
-`pairsim reproduce` runs them (and `make demo` runs `password-change`). Each story is a short script of plain World
-calls, the way a person would live it; after each action it notes what the phone, the Mac, `doctor` and the
-backend showed, so a terminal reader can follow the story and an engineer can see where it went wrong.
+A story (`Story`; the stories themselves live in `simulators/stories/`) is a short script of World calls, the way a
+person would live it, naming the public reports it reproduces and the surface where the person read what went
+wrong (`Surface`). After each action it notes what the phone, the Mac, `doctor` and the backend showed, so a terminal
+reader can follow the story and an engineer can see where it went wrong. At the moment that mattered it records
+what that surface said (`Said`), which `pairsim reproduce` compares with what users reported (today's product, the
+`legacy` profile) or with the message that names the cause (the typed-error fix, `fixed`).
 """
 
 from __future__ import annotations
@@ -11,26 +14,43 @@ import json
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from simulators import messages
-from simulators.protocol.errors import ErrorCode, PairsimError
-from simulators.world.backend import Operation
+from simulators.protocol.errors import PairsimError
 
 if TYPE_CHECKING:
     from simulators.world import PairingOutcome, QrShown, Remediation, World
 
 PERSON = "Dana"
-OTHER_PERSON = "Sam"
 TRACE_FILE = "trace.json"
-# A cause no phone release knows, so the phone must fall back to the generic copy.
-UNMAPPED_CLAIM_FAILURE = (422, json.dumps({"detail": "Environment snapshot is stale",
-                                           "code": "environment_snapshot_stale"}))
 
 
 class UnknownScenario(PairsimError):
     """No story has that name."""
+
+
+class Surface(StrEnum):
+    """Where a person reads what went wrong."""
+
+    PHONE = "phone"  # the phone's screen: its body (and title)
+    DESKTOP = "desktop"  # Codex on the Mac: Settings › Connections, or what it shows instead of a pairing code
+    CLI = "cli"  # a terminal: `codex remote-control`, `codex login`, ...
+    DAEMON_LOG = "daemon_log"  # the daemon's log, where only an engineer looks
+
+
+@dataclass(frozen=True)
+class Said:
+    """What a surface said at the moment that mattered."""
+
+    surface: Surface
+    text: str
+    title: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"surface": self.surface.value, "title": self.title, "text": self.text}
 
 
 @dataclass(frozen=True)
@@ -60,9 +80,11 @@ class Surfaces:
 class Reproduction:
     scenario: str
     summary: str
+    reports: tuple[str, ...]
     profile: str
     daemon: str
-    expected: ErrorCode | None  # the cause the phone should name; None when the story should end paired
+    expected: str | None  # what the story's surface should say under this profile; None: it should end paired
+    said: Said | None
     beats: list[Beat]
     surfaces: Surfaces
     recovery: str | None  # how a retry ended after the person followed the advice, when the story has one
@@ -75,31 +97,35 @@ class Reproduction:
         return self.surfaces.phone_outcome
 
     def verdict(self) -> str:
-        """Judged on what the phone showed: the cause's own copy, or a generic message."""
+        """Judged on what the story's surface said: what users reported (today's product) or the message that names
+        the cause (the fix)."""
         if self.expected is None:
             return "Paired, as expected." if self.outcome == "paired" else f"Expected to pair, ended {self.outcome}."
-        shown = self.surfaces.phone_message
-        generic = shown in (messages.GENERIC_SETUP_FAILURE, messages.GENERIC_PAIRING_FAILURE)
-        if self.expected is ErrorCode.UNKNOWN:
-            if generic:
-                return "The phone showed the generic message: the right copy for a cause it does not know."
-            return f"Expected the generic message for a cause no phone knows, the phone said {shown!r}."
-        if shown == messages.PHONE_ERRORS[self.expected].body:
-            return f"The phone named the cause ({self.expected.value}) and said what to do."
-        if generic:
-            return (f"The phone fell back to a generic message instead of naming the cause "
-                    f"({self.expected.value}): the bug pairsim reproduces.")
-        return f"Expected the phone to name {self.expected.value}, it said {shown!r}."
+        if self.said is None:
+            return f"Expected {self.expected!r}; the story ended before its surface showed anything."
+        where = self.said.surface.value.replace("_", " ")
+        if self.said.text != self.expected:
+            return f"Expected the {where} to say {self.expected!r}; it said {self.said.text!r}."
+        if self.said.text in (messages.GENERIC_SETUP_FAILURE, messages.GENERIC_PAIRING_FAILURE) and self.profile == \
+                "legacy":
+            return f"The {where} fell back to a generic message, as users reported: the bug pairsim reproduces."
+        if self.profile == "legacy":
+            return f"The {where} said what users reported: {self.said.text!r}."
+        return f"The {where} named the cause and said what to do: {self.said.text!r}."
 
     def to_json(self) -> dict[str, Any]:
         s = self.surfaces
         response = s.enrollment_response
         return {
             "scenario": self.scenario,
+            "summary": self.summary,
+            "reports": list(self.reports),
             "profile": self.profile,
             "daemon": self.daemon,
             "outcome": self.outcome,
-            "expected": self.expected.value if self.expected else "paired",
+            "expected": self.expected,
+            "said": self.said.to_json() if self.said else None,
+            "verdict": self.verdict(),
             "recovery": {"action": self.recovery_action, "outcome": self.recovery} if self.recovery else None,
             "phone": {"title": s.phone_title, "message": s.phone_message, "screens": s.phone_screens},
             "desktop": {"status": s.desktop_status, "message": s.desktop_message},
@@ -115,19 +141,28 @@ class Reproduction:
 
 
 @dataclass
-class _Play:
-    """A story being played: the world, and the beats noted so far."""
+class Play:
+    """A story being played: the world, the beats noted so far, and what the story's surface said."""
 
     world: World
     beats: list[Beat] = field(default_factory=list)
     qr: QrShown | Remediation | None = None
     qr_path: Path | None = None
     failure: Surfaces | None = None
+    said: Said | None = None
     recovery: str | None = None
     recovery_action: str | None = None
 
     def note(self, action: str, *saw: str) -> None:
         self.beats.append(Beat(action, tuple(saw)))
+
+    def record(self, surface: Surface, text: str, title: str | None = None) -> None:
+        """What the story's surface says now, the moment that matters; the first record stands."""
+        if self.said is None:
+            self.said = Said(surface, text, title)
+
+    def record_phone(self, outcome: PairingOutcome) -> None:
+        self.record(Surface.PHONE, outcome.message, outcome.screens[-1].get("title") if outcome.screens else None)
 
     # ---- what people saw, as lines
 
@@ -161,13 +196,14 @@ class _Play:
         title = outcome.screens[-1].get("title", "") if outcome.screens else ""
         return f"Phone    {title} · {outcome.message}"
 
-    def read_surfaces(self, outcome: PairingOutcome) -> Surfaces:
+    def read_surfaces(self, outcome: PairingOutcome | None) -> Surfaces:
         world = self.world
+        screens = list(outcome.screens) if outcome else []
         return Surfaces(
-            phone_outcome=outcome.outcome,
-            phone_title=outcome.screens[-1].get("title", "") if outcome.screens else "",
-            phone_message=outcome.message,
-            phone_screens=list(outcome.screens),
+            phone_outcome=outcome.outcome if outcome else "not scanned",
+            phone_title=screens[-1].get("title", "") if screens else "",
+            phone_message=outcome.message if outcome else "",
+            phone_screens=screens,
             desktop_status=world.mac().status,
             desktop_message=world.mac().connections_text,
             doctor=world.mac().doctor_lines(),
@@ -188,121 +224,52 @@ class _Play:
         self.note("Her Mac shows a pairing code.", self.show_code())
 
 
-# ---------------------------------------------------------------------------------------------------- stories
-
-
-def _happy_path(play: _Play) -> PairingOutcome:
-    play.ready_mac()
-    outcome = play.scan()
-    play.note(f"{PERSON} scans the code with her phone and signs in with her password and MFA code.",
-              play.phone(outcome))
-    return outcome
-
-
-def _mfa_required(play: _Play) -> PairingOutcome:
-    play.ready_mac()
-    play.world.mac().quit_browser()
-    play.world.mac().sign_in(PERSON)
-    play.note("She quits the browser; Codex on her Mac signs in again. The browser is remembered, so only the "
-              "password is asked: the sign-in carries no multi-factor authentication.", *play.enrollment(), play.mac())
-    outcome = play.scan()
-    play.note(f"{PERSON} scans the code with her phone.", play.phone(outcome))
-    return outcome
-
-
-def _password_change(play: _Play) -> PairingOutcome:
-    world = play.world
-    play.ready_mac()
-    world.change_password(PERSON)
-    play.note(f"{PERSON} changes her ChatGPT password. Every session is revoked; Codex on her Mac is signed out.")
-    world.mac().sign_in(PERSON)
-    play.note("Codex on her Mac signs in again. The browser is remembered, so only the new password is asked: "
-              "the sign-in carries no multi-factor authentication.", *play.enrollment(), play.mac())
-    outcome = play.scan()
-    play.note(f"{PERSON} scans the code with her phone.", play.phone(outcome))
-    play.failure = play.read_surfaces(outcome)
-
-    world.people.set_up_mfa(PERSON)
-    world.mac().sign_in(PERSON)
-    play.note("She does what the message says: sets up MFA again (which forgets every remembered browser) and "
-              "signs in to Codex on her Mac, this time with her authenticator code.", *play.enrollment(), play.mac())
-    play.note("Her Mac shows a new pairing code.", play.show_code())
-    retry = play.scan()
-    play.note(f"{PERSON} scans the new code with her phone.", play.phone(retry))
-    play.recovery = retry.outcome
-    play.recovery_action = "Retry after Dana signed in to Codex on her Mac with MFA again"
-    return outcome
-
-
-def _remote_control_disabled(play: _Play) -> PairingOutcome:
-    play.ready_mac()
-    play.world.mac().allow_connections(False)
-    play.note(f'{PERSON} turns off "{messages.DESKTOP_ALLOW_CONNECTIONS}" on her Mac.', play.mac())
-    outcome = play.scan()
-    play.note(f"{PERSON} scans the code that is still on her screen.", play.phone(outcome))
-    return outcome
-
-
-def _unknown_error(play: _Play) -> PairingOutcome:
-    play.ready_mac()
-    play.world.backend.answer_next(Operation.CLAIM, *UNMAPPED_CLAIM_FAILURE)
-    play.note("The backend answers the phone's claim with an error no phone release knows.")
-    outcome = play.scan()
-    play.note(f"{PERSON} scans the code with her phone.", play.phone(outcome))
-    return outcome
-
-
 @dataclass(frozen=True)
 class Story:
+    """A failure people reported, or a path that works, as a script a world plays.
+
+    `reports` are the public reports it reproduces (`"openai/codex#39959"`); `surface` is where the person read what
+    went wrong; `legacy_text` is what they read there today (the reports' words) and `fixed_text` what the
+    typed-error fix says instead (both None for a story that should end paired)."""
+
     name: str
     summary: str
-    expected: ErrorCode | None
-    play: Callable[[_Play], PairingOutcome]
+    reports: tuple[str, ...]
+    surface: Surface
+    legacy_text: str | None
+    fixed_text: str | None
+    play: Callable[[Play], PairingOutcome | None]
+
+    def expected(self, profile: str) -> str | None:
+        return self.legacy_text if profile == "legacy" else self.fixed_text
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "summary": self.summary, "reports": list(self.reports),
+                "surface": self.surface.value, "legacy_text": self.legacy_text, "fixed_text": self.fixed_text}
 
 
-STORIES: dict[str, Story] = {
-    story.name: story
-    for story in (
-        Story("happy-path", "Dana, with MFA, pairs her phone with Codex on her Mac.", None, _happy_path),
-        Story("mfa-required", "Codex on the Mac signs in without MFA; the backend refuses remote control.",
-              ErrorCode.MFA_REQUIRED, _mfa_required),
-        Story("password-change", "The seed story: after a password change the Mac signs in without MFA.",
-              ErrorCode.MFA_REQUIRED, _password_change),
-        Story("remote-control-disabled", 'Dana turns off "Allow other devices to connect", then scans.',
-              ErrorCode.REMOTE_CONTROL_DISABLED, _remote_control_disabled),
-        Story("unknown-error", "The backend fails with a cause no phone knows: the generic message, rightly.",
-              ErrorCode.UNKNOWN, _unknown_error),
-    )
-}
-
-
-def story(name: str) -> Story:
-    try:
-        return STORIES[name]
-    except KeyError:
-        raise UnknownScenario(f"unknown scenario {name!r}; known: {', '.join(STORIES)}") from None
-
-
-def reproduce(name: str, *, profile: str = "fixed", daemon: str = "mock", out: Path, seed: int = 1234) -> Reproduction:
-    """Play the story `name` on a fresh World under `out/<name>-<profile>/` and write its redacted trace there."""
-    chosen = story(name)
+def reproduce(chosen: Story, *, profile: str = "fixed", daemon: str = "mock", out: Path,
+              seed: int = 1234) -> Reproduction:
+    """Play `chosen` on a fresh World under `out/<name>-<profile>/` and write its redacted trace there."""
     from simulators.daemon.profiles import Profile
     from simulators.world import World
 
-    root = out / f"{name}-{profile}"
+    root = out / f"{chosen.name}-{profile}"
     shutil.rmtree(root, ignore_errors=True)  # our own output from an earlier run of the same story
     root.mkdir(parents=True)
     world = World(profile=Profile(profile), seed=seed, root=root, daemon=daemon).start()
     try:
-        play = _Play(world)
+        play = Play(world)
         outcome = chosen.play(play)
         surfaces = play.failure or play.read_surfaces(outcome)
+        if play.said is None and outcome is not None and chosen.surface is Surface.PHONE:
+            play.record_phone(outcome)
         trace_path = root / TRACE_FILE
         trace_path.write_text(json.dumps(world.trace, indent=2, default=str) + "\n", encoding="utf-8")
     finally:
         world.stop()  # also removes the Mac's working state: a report keeps the QR images and the trace
     return Reproduction(
-        scenario=name, summary=chosen.summary, profile=str(profile), daemon=daemon, expected=chosen.expected,
-        beats=play.beats, surfaces=surfaces, recovery=play.recovery,
-        recovery_action=play.recovery_action, trace_path=trace_path, qr_path=play.qr_path,
+        scenario=chosen.name, summary=chosen.summary, reports=chosen.reports, profile=str(profile), daemon=daemon,
+        expected=chosen.expected(profile), said=play.said, beats=play.beats, surfaces=surfaces,
+        recovery=play.recovery, recovery_action=play.recovery_action, trace_path=trace_path, qr_path=play.qr_path,
     )

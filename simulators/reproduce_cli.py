@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from simulators.protocol.errors import PairsimError
-from simulators.reproduce import STORIES, Reproduction, reproduce
+from simulators.reproduce import Reproduction, reproduce
+from simulators.stories import STORIES, story
 
 DEFAULT_OUT = Path("reports/reproduce")
 PROFILES = ("fixed", "legacy")
@@ -33,7 +34,8 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         "reproduce", help="Play a pairing story end to end and show what the phone, the Mac and doctor showed."
     )
     parser.add_argument("scenario", metavar="SCENARIO", nargs="?", help=f"one of: {', '.join(STORIES)}")
-    parser.add_argument("--list", action="store_true", help="list the scenarios and what each one shows")
+    parser.add_argument("--list", action="store_true",
+                        help="list the stories, what each shows and the reports it reproduces (with --json: objects)")
     parser.add_argument("--profile", choices=PROFILES, default="fixed",
                         help="fixed: the typed-error fix; legacy: today's daemon and backend (default: fixed)")
     parser.add_argument("--daemon", choices=DAEMONS, default="mock", help="which daemon to run: our mock, or the real codex app-server (today's product; default: mock)")
@@ -48,13 +50,18 @@ def run(args: argparse.Namespace) -> int:
     # The daemon's log lines are part of the story (in the trace file); on stderr they would only interrupt it.
     logging.getLogger("pairsim").setLevel(logging.ERROR)
     if args.list:
+        if args.json:
+            print(json.dumps([chosen.to_json() for chosen in STORIES.values()], indent=2))
+            return 0
         width = max(len(name) for name in STORIES)
-        for name, story in STORIES.items():
-            print(f"{name:<{width}}  {story.summary}")
+        for name, chosen in STORIES.items():
+            reports = f" ({', '.join(chosen.reports)})" if chosen.reports else ""
+            print(f"{name:<{width}}  {chosen.summary}{reports}")
         return 0
     if not args.scenario:
         raise MissingScenario(f"name a scenario ({', '.join(STORIES)}) or use --list")
-    result = reproduce(args.scenario, profile=args.profile, daemon=args.daemon, out=args.out, seed=args.seed)
+    result = reproduce(story(args.scenario), profile=args.profile, daemon=args.daemon, out=args.out,
+                       seed=args.seed)
     if args.json:
         print(json.dumps(result.to_json(), indent=2))
     else:
@@ -90,7 +97,13 @@ def render(result: Reproduction) -> str:
     if result.recovery is not None:
         outcome += f". {result.recovery_action}: {result.recovery}"
     out += textwrap.wrap(outcome, WIDTH)
+    if result.said is not None:
+        said = result.said
+        out += _block(f"{said.surface.value}".replace("_", " ").capitalize() + " said",
+                      [said.title or "", said.text])
     out += textwrap.wrap(result.verdict(), WIDTH)
+    if result.reports:
+        out.append(f"Reproduces: {', '.join(result.reports)}")
     if result.qr_path:
         out.append(f"QR image: {result.qr_path}")
     out.append(f"Trace (secrets redacted): {result.trace_path}")

@@ -10,7 +10,8 @@ import pytest
 from simulators import messages
 from simulators.cli import main
 from simulators.protocol.errors import ErrorCode
-from simulators.reproduce import STORIES
+from simulators.reproduce import reproduce
+from simulators.stories import STORIES
 
 REQUIRED_STORIES = {"happy-path", "mfa-required", "password-change", "remote-control-disabled", "unknown-error"}
 
@@ -92,3 +93,25 @@ def test_password_change_tells_the_story(capsys: pytest.CaptureFixture[str], tmp
                    "HTTP 403", "blocked_mfa_required", mfa.title, "Outcome: mfa_required", "paired", "Trace"):
         assert phrase in text, phrase
     assert text.index("changes her ChatGPT password") < text.index("HTTP 403") < text.index(mfa.title)
+
+
+def test_list_json_names_each_story_with_its_reports(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["reproduce", "--list", "--json"]) == 0
+    listed = {entry["name"]: entry for entry in json.loads(capsys.readouterr().out)}
+    assert set(listed) == set(STORIES)
+    assert "openai/codex#24328" in listed["password-change"]["reports"]
+    assert listed["trusted-phone-browser"]["legacy_text"] == messages.GENERIC_PAIRING_FAILURE
+
+
+@pytest.mark.parametrize("profile", ["legacy", "fixed"])
+@pytest.mark.parametrize("name", sorted(STORIES))
+def test_every_story_shows_what_its_profile_promises(tmp_path: Path, name: str, profile: str) -> None:
+    """Legacy: the surface says what users reported; fixed: it names the cause. Read from the surface itself."""
+    chosen = STORIES[name]
+    result = reproduce(chosen, profile=profile, out=tmp_path)
+    expected = chosen.expected(profile)
+    if expected is None:
+        assert result.outcome == "paired", result.verdict()
+    else:
+        assert result.said is not None, result.verdict()
+        assert (result.said.surface, result.said.text) == (chosen.surface, expected), result.verdict()

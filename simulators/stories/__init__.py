@@ -1,0 +1,21 @@
+"""The stories `pairsim reproduce` knows, by name: each module of `STORY_MODULES` lists its own in `STORIES`.
+
+A story reproduces one failure people reported (or a path that works), end to end on a fresh world; see
+`simulators/reproduce.py` for what a story is and how it is played.
+"""
+
+from __future__ import annotations
+
+from simulators.reproduce import Story, UnknownScenario
+from simulators.stories import pairing
+
+STORY_MODULES = (pairing,)
+
+STORIES: dict[str, Story] = {story.name: story for module in STORY_MODULES for story in module.STORIES}
+
+
+def story(name: str) -> Story:
+    try:
+        return STORIES[name]
+    except KeyError:
+        raise UnknownScenario(f"unknown scenario {name!r}; known: {', '.join(STORIES)}") from None

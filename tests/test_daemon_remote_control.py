@@ -203,9 +203,12 @@ def test_enable_returns_connecting_with_the_new_environment_then_connects(tmp_pa
     run(scenario())
 
 
-def test_disable_reports_disabled_without_an_environment_and_persists_the_preference(tmp_path: Path) -> None:
+@pytest.mark.parametrize("profile", [Profile.LEGACY, Profile.FIXED])
+def test_disable_reports_disabled_without_an_environment_and_persists_the_preference(
+    tmp_path: Path, profile: Profile
+) -> None:
     async def scenario() -> None:
-        async with world(tmp_path) as h:
+        async with world(tmp_path, profile) as h:
             await h.sign_in(h.create_account())
             await h.desktop.set_allow_other_devices(True)
             snapshot = await h.controller.wait_for_status("connected")
@@ -214,8 +217,10 @@ def test_disable_reports_disabled_without_an_environment_and_persists_the_prefer
             assert result["environmentId"] is None
             assert h.store.settings().allow_other_devices is False
             await h.service.wait_daemon_disconnected(snapshot.environment_id or "")
-            # The backend learned the daemon left with connections switched off.
-            assert h.service.store.environment(snapshot.environment_id or "").remote_control_disabled
+            # With the fix the backend learns the daemon left with connections switched off; today's daemon just
+            # leaves, as the real one does, and the backend knows only that it is offline.
+            announced = h.service.store.environment(snapshot.environment_id or "").remote_control_disabled
+            assert announced is (profile is Profile.FIXED)
 
     run(scenario())
 

@@ -28,14 +28,19 @@ class ProfileBehaviour:
     desktop_shows_remediation: bool
     # `pairsim doctor` checks the remote-control enrollment (the real doctor has no such check).
     doctor_checks_enrollment: bool
+    # Switching connections off leaves the relay with a close reason saying so, so a phone that scans is told
+    # that connections are off; today's daemon just leaves, and the phone finds the Mac offline.
+    announces_connections_off: bool
 
 
 _BEHAVIOURS: dict[Profile, ProfileBehaviour] = {
     Profile.LEGACY: ProfileBehaviour(
-        reports_blocked_status=False, desktop_shows_remediation=False, doctor_checks_enrollment=False
+        reports_blocked_status=False, desktop_shows_remediation=False, doctor_checks_enrollment=False,
+        announces_connections_off=False,
     ),
     Profile.FIXED: ProfileBehaviour(
-        reports_blocked_status=True, desktop_shows_remediation=True, doctor_checks_enrollment=True
+        reports_blocked_status=True, desktop_shows_remediation=True, doctor_checks_enrollment=True,
+        announces_connections_off=True,
     ),
 }
 

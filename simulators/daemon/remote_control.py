@@ -289,7 +289,7 @@ class RemoteControlController:
             if self._credential is not None:
                 self.store.set_enrollment_enabled(self._credential.key, False)
         self._desired = False
-        await self._stop_loop(reason=DISABLED_CLOSE_REASON)
+        await self._stop_loop(reason=DISABLED_CLOSE_REASON if self.behaviour.announces_connections_off else "")
         await self.relay.reset()
         await self._publish(EnrollmentStatus.DISABLED, None)
         self._finish_attempts()

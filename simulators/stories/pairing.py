@@ -119,8 +119,9 @@ STORIES = (
     Story("trusted-phone-browser", "The phone's browser is remembered as a trusted device, skips the authenticator, "
           "and the backend refuses its claim.", ("openai/codex#39959",), Surface.PHONE,
           messages.GENERIC_PAIRING_FAILURE, _phone_error(ErrorCode.SIGN_IN_WITHOUT_MFA), _trusted_phone_browser),
-    Story("remote-control-disabled", 'Dana turns off "Allow other devices to connect", then scans.', (),
-          Surface.PHONE, messages.GENERIC_PAIRING_FAILURE, _phone_error(ErrorCode.REMOTE_CONTROL_DISABLED),
+    Story("remote-control-disabled", 'Dana turns off "Allow other devices to connect", then scans: today the Mac just '
+          "leaves the relay, and the phone finds it offline in secure setup.", (),
+          Surface.PHONE, messages.GENERIC_SETUP_FAILURE, _phone_error(ErrorCode.REMOTE_CONTROL_DISABLED),
           _remote_control_disabled),
     Story("unknown-error", "The backend fails with a cause no phone knows: the generic message, rightly.", (),
           Surface.PHONE, messages.GENERIC_PAIRING_FAILURE, messages.GENERIC_SETUP_FAILURE, _unknown_error),

@@ -239,13 +239,17 @@ class Story:
     legacy_text: str | None
     fixed_text: str | None
     play: Callable[[Play], PairingOutcome | None]
+    # The story plays with the real `codex app-server` behind the Mac too (`--daemon codex`), and under `legacy` it
+    # shows there what users reported. False only for a story no daemon takes part in.
+    on_real_daemon: bool = True
 
     def expected(self, profile: str) -> str | None:
         return self.legacy_text if profile == "legacy" else self.fixed_text
 
     def to_json(self) -> dict[str, Any]:
         return {"name": self.name, "summary": self.summary, "reports": list(self.reports),
-                "surface": self.surface.value, "legacy_text": self.legacy_text, "fixed_text": self.fixed_text}
+                "surface": self.surface.value, "legacy_text": self.legacy_text, "fixed_text": self.fixed_text,
+                "on_real_daemon": self.on_real_daemon}
 
 
 def reproduce(chosen: Story, *, profile: str = "fixed", daemon: str = "mock", out: Path,

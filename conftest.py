@@ -26,6 +26,7 @@ from steps.reporting import attach_world
 
 pytest_plugins = [
     "steps.accounts", "steps.desktop", "steps.phone", "steps.faults", "steps.session", "steps.remote_control_steps",
+    "steps.backend_faults", "steps.network_faults", "steps.time_faults", "steps.processes_faults",
     # The daemon features (features/daemon) run against `--daemon mock|codex`; the option and fixtures live here.
     "simulators.real.pytest_plugin",
     # Every report (Allure, JUnit XML, Cucumber JSON, the terminal) masks the secrets each test's fixtures held.

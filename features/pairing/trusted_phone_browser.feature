@@ -1,4 +1,4 @@
-@pairing @mfa
+@pairing @mfa @daemon
 Feature: A phone whose browser skips the authenticator cannot pair
   openai/codex#39959. Dana once signed in to ChatGPT on her phone and let its browser remember her device. When she
   scans the pairing code, the sign-in asks her only for her password: the browser is a trusted device, so the

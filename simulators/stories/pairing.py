@@ -114,7 +114,7 @@ STORIES = (
           "backend refuses to enroll it.", ("openai/codex#24328",), Surface.PHONE,
           messages.GENERIC_SETUP_FAILURE, _phone_error(ErrorCode.MFA_REQUIRED), _password_change),
     Story("mfa-required", "Codex on the Mac signs in from a remembered browser, without MFA; the backend refuses "
-          "remote control.", ("openai/codex#24046", "openai/codex#22714"), Surface.PHONE,
+          "remote control.", (), Surface.PHONE,
           messages.GENERIC_SETUP_FAILURE, _phone_error(ErrorCode.MFA_REQUIRED), _mfa_required),
     Story("trusted-phone-browser", "The phone's browser is remembered as a trusted device, skips the authenticator, "
           "and the backend refuses its claim.", ("openai/codex#39959",), Surface.PHONE,

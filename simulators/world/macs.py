@@ -261,9 +261,11 @@ class MacDriver:
 
     # -- the Mac's life ------------------------------------------------------------------------------------------
 
-    def offline(self) -> None:
-        """The Mac loses its internet connection: its desktop and daemon can no longer reach the backend."""
-        self._n.network.cut(self.label)
+    def offline(self, *, for_seconds: float | None = None) -> None:
+        """The Mac loses its internet connection: its desktop and daemon can no longer reach the backend. With
+        `for_seconds`, the connection comes back once that much time has passed on the world's clock; the daemon
+        then reconnects after its own retry delay."""
+        self._n.network.cut(self.label, for_seconds=for_seconds)
 
     def online(self) -> None:
         """The Mac is back online; returns once its daemon, if it wants connections, has connected again (after

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
@@ -199,6 +200,7 @@ class RemoteControlController:
         self.websocket_url = self.client.endpoints.websocket_url
         self.relay = RelayClient(app_server, ping_interval=ping_interval, pong_timeout=pong_timeout)
         self.log_lines: list[str] = []
+        self._logged = asyncio.Event()  # replaced by a fresh one at every line, after waking its waiters
         self._status = EnrollmentStatus.DISABLED
         self._environment_id: str | None = None
         self._desired = False
@@ -577,6 +579,22 @@ class RemoteControlController:
     def _log(self, line: str) -> None:
         self.log_lines.append(line)
         log.warning("%s", line)
+        logged, self._logged = self._logged, asyncio.Event()
+        logged.set()
+
+    async def wait_for_log(self, pattern: str, timeout: float = 10.0) -> str | None:
+        """The first log line matching the regular expression `pattern`, waiting (up to `timeout`) for the daemon to
+        write it: what it does after a dropped or refused socket happens on its own time, after its retry delay."""
+        compiled = re.compile(pattern)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while (found := next((line for line in self.log_lines if compiled.search(line)), None)) is None:
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return None
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._logged.wait(), remaining)
+        return found
 
     # -- server-token operations (pairing, clients) ----------------------------------------------------------
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -165,8 +164,7 @@ class MockDaemon:
         return list(self.controller.log_lines)
 
     async def wait_for_log(self, pattern: str) -> str | None:
-        # The mock logs as it acts, so what it will say has been said by the time a step asks.
-        return next((line for line in self.log_lines() if re.search(pattern, line)), None)
+        return await self.controller.wait_for_log(pattern)
 
     def doctor_lines(self, profile: Profile) -> list[str]:
         return run_doctor(self.home, profile=profile).lines()

@@ -23,6 +23,7 @@ from simulators.daemon.workspace import CommandRun
 from simulators.phone.app import COMMAND_APPROVAL, FILE_CHANGE_APPROVAL
 from simulators.protocol.pairing_link import parse_pairing_link
 from simulators.world.backend import BackendDriver
+from simulators.world.relay import RelayParty
 from simulators.world.daemons import MacDaemon, MacPlace, daemon_for
 from simulators.world.network import Network
 from simulators.world.people import People
@@ -154,6 +155,13 @@ class MacDriver:
 
     def wait_settled(self) -> str:
         self._n.runner.run(self._settle())
+        return self.status
+
+    def wait_connected(self) -> str:
+        """Until the daemon is connected to the relay again, after its own retries when a relay fault struck it (a
+        refused or dropped socket), and reports `connected`; the status it reports then."""
+        self._n.backend.relay.wait_reconnected(RelayParty.DAEMON)
+        self._n.runner.run(self.daemon.wait_connected())
         return self.status
 
     @property

@@ -10,20 +10,39 @@ from simulators.backend.relay import RelayHub
 from simulators.backend.relay_faults import CloseOrder, RelayParty
 from simulators.world.runner import Runner
 
+RECONNECT_TIMEOUT = 30.0
+
 
 class RelayDriver:
     def __init__(self, runner: Runner, hub: RelayHub) -> None:
         self._runner = runner
         self._hub = hub
+        # Where the relay's event log stood when a fault last struck each party: a reconnect is a connection after it.
+        self._struck: dict[RelayParty, int] = {}
+
+    def _strike(self, party: RelayParty) -> None:
+        self._struck[party] = self._runner.call(lambda: len(self._hub.events.events))
+
+    def wait_reconnected(self, party: RelayParty | str, timeout: float = RECONNECT_TIMEOUT) -> None:
+        """Until the party has opened a new socket since a fault last struck it (at once when none did). How long
+        that takes is the party's own retry delay: the real daemon backs off for seconds."""
+        chosen = RelayParty(party)
+        mark = self._struck.get(chosen)
+        if mark is None:
+            return
+        kind = "daemon_connected" if chosen is RelayParty.DAEMON else "phone_connected"
+        self._runner.run(self._hub.events.wait_event(kind, since=mark, timeout=timeout), timeout=timeout + 5)
 
     def refuse_upgrades(self, party: RelayParty | str, status: int, body: str = "", *, times: int = 1) -> None:
         """The party's next `times` WebSocket upgrades are answered with HTTP `status` and `body` instead of 101."""
+        self._strike(RelayParty(party))
         self._hub.faults.refuse_upgrades(RelayParty(party), status, body, times=times)
 
     def close_after(self, party: RelayParty | str, messages: int, code: int, reason: str = "") -> int:
         """The party's socket is closed with `code` once the relay has sent it `messages` more frames. With 0, every
         open socket of the party is closed now; returns how many were (0 when the close waits for frames)."""
         chosen = RelayParty(party)
+        self._strike(chosen)
         self._hub.faults.close_after(chosen, messages, code, reason)
         order: CloseOrder | None = self._runner.call(self._hub.faults.close_now, chosen)
         if order is None:
@@ -34,6 +53,7 @@ class RelayDriver:
         """Every open socket of the party loses its TCP connection, with no close frame; returns how many did, once
         the relay has seen them end. The party finds out the way it would in life (a read fails, a ping times
         out) and reconnects on its own."""
+        self._strike(RelayParty(party))
         return self._runner.run(self._hub.drop(RelayParty(party)))
 
     def delay(self, party: RelayParty | str, seconds: float) -> None:

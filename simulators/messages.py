@@ -34,6 +34,9 @@ PHONE_SCREENS: dict[str, ScreenCopy] = {
     "approval_command": ScreenCopy("Approve command?", "Codex wants to run `{command}` in {cwd}.", ("Approve", "Decline")),
     "approval_file_change": ScreenCopy("Approve file change?", "Codex wants to change {path}.", ("Approve", "Decline")),
     "approval_sent": ScreenCopy("Decision sent", "{decision_text}", ("Done",)),
+    # A paired phone whose Mac is not connected waits for it. Today's app waits on this screen however long the Mac
+    # stays errored (openai/codex#27167, #24046, #23289, #22715); with the fix it waits only while no cause is known.
+    "waiting_for_host": ScreenCopy("Waiting for desktop", "Waiting for computer response", ()),
 }
 
 DECISION_TEXT: dict[str, str] = {

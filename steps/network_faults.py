@@ -103,9 +103,11 @@ def daemon_logs(world: World, line: str) -> None:
     assert found is not None, f"the daemon logged: {world.mac().daemon_log()}"
 
 
-@then(parsers.re(quotes_copy(rf'{PRONOUN} phone still shows "(?P<copy_title>[^"]+)" and says "(?P<copy_body>[^"]+)"')))
-def phone_still_shows(world: World, ctx: ScenarioContext, copy_title: str, copy_body: str) -> None:
-    screen = world.phone(ctx.last_phone()).view().screen
+@then(parsers.re(quotes_copy(
+    rf'{PRONOUN} phone (?:still shows|ends up showing) "(?P<copy_title>[^"]+)" and says "(?P<copy_body>[^"]+)"'
+)))
+def phone_ends_up_showing(world: World, ctx: ScenarioContext, copy_title: str, copy_body: str) -> None:
+    screen = world.phone(ctx.last_phone()).wait_for_screen(copy_title, copy_body)
     assert (screen["title"], screen["body"]) == (copy_title, copy_body), screen
 
 
@@ -137,3 +139,9 @@ def backend_enrolled_again(world: World) -> None:
     world.mac().wait_connected()
     answered = _answers(world, ENROLL_PATH)
     assert answered.count(200) >= 2, f"enrollments answered: {answered}; renewals: {_answers(world, REFRESH_PATH)}"
+
+
+@then(parsers.re(rf"{PRONOUN} phone carries on with {PRONOUN} Mac"))
+def phone_live_again(world: World, ctx: ScenarioContext) -> None:
+    phone = world.phone(ctx.last_phone())
+    assert phone.wait_live(), f"the phone is still on {phone.view().screen}"

@@ -256,6 +256,7 @@ class RelayHub:
         refuse: Callable[[HandshakeRefused, web.Request], web.Response] | None = None,
         check_enrollment: Callable[[ServerEnrollment], None] | None = None,
         check_client: Callable[[Client], None] | None = None,
+        host_reason: Callable[[str], str | None] | None = None,
     ) -> None:
         self.store = store
         self.clock = clock
@@ -268,6 +269,8 @@ class RelayHub:
         self._check_enrollment = check_enrollment or (lambda _e: None)
         # The same for a phone whose user changed password since it claimed.
         self._check_client = check_client or (lambda _c: None)
+        # Why an environment's daemon is not here, when the owner knows (a typed code), for the phones waiting on it.
+        self._host_reason = host_reason or (lambda _environment_id: None)
         # A fault: this many of the next messages to phones arrive cut short (`garble_next_phone_messages`).
         self.garbled_phone_messages = 0
         # Faults against one party's sockets: refused upgrades, closes, delays, unanswered pings.
@@ -596,8 +599,18 @@ class RelayHub:
         return True
 
     def _host_status(self, env: _EnvironmentRelay, status: str) -> None:
+        frame: dict[str, Any] = {"type": "host_status", "status": status}
+        reason = self._host_reason(env.environment_id) if status == "offline" else None
+        if reason is not None:
+            frame["reason"] = reason
         for phone in env.phones.values():
-            phone.socket.send({"type": "host_status", "status": status})
+            phone.socket.send(frame)
+
+    def host_reason_changed(self, environment_id: str) -> None:
+        """The owner learnt why this environment's daemon is away: phones connected to it hear it at once."""
+        env = self._envs.get(environment_id)
+        if env is not None and env.daemon is None and env.phones:
+            self._host_status(env, "offline")
 
     def _violation(self, env: _EnvironmentRelay | None, side: str, message: str, client_id: str | None = None) -> None:
         log.info("relay protocol violation from %s: %s", side, message)
@@ -638,6 +651,8 @@ class RelayHub:
                 "environmentId": client.environment_id,
                 "serverName": environment.server_name,
                 "hostStatus": "online" if env.daemon is not None else "offline",
+                **({} if env.daemon is not None or (reason := self._host_reason(env.environment_id)) is None
+                   else {"hostReason": reason}),
             })
             self.events.emit(RelayEvent("phone_connected", env.environment_id, client.client_id,
                                         {"stream_id": phone.stream_id}))

@@ -23,10 +23,10 @@ from simulators.daemon.workspace import CommandRun
 from simulators.phone.app import COMMAND_APPROVAL, FILE_CHANGE_APPROVAL
 from simulators.protocol.pairing_link import parse_pairing_link
 from simulators.world.backend import BackendDriver
-from simulators.world.relay import RelayParty
 from simulators.world.daemons import MacDaemon, MacPlace, daemon_for
 from simulators.world.network import Network
 from simulators.world.people import People
+from simulators.world.relay import RelayParty
 from simulators.world.runner import Runner
 
 PERSONAL = "Personal"

@@ -89,6 +89,27 @@ def party_offline_for(world: World, party: str, duration: str) -> None:
         world.network.cut(PHONES, for_seconds=seconds_of(duration))
 
 
+@given(parsers.re(
+    r"Codex on (?P<name>\w+)'s Mac inherited (?P<variable>HTTP_PROXY|HTTPS_PROXY|ALL_PROXY|http_proxy|https_proxy|"
+    rf"all_proxy) from {PRONOUN} shell, pointing at a proxy that (?P<does>breaks WebSocket upgrades|carries everything)"
+))
+def mac_goes_through_proxy(world: World, variable: str, does: str) -> None:
+    world.mac().go_through_proxy(variable, breaks_websocket_upgrades=does == "breaks WebSocket upgrades")
+
+
+@then(parsers.re(rf"the proxy carried {PRONOUN} Mac's enrollment and refused its relay connection"))
+def proxy_carried_and_refused(world: World) -> None:
+    proxy = world.network.proxy()
+    assert proxy.wait_for_request(r"^POST \S+/wham/remote/control/server/(?:enroll|refresh) forwarded$"), proxy.requests
+    assert proxy.wait_for_request(r"^CONNECT \S+ refused 403$"), proxy.requests
+
+
+@then(parsers.re(rf"the proxy carried {PRONOUN} Mac's relay connection"))
+def proxy_carried_relay(world: World) -> None:
+    proxy = world.network.proxy()
+    assert proxy.wait_for_request(r"^CONNECT \S+ forwarded$"), proxy.requests
+
+
 # ------------------------------------------------------------------------------------------------------ what they did
 
 

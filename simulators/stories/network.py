@@ -54,6 +54,21 @@ def _server_token_refused(play: Play) -> PairingOutcome:
     return outcome
 
 
+def _proxy_breaks_websocket(play: Play) -> None:
+    world = play.world
+    world.people.create(PERSON, mfa=True)
+    world.mac().sign_in(PERSON, remember_device=True)
+    proxy = world.mac().go_through_proxy("HTTP_PROXY", breaks_websocket_upgrades=True)
+    play.note(f"{PERSON}'s shell sets HTTP_PROXY to a local proxy ({proxy}) that does not let WebSocket connections "
+              "through; Codex on her Mac inherits it.")
+    world.mac().allow_connections(True)
+    refused = world.network.proxy().wait_for_request(r"^CONNECT \S+ refused 403$")
+    play.note(f'She turns on "{messages.DESKTOP_ALLOW_CONNECTIONS}". The enrollment passes through the proxy; the '
+              "relay connection does not.", f"Proxy    {refused}", *play.enrollment(), play.mac())
+    play.record(Surface.DESKTOP, world.mac().connections_text)
+    return None
+
+
 STORIES: tuple[Story, ...] = (
     Story("phone-waits-for-errored-mac", "The phone is open on the Mac when the Mac can no longer enroll: today it "
           "waits for the Mac however long; with the fix it names the Mac's cause.",
@@ -62,4 +77,8 @@ STORIES: tuple[Story, ...] = (
     Story("server-token-refused", "The relay refuses the Mac's server token: the daemon renews it before it "
           "reconnects, as the real daemon does, in both profiles.", (), Surface.DAEMON_LOG,
           TOKEN_REFUSED_LINE, TOKEN_REFUSED_LINE, _server_token_refused),
+    Story("proxy-breaks-websocket", "Codex on the Mac inherited HTTP_PROXY from the shell; the proxy carries the "
+          "enrollment but refuses the relay's WebSocket, so remote control stays errored.", ("openai/codex#41549",),
+          Surface.DESKTOP, messages.DESKTOP_STATUS["errored"], messages.DESKTOP_PROXY_REFUSED,
+          _proxy_breaks_websocket),
 )

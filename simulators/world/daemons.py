@@ -86,6 +86,8 @@ class MacDaemon(Protocol):
 
     async def after_relay_revoked(self) -> None: ...
 
+    async def inherit_environment(self, variables: dict[str, str]) -> None: ...
+
     async def wait_acted_on(self, item_id: str) -> None: ...
 
     async def wait_connected(self) -> None: ...
@@ -175,6 +177,9 @@ class MockDaemon:
     async def after_relay_revoked(self) -> None:
         return None  # the mock settles as it learns, nothing more to wait for
 
+    async def inherit_environment(self, variables: dict[str, str]) -> None:
+        await self.controller.inherit_environment(variables)
+
     async def wait_acted_on(self, item_id: str) -> None:
         await asyncio.wait_for(self.threads.wait_item_settled(item_id), ACTED_ON_TIMEOUT)
 
@@ -243,6 +248,11 @@ class RealDaemon:
 
     async def cli_status(self) -> tuple[int | None, str]:
         return await self.controller.cli_status()
+
+    async def inherit_environment(self, variables: dict[str, str]) -> None:
+        # A process inherits its environment when it starts: start the daemon again with these variables.
+        self.controller.environment.update(variables)
+        await self.controller.restart()
 
     async def after_relay_revoked(self) -> None:
         # The real daemon reconnects after its backoff (about 3 s) and is refused: wait for it to say so.

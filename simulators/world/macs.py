@@ -18,6 +18,7 @@ import pyotp
 from simulators.daemon.desktop import DesktopApp, QrShown, Remediation
 from simulators.daemon.doctor import run_doctor
 from simulators.daemon.profiles import Profile
+from simulators.daemon.proxies import PROXY_VARIABLES
 from simulators.daemon.threads import ThreadService
 from simulators.daemon.workspace import CommandRun
 from simulators.phone.app import COMMAND_APPROVAL, FILE_CHANGE_APPROVAL
@@ -281,6 +282,19 @@ class MacDriver:
         self._n.network.restore(self.label)
         if self.daemon.controller.enabled:
             self._n.runner.run(self.daemon.wait_connected())
+
+    def go_through_proxy(self, variable: str = "HTTP_PROXY", *, breaks_websocket_upgrades: bool = True) -> str:
+        """Codex on the Mac is started again from a shell that sets `variable` to the world's HTTP proxy (a real
+        proxy process), which breaks WebSocket upgrades or carries them; returns the proxy's URL once the daemon has
+        settled. Each daemon then goes through the proxy as its code decides (the real one: `HTTP_PROXY` carries its
+        `http://` calls and its `ws://` relay socket, openai/codex#41549)."""
+        if variable not in PROXY_VARIABLES:
+            raise ValueError(f"{variable} is not a proxy variable (one of {', '.join(PROXY_VARIABLES)})")
+        proxy = self._n.network.proxy()
+        proxy.break_websocket_upgrades(breaks_websocket_upgrades)
+        self._n.runner.run(self.daemon.inherit_environment({variable: proxy.url}))
+        self.wait_settled()
+        return proxy.url
 
     def quit_codex(self) -> None:
         """The person quits Codex: the desktop app and its daemon exit, and the backend sees the daemon's relay

@@ -8,9 +8,12 @@ alone, met by the party's real client code.
 
 from __future__ import annotations
 
+import asyncio
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from simulators.network import LoopbackForwarder
+from simulators.network_proxy import HttpProxy
 from simulators.world.runner import Runner
 from simulators.world.time import WorldTime
 
@@ -18,12 +21,14 @@ PHONES = "phones"
 
 
 class Network:
-    def __init__(self, runner: Runner, backend_url: str, time: WorldTime) -> None:
+    def __init__(self, runner: Runner, backend_url: str, time: WorldTime, root: Path) -> None:
         parts = urlsplit(backend_url)
         if parts.hostname is None or parts.port is None:
             raise ValueError(f"the backend's address names no host and port: {backend_url!r}")
         self._runner = runner
         self._time = time
+        self._root = root
+        self._proxy: HttpProxy | None = None
         self._target = (parts.hostname, parts.port)
         self._paths: dict[str, LoopbackForwarder] = {}
 
@@ -54,6 +59,16 @@ class Network:
         """The party is back online, on the same address."""
         self._runner.run(self.path(party).restore())
 
+    def proxy(self) -> HttpProxy:
+        """The HTTP proxy of this world (a real proxy.py process on 127.0.0.1), started on first use. A party that
+        goes through it reaches the backend as `party → proxy → party's path → backend`."""
+        if self._proxy is None:
+            self._proxy = HttpProxy(self._root / "proxy-control").start()
+        return self._proxy
+
     async def close(self) -> None:
         for path in self._paths.values():
             await path.close()
+        proxy, self._proxy = self._proxy, None
+        if proxy is not None:
+            await asyncio.to_thread(proxy.stop)

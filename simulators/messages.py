@@ -34,6 +34,9 @@ PHONE_SCREENS: dict[str, ScreenCopy] = {
     "approval_command": ScreenCopy("Approve command?", "Codex wants to run `{command}` in {cwd}.", ("Approve", "Decline")),
     "approval_file_change": ScreenCopy("Approve file change?", "Codex wants to change {path}.", ("Approve", "Decline")),
     "approval_sent": ScreenCopy("Decision sent", "{decision_text}", ("Done",)),
+    # A paired phone whose Mac is not connected waits for it. Today's app waits on this screen however long the Mac
+    # stays errored (openai/codex#27167, #24046, #23289, #22715); with the fix it waits only while no cause is known.
+    "waiting_for_host": ScreenCopy("Waiting for desktop", "Waiting for computer response", ()),
 }
 
 DECISION_TEXT: dict[str, str] = {
@@ -210,6 +213,14 @@ DESKTOP_BLOCKED: dict[ErrorCode, str] = {
 }
 
 
+# The daemon inherited HTTP_PROXY and the proxy refuses the relay's WebSocket (openai/codex#41549).
+DESKTOP_PROXY_REFUSED = (
+    "Codex can't reach remote control through the HTTP proxy it was started with: the proxy refuses WebSocket "
+    "connections. Turn off HTTP_PROXY for Codex, or allow WebSocket connections through the proxy, then turn Allow "
+    "other devices to connect off and on."
+)
+
+
 @dataclass(frozen=True)
 class DoctorCopy:
     reason: str
@@ -305,6 +316,7 @@ def catalogue() -> dict[str, str]:
         entries[f"desktop.status.{state}"] = text
     for code, text in DESKTOP_BLOCKED.items():
         entries[f"desktop.blocked.{code.value}"] = text
+    entries["desktop.proxy_refused"] = DESKTOP_PROXY_REFUSED
     entries["cli.remote_control.errored"] = CLI_REMOTE_CONTROL_ERRORED
     for key, value in globals().items():
         if key.startswith("DOCTOR_") and isinstance(value, str):

@@ -70,7 +70,9 @@ def machine_in(state: PhoneState, clock: FrozenClock | None = None) -> PhoneMach
     if state is S.FAILED:
         machine.fail(ErrorCode.HOST_OFFLINE)
         return machine
-    for event in HAPPY_PATH:
+    # A paired phone waits for its Mac after it was live: the happy path, then the Mac leaves the relay.
+    path = [*HAPPY_PATH, E.HOST_WENT_OFFLINE] if state is S.WAITING_FOR_HOST else HAPPY_PATH
+    for event in path:
         if machine.state is state:
             break
         apply(machine, event)
@@ -329,3 +331,10 @@ def test_any_event_sequence_keeps_the_machine_consistent(events: list[PhoneEvent
         assert earlier.to_state is later.from_state
     if machine.transitions:
         assert machine.transitions[-1].to_state is machine.state
+
+
+def test_a_live_phone_waits_for_its_mac_and_carries_on_when_it_is_back() -> None:
+    machine = machine_in(S.WAITING_FOR_HOST)
+    assert (machine.screen.title, machine.screen.body) == ("Waiting for desktop", "Waiting for computer response")
+    assert apply(machine, E.HOST_BACK) is S.LIVE
+    assert machine.is_live

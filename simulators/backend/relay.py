@@ -34,6 +34,7 @@ from simulators.backend.environments import (
     ServerEnrollment,
     Unauthorized,
 )
+from simulators.backend.relay_faults import CloseOrder, RelayFaults, RelayParty
 from simulators.clock import Clock
 from simulators.protocol import relay as rp
 from simulators.protocol.device_key import (
@@ -137,10 +138,13 @@ class EventLog:
 class _Socket:
     """One WebSocket plus the writer task that owns its outgoing side."""
 
-    def __init__(self, ws: web.WebSocketResponse, request: web.Request, delay: Callable[[], float]) -> None:
+    def __init__(self, ws: web.WebSocketResponse, request: web.Request, delay: Callable[[], float],
+                 sent: Callable[[], CloseOrder | None] = lambda: None) -> None:
         self.ws = ws
         self.request = request
         self._delay = delay
+        # Told of every frame written; a close order it returns ends the socket there (a `close_after` fault).
+        self._sent = sent
         self._queue: asyncio.Queue[str | tuple[int, str] | None] = asyncio.Queue()
         self._writer = asyncio.get_running_loop().create_task(self._write())
 
@@ -164,6 +168,10 @@ class _Socket:
                 if delay > 0:
                     await asyncio.sleep(delay)  # a delivery-delay fault, not a wait for state
                 await self.ws.send_str(item)
+                order = self._sent()
+                if order is not None:
+                    await self.ws.close(code=order.code, message=order.reason.encode())
+                    return
             except (ConnectionError, RuntimeError):
                 return
 
@@ -248,6 +256,7 @@ class RelayHub:
         refuse: Callable[[HandshakeRefused, web.Request], web.Response] | None = None,
         check_enrollment: Callable[[ServerEnrollment], None] | None = None,
         check_client: Callable[[Client], None] | None = None,
+        host_reason: Callable[[str], str | None] | None = None,
     ) -> None:
         self.store = store
         self.clock = clock
@@ -260,8 +269,12 @@ class RelayHub:
         self._check_enrollment = check_enrollment or (lambda _e: None)
         # The same for a phone whose user changed password since it claimed.
         self._check_client = check_client or (lambda _c: None)
+        # Why an environment's daemon is not here, when the owner knows (a typed code), for the phones waiting on it.
+        self._host_reason = host_reason or (lambda _environment_id: None)
         # A fault: this many of the next messages to phones arrive cut short (`garble_next_phone_messages`).
         self.garbled_phone_messages = 0
+        # Faults against one party's sockets: refused upgrades, closes, delays, unanswered pings.
+        self.faults = RelayFaults()
         self._envs: dict[str, _EnvironmentRelay] = {}
 
     # ---- state queries (in-process test control)
@@ -343,6 +356,51 @@ class RelayHub:
             socket.close_later(code, reason)
         await asyncio.gather(*(s.closed() for s in sockets), return_exceptions=True)
 
+    def _sockets_of(self, party: RelayParty) -> list[_Socket]:
+        if party is RelayParty.DAEMON:
+            return [env.daemon.socket for env in self._envs.values() if env.daemon is not None]
+        return [phone.socket for env in self._envs.values() for phone in env.phones.values()]
+
+    async def drop(self, party: RelayParty) -> int:
+        """Cut the TCP connection of every open socket of `party`, with no close frame, as a network failure
+        would; returns how many there were, once the relay has seen each one end."""
+        sockets = self._sockets_of(party)
+        for socket in sockets:
+            socket.abort()
+        await asyncio.gather(*(socket.closed() for socket in sockets), return_exceptions=True)
+        return len(sockets)
+
+    async def close_party_now(self, party: RelayParty, order: CloseOrder) -> int:
+        """Close every open socket of `party` with `order`'s code and reason; returns how many there were."""
+        sockets = self._sockets_of(party)
+        for socket in sockets:
+            socket.close_later(order.code, order.reason)
+        await asyncio.gather(*(socket.closed() for socket in sockets), return_exceptions=True)
+        return len(sockets)
+
+    def _new_socket(self, ws: web.WebSocketResponse, request: web.Request, party: RelayParty) -> _Socket:
+        return _Socket(ws, request, lambda: self.delivery_delay + self.faults.delay_for(party),
+                       lambda: self.faults.frame_sent(party))
+
+    async def _control_frame(self, ws: web.WebSocketResponse, party: RelayParty, msg: Any) -> bool:
+        """A ping (answered unless the party's pings go unanswered) or a pong; False for anything else. The
+        relay answers pings itself (autoping off) so that a fault can keep it from answering."""
+        if msg.type == WSMsgType.PING:
+            if self.faults.answers_pings(party):
+                with contextlib.suppress(ConnectionError, RuntimeError):
+                    await ws.pong(msg.data)
+            else:
+                self.events.emit(RelayEvent("ping_unanswered", detail={"party": str(party)}))
+            return True
+        return msg.type == WSMsgType.PONG
+
+    def _refused_by_fault(self, party: RelayParty) -> web.Response | None:
+        refusal = self.faults.take_refusal(party)
+        if refusal is None:
+            return None
+        self.events.emit(RelayEvent(f"{party}_refused", detail={"status": refusal.status, "fault": True}))
+        return web.Response(status=refusal.status, text=refusal.body)
+
     async def ping_daemon(self, environment_id: str, client_id: str, stream_id: str,
                           timeout: float = 10.0) -> RelayEvent:
         """Send a relay `ping` for one stream and return the daemon's `pong` (as its event)."""
@@ -357,15 +415,18 @@ class RelayHub:
     # ---- daemon socket
 
     async def handle_daemon(self, request: web.Request) -> web.StreamResponse:
+        faulted = self._refused_by_fault(RelayParty.DAEMON)
+        if faulted is not None:
+            return faulted
         try:
             enrollment, handshake = self._daemon_handshake(request)
         except HandshakeRefused as refused:
             self.events.emit(RelayEvent("daemon_refused", detail={"status": refused.status, "code": str(refused.code)}))
             return self._refuse(refused, request)
-        ws = web.WebSocketResponse(max_msg_size=self.max_frame_bytes, autoping=True)
+        ws = web.WebSocketResponse(max_msg_size=self.max_frame_bytes, autoping=False)
         await ws.prepare(request)
         env = self._env(enrollment.environment_id)
-        socket = _Socket(ws, request, lambda: self.delivery_delay)
+        socket = self._new_socket(ws, request, RelayParty.DAEMON)
         daemon = _Daemon(socket, enrollment, handshake.server_name)
         previous = env.daemon
         # Replay first, then register: both without awaiting, so nothing new can overtake the replay.
@@ -387,6 +448,8 @@ class RelayHub:
                     self._from_daemon(env, msg.data)
                 elif msg.type == WSMsgType.BINARY:
                     self._violation(env, "daemon", "binary frame dropped")
+                elif await self._control_frame(ws, RelayParty.DAEMON, msg):
+                    continue
                 else:
                     if msg.type == WSMsgType.CLOSE and isinstance(msg.extra, str):
                         close_reason = msg.extra
@@ -536,8 +599,18 @@ class RelayHub:
         return True
 
     def _host_status(self, env: _EnvironmentRelay, status: str) -> None:
+        frame: dict[str, Any] = {"type": "host_status", "status": status}
+        reason = self._host_reason(env.environment_id) if status == "offline" else None
+        if reason is not None:
+            frame["reason"] = reason
         for phone in env.phones.values():
-            phone.socket.send({"type": "host_status", "status": status})
+            phone.socket.send(frame)
+
+    def host_reason_changed(self, environment_id: str) -> None:
+        """The owner learnt why this environment's daemon is away: phones connected to it hear it at once."""
+        env = self._envs.get(environment_id)
+        if env is not None and env.daemon is None and env.phones:
+            self._host_status(env, "offline")
 
     def _violation(self, env: _EnvironmentRelay | None, side: str, message: str, client_id: str | None = None) -> None:
         log.info("relay protocol violation from %s: %s", side, message)
@@ -547,14 +620,17 @@ class RelayHub:
     # ---- phone socket
 
     async def handle_phone(self, request: web.Request) -> web.StreamResponse:
+        faulted = self._refused_by_fault(RelayParty.PHONE)
+        if faulted is not None:
+            return faulted
         try:
             client = self._phone_handshake(request)
         except HandshakeRefused as refused:
             self.events.emit(RelayEvent("phone_refused", detail={"status": refused.status, "code": str(refused.code)}))
             return self._refuse(refused, request)
-        ws = web.WebSocketResponse(max_msg_size=self.max_frame_bytes, autoping=True)
+        ws = web.WebSocketResponse(max_msg_size=self.max_frame_bytes, autoping=False)
         await ws.prepare(request)
-        socket = _Socket(ws, request, lambda: self.delivery_delay)
+        socket = self._new_socket(ws, request, RelayParty.PHONE)
         phone: _Phone | None = None
         env: _EnvironmentRelay | None = None
         try:
@@ -575,6 +651,8 @@ class RelayHub:
                 "environmentId": client.environment_id,
                 "serverName": environment.server_name,
                 "hostStatus": "online" if env.daemon is not None else "offline",
+                **({} if env.daemon is not None or (reason := self._host_reason(env.environment_id)) is None
+                   else {"hostReason": reason}),
             })
             self.events.emit(RelayEvent("phone_connected", env.environment_id, client.client_id,
                                         {"stream_id": phone.stream_id}))
@@ -584,6 +662,8 @@ class RelayHub:
                     self._from_phone(env, phone, msg.data)
                 elif msg.type == WSMsgType.BINARY:
                     self._phone_error(phone, ErrorCode.PROTOCOL_VIOLATION, "binary frames are not accepted")
+                elif await self._control_frame(ws, RelayParty.PHONE, msg):
+                    continue
                 else:
                     break
         finally:
@@ -624,7 +704,9 @@ class RelayHub:
         )
         socket.send(challenge.to_json())
         try:
-            msg = await asyncio.wait_for(socket.ws.receive(), self.device_proof_timeout)
+            async with asyncio.timeout(self.device_proof_timeout):
+                while await self._control_frame(socket.ws, RelayParty.PHONE, msg := await socket.ws.receive()):
+                    pass
         except TimeoutError:
             self.events.emit(RelayEvent("device_proof_timeout", client.environment_id, client.client_id))
             socket.close_later(CLOSE_PROOF_TIMEOUT, "device proof timeout")

@@ -185,7 +185,7 @@ class RemoteControlService:
         self.relay = RelayHub(
             self.store, clock, events=self.events, device_proof_timeout=device_proof_timeout,
             refuse=self._refusal_response, check_enrollment=self._check_credentials,
-            check_client=self._check_client_credentials,
+            check_client=self._check_client_credentials, host_reason=self._host_reason,
         )
         self.credentials_poll_interval = credentials_poll_interval
         self._faults: list[_PendingFault] = []
@@ -368,7 +368,7 @@ class RemoteControlService:
         elif not account.region.remote_control_available:
             refusal = ErrorCode.REGION_UNAVAILABLE
         if refusal is not None:
-            self.store.record_refusal(workspace_id, installation_id, refusal)
+            self._record_refusal(workspace_id, installation_id, refusal)
             self.events.emit(RelayEvent("enroll_refused", detail={"code": str(refusal),
                                                                   "installation_id": installation_id}))
             raise ApiError(403, refusal)
@@ -406,8 +406,8 @@ class RemoteControlService:
             # without MFA cannot keep (or renew) its enrollment, exactly as it could not enroll.
             with contextlib.suppress(RemoteControlError):
                 enrollment = self.store.enrollment(refresh.server_id)
-                self.store.record_refusal(enrollment.chatgpt_account_id, refresh.installation_id,
-                                          ErrorCode.MFA_REQUIRED)
+                self._record_refusal(enrollment.chatgpt_account_id, refresh.installation_id,
+                                     ErrorCode.MFA_REQUIRED)
             raise ApiError(403, ErrorCode.MFA_REQUIRED)
         enrollment = self.store.refresh(refresh.server_id, refresh.installation_id, claims.auth.chatgpt_user_id)
         return web.json_response(self._enrollment_body(enrollment))
@@ -656,6 +656,23 @@ class RemoteControlService:
         if fault.remaining <= 0:
             self._faults.pop(0)
         return fault
+
+    def _record_refusal(self, chatgpt_account_id: str, installation_id: str, code: ErrorCode) -> None:
+        """Remember why the Mac cannot enroll, and tell the phones paired with it (they are waiting for it)."""
+        self.store.record_refusal(chatgpt_account_id, installation_id, code)
+        environment = self.store.environment_for(chatgpt_account_id, installation_id)
+        if environment is not None:
+            self.relay.host_reason_changed(environment.environment_id)
+
+    def _host_reason(self, environment_id: str) -> str | None:
+        """[P] Why a Mac is not on the relay, as far as the backend knows: its last enrollment was refused for a
+        typed cause. Only the typed-error fix tells the phones; today's backend says only "offline"."""
+        if not self.typed_errors:
+            return None
+        with contextlib.suppress(RemoteControlError):
+            refusal = self.store.environment(environment_id).last_refusal
+            return None if refusal is None else str(refusal)
+        return None
 
     def garble_next_phone_messages(self, count: int = 1) -> None:
         """The relay cuts the next `count` messages it delivers to phones short, as a faulty proxy would."""

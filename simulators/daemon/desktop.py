@@ -397,6 +397,10 @@ class DesktopApp:
         reason = controller.status.blocked_reason
         if reason is not None and controller.behaviour.desktop_shows_remediation:
             return messages.DESKTOP_BLOCKED[reason]
+        # The real daemon does not say that its proxy refused the relay, so only the mock's controller can know.
+        proxy_refused = getattr(controller, "proxy_refusal", None) is not None
+        if proxy_refused and controller.status.wire_status == "errored" and controller.behaviour.desktop_shows_remediation:
+            return messages.DESKTOP_PROXY_REFUSED
         return messages.DESKTOP_STATUS[controller.status.wire_status]
 
     async def show_pairing_qr(self, path: Path) -> PairingScreen:

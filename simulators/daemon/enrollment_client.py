@@ -117,11 +117,14 @@ class EnrollmentClient:
         host: HostDescription,
         *,
         http: httpx.AsyncClient | None = None,
+        proxy: str | None = None,
     ) -> None:
         self.endpoints = rc.RemoteControlEndpoints.from_base(base_url)
         self.installation_id = installation_id
         self.host = host
-        self._http = http or httpx.AsyncClient(timeout=HTTP_TIMEOUT_SECONDS, verify=shared_ssl_context())
+        # The proxy comes from the daemon's own environment (`simulators.daemon.proxies`), never from this process's.
+        self._http = http or httpx.AsyncClient(timeout=HTTP_TIMEOUT_SECONDS, verify=shared_ssl_context(),
+                                               proxy=proxy, trust_env=False)
         self._owns_http = http is None
 
     async def aclose(self) -> None:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidProxyStatus, InvalidStatus
 
 from simulators.daemon.app_server import AppServer, AppServerConnection
 from simulators.protocol import relay as rp
@@ -53,7 +53,21 @@ class RelayClosed:
     opened: bool
 
 
-RelayOutcome = RelayRefused | RelayClosed
+@dataclass(frozen=True)
+class RelayProxyRefused:
+    """The proxy the daemon goes through refused the tunnel to the relay (`CONNECT` answered with `status`)."""
+
+    status: int
+    message: str
+
+
+RelayOutcome = RelayRefused | RelayClosed | RelayProxyRefused
+
+
+def proxy_refused_message(url: str, status: int) -> str:
+    """The real daemon's line for a refused tunnel (observed on 0.169.0, its tungstenite's wording)."""
+    return (f"failed to connect app-server remote control websocket `{url}`: URL error: Proxy connection failed: "
+            f"HTTP CONNECT failed with status {status}")
 
 
 class VirtualClient:
@@ -96,6 +110,8 @@ class RelayClient:
         open_timeout: float = OPEN_TIMEOUT_SECONDS,
     ) -> None:
         self.app_server = app_server
+        # The proxy the relay socket goes through (a CONNECT tunnel), from the daemon's environment; None: direct.
+        self.proxy: str | None = None
         self.ping_interval = ping_interval
         self.pong_timeout = pong_timeout
         self.open_timeout = open_timeout
@@ -130,7 +146,11 @@ class RelayClient:
                 open_timeout=self.open_timeout,
                 max_size=None,
                 compression=None,
+                proxy=self.proxy,
             )
+        except InvalidProxyStatus as exc:
+            status = exc.response.status_code
+            return RelayProxyRefused(status, proxy_refused_message(url, status))
         except InvalidStatus as exc:
             response = exc.response
             message = websocket_connect_failure_message(

@@ -17,6 +17,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
@@ -36,12 +38,14 @@ from simulators.daemon.enrollment_client import (
     RemoteControlUnreachable,
 )
 from simulators.daemon.profiles import Profile, ProfileBehaviour, behaviour
+from simulators.daemon.proxies import proxy_for
 from simulators.daemon.relay_client import (
     DISABLED_CLOSE_REASON,
     PING_INTERVAL_SECONDS,
     PONG_TIMEOUT_SECONDS,
     RelayClient,
     RelayClosed,
+    RelayProxyRefused,
     RelayRefused,
 )
 from simulators.daemon.store import DaemonStore, EnrollmentKey
@@ -190,15 +194,21 @@ class RemoteControlController:
         self.clock = clock or app_server.clock
         self.app_server_client_name = app_server_client_name
         self.retry_delays = retry_delays
+        self._base_url = base_url
+        self._host = host or HostDescription.detect(app_server.server_name)
+        # The variables the daemon inherited from the shell that started it; only the proxy ones matter here.
+        self.environment: dict[str, str] = dict(os.environ)
         self.client = EnrollmentClient(
-            base_url,
-            app_server.installation_id,
-            host or HostDescription.detect(app_server.server_name),
-            http=http,
+            base_url, app_server.installation_id, self._host, http=http,
+            proxy=proxy_for(base_url, self.environment),
         )
         self.websocket_url = self.client.endpoints.websocket_url
         self.relay = RelayClient(app_server, ping_interval=ping_interval, pong_timeout=pong_timeout)
+        self.relay.proxy = proxy_for(self.websocket_url, self.environment)
+        # The status of the tunnel the proxy last refused to the relay (None: no proxy refused one since).
+        self.proxy_refusal: int | None = None
         self.log_lines: list[str] = []
+        self._logged = asyncio.Event()  # replaced by a fresh one at every line, after waking its waiters
         self._status = EnrollmentStatus.DISABLED
         self._environment_id: str | None = None
         self._desired = False
@@ -323,6 +333,22 @@ class RemoteControlController:
         else:
             self._wake.set()
 
+    async def inherit_environment(self, variables: dict[str, str]) -> None:
+        """The daemon is started again from a shell with these variables (HTTP_PROXY, ...): its connections go the
+        way the new environment says, and remote control, if on, connects again through them."""
+        self.environment = {**os.environ, **variables}
+        desired = self._desired
+        if desired:
+            await self._stop_loop(reason="")
+        old, self.client = self.client, EnrollmentClient(
+            self._base_url, self.app_server.installation_id, self._host,
+            proxy=proxy_for(self._base_url, self.environment),
+        )
+        await old.aclose()
+        self.relay.proxy = proxy_for(self.websocket_url, self.environment)
+        if desired:
+            await self._begin()
+
     async def _begin(self) -> None:
         self._desired = True
         attempt = self._next_attempt()
@@ -389,6 +415,14 @@ class RemoteControlController:
             if isinstance(outcome, RelayRefused):
                 failures = await self._relay_refused(outcome, credential, failures)
                 continue
+            if isinstance(outcome, RelayProxyRefused):
+                # As the real daemon: the line, `errored`, and retries with backoff (the proxy may change its mind).
+                self._log(outcome.message)
+                self.proxy_refusal = outcome.status
+                await self._publish(EnrollmentStatus.ERRORED, self._environment_id)
+                await self._pause(failures + 1)
+                failures += 1
+                continue
             failures = 0 if outcome.opened else failures + 1
             await self._relay_closed(outcome, failures)
 
@@ -440,6 +474,7 @@ class RemoteControlController:
         self._wake.clear()
 
     async def _relay_opened(self) -> None:
+        self.proxy_refusal = None
         self.store.clear_enrollment_error()
         await self._publish(EnrollmentStatus.CONNECTED, self._environment_id)
 
@@ -577,6 +612,22 @@ class RemoteControlController:
     def _log(self, line: str) -> None:
         self.log_lines.append(line)
         log.warning("%s", line)
+        logged, self._logged = self._logged, asyncio.Event()
+        logged.set()
+
+    async def wait_for_log(self, pattern: str, timeout: float = 10.0) -> str | None:
+        """The first log line matching the regular expression `pattern`, waiting (up to `timeout`) for the daemon to
+        write it: what it does after a dropped or refused socket happens on its own time, after its retry delay."""
+        compiled = re.compile(pattern)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while (found := next((line for line in self.log_lines if compiled.search(line)), None)) is None:
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return None
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._logged.wait(), remaining)
+        return found
 
     # -- server-token operations (pairing, clients) ----------------------------------------------------------
 

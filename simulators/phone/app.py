@@ -10,6 +10,8 @@ All network calls are async (httpx, websockets); use `BlockingPhone` from synchr
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import inspect
 import os
 from collections.abc import Awaitable, Callable
@@ -193,6 +195,7 @@ class PhoneApp:
         self.failure_copy = failure_copy
         # The phone's browser keeps its cookies between sign-ins (and so what the issuer remembers about it).
         self.browser = Browser(timeout=timeout)
+        self._screen_shown = asyncio.Event()  # replaced by a fresh one at every screen, after waking its waiters
         self._current = self._new_session()
         self.hosts: dict[str, HostSession] = {}
         # The pages the browser showed in the last sign-in, in order (a page the issuer skipped is not there).
@@ -332,7 +335,8 @@ class PhoneApp:
         socket = await self._guard(PhoneSocket.open(
             link.backend_base_url, client_id=claimed.client_id, client_session_token=claimed.client_session_token,
             access_token=tokens.access_token, account_id=tokens.account_id, device_key=self.device_key,
-            trace=self.trace, timeout=self.timeout, on_close=lambda error: self._socket_lost(session, error)))
+            trace=self.trace, timeout=self.timeout, on_close=lambda error: self._socket_lost(session, error),
+            on_host_status=lambda status, reason: self._host_status(session, status, reason)))
         self.session.socket = socket
         self.machine.fire(PhoneEvent.SOCKET_OPENED)
         self.machine.fire(PhoneEvent.DEVICE_KEY_ACCEPTED)
@@ -363,6 +367,44 @@ class PhoneApp:
             self.machine.fire(PhoneEvent.LIVE_STATE_LOADED)
         self.machine.show_threads(len(self.session.threads))
         return len(self.session.threads)
+
+    def _host_status(self, session: HostSession, status: str, reason: str | None) -> None:
+        """The relay says the paired Mac left or came back while this phone is open. Without a cause the phone
+        waits for the Mac (today's app waits however long that takes); an app that names causes stops waiting when
+        the relay says why the Mac is gone, and shows what to do about it."""
+        machine = session.machine
+        if status == "online":
+            if machine.can(PhoneEvent.HOST_BACK):
+                machine.fire(PhoneEvent.HOST_BACK)
+            return
+        if reason is not None and self.failure_copy is FailureCopy.NAMES_CAUSE:
+            if machine.state in (PhoneState.LIVE, PhoneState.WAITING_FOR_HOST):
+                machine.fail(error_for_code(reason, reason).code, f"the relay says the Mac is offline: {reason}")
+            return
+        if machine.can(PhoneEvent.HOST_WENT_OFFLINE):
+            machine.fire(PhoneEvent.HOST_WENT_OFFLINE)
+
+    async def wait_for_screen(self, matches: Callable[[Screen], bool], timeout: float) -> Screen:
+        """The screen on top once it `matches`, or after `timeout` whatever is on top: what the relay already sent
+        may still be on its way when a person looks."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while not matches(self.screen):
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                break
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._screen_shown.wait(), remaining)
+        return self.screen
+
+    async def wait_live(self, timeout: float) -> bool:
+        """Whether the phone is live with its host again within `timeout` (it goes back to the screen it had)."""
+        await self.wait_for_screen(lambda _screen: self.machine.is_live, timeout)
+        return self.machine.is_live
+
+    def _shown(self, _screen: Screen) -> None:
+        shown, self._screen_shown = self._screen_shown, asyncio.Event()
+        shown.set()
 
     def _socket_lost(self, session: HostSession, error: PairsimError) -> None:
         """The relay ended a socket this phone did not close. A revoked credential or a rejected device is the
@@ -531,7 +573,7 @@ class PhoneApp:
     # ----------------------------------------------------------------------------------------- internals
 
     def _new_session(self) -> HostSession:
-        return HostSession(PhoneMachine(self.clock, failure_copy=self.failure_copy))
+        return HostSession(PhoneMachine(self.clock, failure_copy=self.failure_copy, on_screen=self._shown))
 
     def _start_new_session(self) -> None:
         self._current = self._new_session()

@@ -16,6 +16,7 @@ socket after the claim goes back to `claimed`, so the phone can reconnect withou
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -42,6 +43,7 @@ class PhoneState(StrEnum):
     DEVICE_PROVEN = "device_proven"
     INITIALIZED = "initialized"
     LIVE = "live"
+    WAITING_FOR_HOST = "waiting_for_host"
     FAILED = "failed"
 
 
@@ -62,6 +64,8 @@ class PhoneEvent(StrEnum):
     LIVE_STATE_LOADED = "live_state_loaded"
     CREDENTIALS_RESTORED = "credentials_restored"
     CONNECTION_LOST = "connection_lost"
+    HOST_WENT_OFFLINE = "host_went_offline"
+    HOST_BACK = "host_back"
     FAILURE = "failure"
     RESTART = "restart"
 
@@ -70,7 +74,7 @@ S = PhoneState
 E = PhoneEvent
 
 _SIGN_IN_PAGES = (S.SIGNING_IN, S.MFA_CHALLENGE, S.CHOOSING_WORKSPACE, S.CONSENTING)
-_CONNECTED = (S.SOCKET_OPEN, S.DEVICE_PROVEN, S.INITIALIZED, S.LIVE)
+_CONNECTED = (S.SOCKET_OPEN, S.DEVICE_PROVEN, S.INITIALIZED, S.LIVE, S.WAITING_FOR_HOST)
 
 # (from, event) → to. FAILURE is handled apart: it is legal from every state but FAILED.
 TRANSITIONS: dict[tuple[PhoneState, PhoneEvent], PhoneState] = {
@@ -94,6 +98,9 @@ TRANSITIONS: dict[tuple[PhoneState, PhoneEvent], PhoneState] = {
     (S.DEVICE_PROVEN, E.SESSION_INITIALIZED): S.INITIALIZED,
     (S.INITIALIZED, E.LIVE_STATE_LOADED): S.LIVE,
     **{(state, E.CONNECTION_LOST): S.CLAIMED for state in _CONNECTED},
+    # The relay says the paired Mac is gone (its daemon left the relay) while the phone is open, and back.
+    (S.LIVE, E.HOST_WENT_OFFLINE): S.WAITING_FOR_HOST,
+    (S.WAITING_FOR_HOST, E.HOST_BACK): S.LIVE,
     # The app starts with a host's stored credentials (from its own storage or a device backup): it has claimed
     # before and reconnects without scanning.
     (S.IDLE, E.CREDENTIALS_RESTORED): S.CLAIMED,
@@ -118,6 +125,7 @@ STATE_SCREENS: dict[PhoneState, str] = {
     S.DEVICE_PROVEN: "securing",
     S.INITIALIZED: "securing",
     S.LIVE: "paired",
+    S.WAITING_FOR_HOST: "waiting_for_host",
 }
 
 
@@ -151,8 +159,11 @@ class ShownScreen:
 
 
 class PhoneMachine:
-    def __init__(self, clock: Clock, *, failure_copy: FailureCopy = FailureCopy.NAMES_CAUSE) -> None:
+    def __init__(self, clock: Clock, *, failure_copy: FailureCopy = FailureCopy.NAMES_CAUSE,
+                 on_screen: Callable[[Screen], None] | None = None) -> None:
         self._clock = clock
+        # Told of every screen shown, so an app can let whoever waits for a screen know (no I/O here).
+        self._on_screen = on_screen
         self.failure_copy = failure_copy
         self.state = PhoneState.IDLE
         self.failed_in: PhoneState | None = None
@@ -259,6 +270,8 @@ class PhoneMachine:
 
     def _show(self, screen: Screen) -> None:
         self.screens.append(ShownScreen(screen, self._clock.now()))
+        if self._on_screen is not None:
+            self._on_screen(screen)
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -130,9 +130,11 @@ class PhoneSocket:
 
     def __init__(self, ws: ClientConnection, *, trace: Trace, device_key: DeviceKey, client_id: str,
                  target_origin: str, timeout: float,
-                 on_close: Callable[[PairsimError], None] | None = None) -> None:
+                 on_close: Callable[[PairsimError], None] | None = None,
+                 on_host_status: Callable[[str, str | None], None] | None = None) -> None:
         self._ws = ws
         self._on_close = on_close
+        self._on_host_status = on_host_status
         self._closing = False
         self._trace = trace
         self._device_key = device_key
@@ -145,6 +147,8 @@ class PhoneSocket:
         self._requests: dict[RequestId, str] = {}
         self.accepted: DeviceKeyAccepted | None = None
         self.host_status: str | None = None
+        # Why the host is offline, when the relay knows (a typed code; only a backend with typed errors says).
+        self.host_reason: str | None = None
         self.server_requests: list[Request] = []
         self.notifications: list[Notification] = []
         self.errors: list[PairsimError] = []
@@ -156,7 +160,8 @@ class PhoneSocket:
     async def open(cls, backend_base_url: str, *, client_id: str, client_session_token: str, access_token: str,
                    account_id: str | None, device_key: DeviceKey, trace: Trace,
                    timeout: float = DEFAULT_TIMEOUT,
-                   on_close: Callable[[PairsimError], None] | None = None) -> PhoneSocket:
+                   on_close: Callable[[PairsimError], None] | None = None,
+                   on_host_status: Callable[[str, str | None], None] | None = None) -> PhoneSocket:
         """Connect, answer the device-key challenge and return once the backend accepted the proof.
 
         `on_close(error)` is called when an accepted socket ends without this phone closing it."""
@@ -182,7 +187,8 @@ class PhoneSocket:
             raise RelayUnreachable(f"cannot open the phone socket ({type(exc).__name__})") from None
         origin = urlsplit(backend_base_url)
         sock = cls(ws, trace=trace, device_key=device_key, client_id=client_id,
-                   target_origin=f"{origin.scheme}://{origin.netloc}", timeout=timeout, on_close=on_close)
+                   target_origin=f"{origin.scheme}://{origin.netloc}", timeout=timeout, on_close=on_close,
+                   on_host_status=on_host_status)
         try:
             await sock._wait_for(lambda: sock.accepted is not None, RelayUnreachable,
                                  "the relay did not accept the device key in time")
@@ -349,10 +355,14 @@ class PhoneSocket:
                 host_status=str(frame.get("hostStatus", "")),
             )
             self.host_status = self.accepted.host_status
+            self.host_reason = _reason(frame.get("hostReason"))
         elif kind == "server_message":
             await self._server_message(frame)
         elif kind == "host_status":
             self.host_status = str(frame.get("status", ""))
+            self.host_reason = _reason(frame.get("reason"))
+            if self._on_host_status is not None and self.accepted is not None:
+                self._on_host_status(self.host_status, self.host_reason)
         elif kind == "error":
             self._error_frame(frame)
         # Unknown frame types are ignored: a newer relay may send more than this phone knows.
@@ -404,6 +414,10 @@ class PhoneSocket:
             for future in self._pending.values():
                 if not future.done():
                     future.set_exception(HostOffline(message))
+
+
+def _reason(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
 
 
 __all__ = [

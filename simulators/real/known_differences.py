@@ -85,6 +85,18 @@ KNOWN_DIFFERENCES: dict[str, KnownDifference] = {
             message=r"^the mock daemon has no `codex remote-control` command$",
             why="pairsim simulates the desktop app, not the codex command line around the daemon",
         ),
+        # openai/codex#41549 (issue 10, the relay and the network).
+        KnownDifference(
+            name="real_daemon_does_not_name_the_refusing_proxy",
+            daemon=DaemonKind.CODEX,
+            step="Settings › Connections on her Mac says \"Codex can't reach remote control through the HTTP proxy it "
+            "was started with: the proxy refuses WebSocket connections. Turn off HTTP_PROXY for Codex, or allow "
+            "WebSocket connections through the proxy, then turn Allow other devices to connect off and on.\"",
+            raises=AssertionError,
+            message=r"^Remote control is errored\.",
+            why="the real daemon reports a refused proxy tunnel only as errored, with the reason in its log "
+            "(openai/codex#41549)",
+        ),
     )
 }
 

@@ -102,7 +102,7 @@ class World:
                                      typed_errors=self.profile is Profile.FIXED)
         await self.backend.start()
         self.people = People(self._runner, self.backend.control, seed=self.seed)
-        self.network = Network(self._runner, self.backend.url)
+        self.network = Network(self._runner, self.backend.url, self.time, self.root)
         await self.network.open(PHONES)
         await self._start_mac(self._first_mac_name, FIRST_MAC, self.root / "mac", seed=self.seed,
                               threads=SEEDED_THREADS)

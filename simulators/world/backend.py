@@ -16,6 +16,7 @@ from simulators.backend.server import BackendServer
 from simulators.backend.state import BackendState
 from simulators.clock import Clock
 from simulators.protocol.redaction import redact_body
+from simulators.world.relay import RelayDriver
 from simulators.world.runner import Runner
 
 
@@ -36,6 +37,8 @@ class BackendDriver:
         self.state = BackendState.create(clock, seed=seed, typed_errors=typed_errors)
         self.server = BackendServer(self.state)
         self.control = BackendControl(self.state)
+        # The relay's faults against one party's sockets (refused upgrades, closes, drops, delays, pings).
+        self.relay = RelayDriver(runner, self.state.remote_control.relay)
 
     async def start(self) -> str:
         return await self.server.start()

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -86,6 +85,8 @@ class MacDaemon(Protocol):
     async def cli_status(self) -> tuple[int | None, str]: ...
 
     async def after_relay_revoked(self) -> None: ...
+
+    async def inherit_environment(self, variables: dict[str, str]) -> None: ...
 
     async def wait_acted_on(self, item_id: str) -> None: ...
 
@@ -165,8 +166,7 @@ class MockDaemon:
         return list(self.controller.log_lines)
 
     async def wait_for_log(self, pattern: str) -> str | None:
-        # The mock logs as it acts, so what it will say has been said by the time a step asks.
-        return next((line for line in self.log_lines() if re.search(pattern, line)), None)
+        return await self.controller.wait_for_log(pattern)
 
     def doctor_lines(self, profile: Profile) -> list[str]:
         return run_doctor(self.home, profile=profile).lines()
@@ -176,6 +176,9 @@ class MockDaemon:
 
     async def after_relay_revoked(self) -> None:
         return None  # the mock settles as it learns, nothing more to wait for
+
+    async def inherit_environment(self, variables: dict[str, str]) -> None:
+        await self.controller.inherit_environment(variables)
 
     async def wait_acted_on(self, item_id: str) -> None:
         await asyncio.wait_for(self.threads.wait_item_settled(item_id), ACTED_ON_TIMEOUT)
@@ -245,6 +248,11 @@ class RealDaemon:
 
     async def cli_status(self) -> tuple[int | None, str]:
         return await self.controller.cli_status()
+
+    async def inherit_environment(self, variables: dict[str, str]) -> None:
+        # A process inherits its environment when it starts: start the daemon again with these variables.
+        self.controller.environment.update(variables)
+        await self.controller.restart()
 
     async def after_relay_revoked(self) -> None:
         # The real daemon reconnects after its backoff (about 3 s) and is refused: wait for it to say so.

@@ -18,6 +18,7 @@ import pyotp
 from simulators.daemon.desktop import DesktopApp, QrShown, Remediation
 from simulators.daemon.doctor import run_doctor
 from simulators.daemon.profiles import Profile
+from simulators.daemon.proxies import PROXY_VARIABLES
 from simulators.daemon.threads import ThreadService
 from simulators.daemon.workspace import CommandRun
 from simulators.phone.app import COMMAND_APPROVAL, FILE_CHANGE_APPROVAL
@@ -26,6 +27,7 @@ from simulators.world.backend import BackendDriver
 from simulators.world.daemons import MacDaemon, MacPlace, daemon_for
 from simulators.world.network import Network
 from simulators.world.people import People
+from simulators.world.relay import RelayParty
 from simulators.world.runner import Runner
 
 PERSONAL = "Personal"
@@ -156,6 +158,13 @@ class MacDriver:
         self._n.runner.run(self._settle())
         return self.status
 
+    def wait_connected(self) -> str:
+        """Until the daemon is connected to the relay again, after its own retries when a relay fault struck it (a
+        refused or dropped socket), and reports `connected`; the status it reports then."""
+        self._n.backend.relay.wait_reconnected(RelayParty.DAEMON)
+        self._n.runner.run(self.daemon.wait_connected())
+        return self.status
+
     @property
     def status(self) -> str:
         """The remote-control status the daemon reports (a wire value: `connected`, `errored`, ...)."""
@@ -261,9 +270,11 @@ class MacDriver:
 
     # -- the Mac's life ------------------------------------------------------------------------------------------
 
-    def offline(self) -> None:
-        """The Mac loses its internet connection: its desktop and daemon can no longer reach the backend."""
-        self._n.network.cut(self.label)
+    def offline(self, *, for_seconds: float | None = None) -> None:
+        """The Mac loses its internet connection: its desktop and daemon can no longer reach the backend. With
+        `for_seconds`, the connection comes back once that much time has passed on the world's clock; the daemon
+        then reconnects after its own retry delay."""
+        self._n.network.cut(self.label, for_seconds=for_seconds)
 
     def online(self) -> None:
         """The Mac is back online; returns once its daemon, if it wants connections, has connected again (after
@@ -271,6 +282,19 @@ class MacDriver:
         self._n.network.restore(self.label)
         if self.daemon.controller.enabled:
             self._n.runner.run(self.daemon.wait_connected())
+
+    def go_through_proxy(self, variable: str = "HTTP_PROXY", *, breaks_websocket_upgrades: bool = True) -> str:
+        """Codex on the Mac is started again from a shell that sets `variable` to the world's HTTP proxy (a real
+        proxy process), which breaks WebSocket upgrades or carries them; returns the proxy's URL once the daemon has
+        settled. Each daemon then goes through the proxy as its code decides (the real one: `HTTP_PROXY` carries its
+        `http://` calls and its `ws://` relay socket, openai/codex#41549)."""
+        if variable not in PROXY_VARIABLES:
+            raise ValueError(f"{variable} is not a proxy variable (one of {', '.join(PROXY_VARIABLES)})")
+        proxy = self._n.network.proxy()
+        proxy.break_websocket_upgrades(breaks_websocket_upgrades)
+        self._n.runner.run(self.daemon.inherit_environment({variable: proxy.url}))
+        self.wait_settled()
+        return proxy.url
 
     def quit_codex(self) -> None:
         """The person quits Codex: the desktop app and its daemon exit, and the backend sees the daemon's relay

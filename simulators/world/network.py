@@ -8,20 +8,27 @@ alone, met by the party's real client code.
 
 from __future__ import annotations
 
+import asyncio
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from simulators.network import LoopbackForwarder
+from simulators.network_proxy import HttpProxy
 from simulators.world.runner import Runner
+from simulators.world.time import WorldTime
 
 PHONES = "phones"
 
 
 class Network:
-    def __init__(self, runner: Runner, backend_url: str) -> None:
+    def __init__(self, runner: Runner, backend_url: str, time: WorldTime, root: Path) -> None:
         parts = urlsplit(backend_url)
         if parts.hostname is None or parts.port is None:
             raise ValueError(f"the backend's address names no host and port: {backend_url!r}")
         self._runner = runner
+        self._time = time
+        self._root = root
+        self._proxy: HttpProxy | None = None
         self._target = (parts.hostname, parts.port)
         self._paths: dict[str, LoopbackForwarder] = {}
 
@@ -39,14 +46,29 @@ class Network:
         except KeyError:
             raise ValueError(f"{party} has no path to the backend (paths: {', '.join(self._paths)})") from None
 
-    def cut(self, party: str) -> None:
-        """The party loses its connection: new connections are refused, open ones are reset."""
-        self._runner.run(self.path(party).cut())
+    def cut(self, party: str, *, for_seconds: float | None = None) -> None:
+        """The party loses its connection: new connections are refused, open ones are reset. With `for_seconds`,
+        the path comes back by itself once that much time has passed on the world's clock (when a step says time
+        passes, so the outage lasts exactly as long in every run)."""
+        path = self.path(party)
+        self._runner.run(path.cut())
+        if for_seconds is not None:
+            self._time.after(for_seconds, lambda: self._runner.run(path.restore()))
 
     def restore(self, party: str) -> None:
         """The party is back online, on the same address."""
         self._runner.run(self.path(party).restore())
 
+    def proxy(self) -> HttpProxy:
+        """The HTTP proxy of this world (a real proxy.py process on 127.0.0.1), started on first use. A party that
+        goes through it reaches the backend as `party → proxy → party's path → backend`."""
+        if self._proxy is None:
+            self._proxy = HttpProxy(self._root / "proxy-control").start()
+        return self._proxy
+
     async def close(self) -> None:
         for path in self._paths.values():
             await path.close()
+        proxy, self._proxy = self._proxy, None
+        if proxy is not None:
+            await asyncio.to_thread(proxy.stop)

@@ -18,6 +18,8 @@ from simulators.world.people import People
 from simulators.world.runner import Runner
 
 PERSONAL = "Personal"
+SCREEN_TIMEOUT = 10.0
+RECONNECT_TIMEOUT = 40.0  # the real daemon backs off for seconds before it reconnects
 
 
 @dataclass(frozen=True)
@@ -111,6 +113,17 @@ class PhoneDriver:
     def view(self) -> PhoneView:
         app = self.app
         return self._runner.call(lambda: PhoneView(tuple(app.hosts), app.active_host, app.screen.to_dict()))
+
+    def wait_for_screen(self, title: str, body: str, timeout: float = SCREEN_TIMEOUT) -> dict[str, Any]:
+        """The screen on top once it is this one, or after `timeout` whatever is on top: what the relay already
+        said (the Mac left, and why) may still be on its way to the phone when the person looks."""
+        screen = self._runner.run(self.app.wait_for_screen(lambda s: (s.title, s.body) == (title, body), timeout))
+        return screen.to_dict()
+
+    def wait_live(self, timeout: float = RECONNECT_TIMEOUT) -> bool:
+        """Whether the phone is live with its Mac again within `timeout`: once the Mac is back on the relay (after
+        its own retry delay), the relay tells the phone and it carries on."""
+        return self._runner.run(self.app.wait_live(timeout), timeout=timeout + 5)
 
     def switch_host(self, name: str) -> PhoneView:
         """The person picks another paired Mac on this phone, which lists that Mac's threads afresh."""

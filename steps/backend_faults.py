@@ -112,6 +112,12 @@ def service_releases(world: World, operation: str) -> None:
     world.backend.release_held(operation_key(operation))
 
 
+@given(parsers.re(rf"{SERVICE} answers {OPERATION} as usual again"))
+@when(parsers.re(rf"{SERVICE} answers {OPERATION} as usual again"))
+def service_as_usual(world: World, operation: str) -> None:
+    world.backend.answer_as_usual(operation_key(operation))
+
+
 # ------------------------------------------------------------------------------------------------------- versions
 
 

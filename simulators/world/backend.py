@@ -129,6 +129,12 @@ class BackendDriver:
         fault = Fault(status=status, body=body, times=times, content_type=content_type, delay_s=after)
         self._runner.call(self.control.inject_fault, str(operation), fault)
 
+    def answer_as_usual(self, operation: Operation | str) -> None:
+        """Forget the answers armed for `operation` and let any of its held requests through: it is served again."""
+        key = str(operation)
+        self._runner.call(self.control.clear_faults, key)
+        self._runner.call(self.control.release_held, key)
+
     def hold_next(self, operation: Operation | str, *, times: int | None = 1) -> None:
         """The next `times` requests of `operation` wait, unanswered, until `release_held` (no timer at all)."""
         self._runner.call(self.control.inject_fault, str(operation), Fault(hold=True, times=times))

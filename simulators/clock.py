@@ -7,6 +7,7 @@ Servers, tokens, pairing codes and the phone's transition log all take a `Clock`
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -34,6 +35,25 @@ class Clock:
 
     def advance(self, seconds: float) -> None:
         self.offset += seconds
+        for listener in list(self._advance_listeners()):
+            listener()
+
+    def on_advance(self, listener: Callable[[], None]) -> Callable[[], None]:
+        """Call `listener` whenever `advance` moves this clock, from the thread that moves it; returns what stops
+        it. A wait for time to pass (`simulators.timers`) learns that it moved without polling."""
+        listeners = self._advance_listeners()
+        listeners.append(listener)
+
+        def stop() -> None:
+            if listener in listeners:
+                listeners.remove(listener)
+
+        return stop
+
+    def _advance_listeners(self) -> list[Callable[[], None]]:
+        # Not a dataclass field: clocks compare and print by their time alone, and subclasses that set themselves up
+        # without `Clock.__init__` (the login lab's) still get a list.
+        return self.__dict__.setdefault("_listeners", [])
 
 
 @dataclass

@@ -338,4 +338,68 @@ def catalogue() -> dict[str, str]:
     for key, value in globals().items():
         if key.startswith("CLI_") and isinstance(value, str):
             entries.setdefault(f"cli.{key[len('CLI_'):].lower()}", value)
+    entries.update(BACKEND_ANSWERS_COPY)
     return entries
+
+
+# ------------------------------------------------------------------------------------------------------------
+# The backend's answers and the Mac's Codex version: "Pair phone" while the Mac enrolls or after its pairing
+# request was refused, a switch that failed, a Mac too old for remote control.
+
+# Today's desktop puts the daemon's reason after this prefix, verbatim: "Pairing code unavailable: remote control
+# pairing is unavailable until enrollment completes." (openai/codex#45674, #32164, #46091). The reasons are the
+# daemon's and its control client's words, kept with the code (simulators/daemon/desktop.py).
+DESKTOP_PAIRING_UNAVAILABLE = "Pairing code unavailable: {reason}."
+DESKTOP_PAIRING_STARTING = "Getting a pairing code…"
+DESKTOP_PAIRING_WAITS_FOR_ENROLLMENT = (
+    "This Mac is still enrolling with ChatGPT, so there is no pairing code yet. Keep Codex open: the code appears "
+    "here as soon as enrollment completes."
+)
+DESKTOP_PAIRING_REFUSED = (
+    "Couldn't get a pairing code: ChatGPT turned down this Mac's pairing request again after it reconnected. If this "
+    "Mac is on a network with a proxy or firewall, allow chatgpt.com or try another network, then choose Pair phone "
+    "again."
+)
+
+# What the desktop says when "Allow other devices to connect" did not take: today, a title and a body that name no
+# cause (openai/codex#41747, #46601 / #46449, #43459); with the fix, a body that says why and what to do.
+DESKTOP_CONNECTIONS_FAILED = ScreenCopy(
+    "Couldn't update remote control availability", "Unable to enable remote control. Please try again."
+)
+DESKTOP_SIGNED_IN_WITHOUT_MFA = (
+    "Multi-factor authentication is on for your ChatGPT account, but Codex on this Mac signed in without it. Sign "
+    "out of Codex on this Mac, sign in again with your authenticator code, then turn on Allow other devices to "
+    "connect."
+)
+DESKTOP_SECURITY_CHECK_FAILED = (
+    "Codex couldn't check this account's security settings: a web page answered instead of ChatGPT, so a proxy or "
+    "firewall on this network may be in the way. Try another network or ask your network admin to allow "
+    "chatgpt.com, then turn this on again."
+)
+
+# The phone, for a Mac whose Codex is older than the backend accepts. Today's words (openai/codex#22714), then the
+# fix's, which say which computer and what to do there.
+LEGACY_APP_SERVER_OUTDATED = ScreenCopy(
+    PHONE_ERRORS[ErrorCode.UNSUPPORTED_VERSION].title,
+    "Codex on this environment is out of date. Update to {minimum_version} or newer. Current version: "
+    "{current_version}",
+    ("OK",),
+)
+PHONE_ERRORS[ErrorCode.APP_SERVER_OUTDATED] = ScreenCopy(
+    "Update Codex on your Mac",
+    "Codex on your Mac is version {current_version}, older than remote control accepts. Update Codex on your Mac "
+    "to {minimum_version} or newer, then scan the code again.",
+    ("Scan again",),
+)
+
+BACKEND_ANSWERS_COPY: dict[str, str] = {
+    "desktop.pairing.unavailable": DESKTOP_PAIRING_UNAVAILABLE,
+    "desktop.pairing.starting": DESKTOP_PAIRING_STARTING,
+    "desktop.pairing.waits_for_enrollment": DESKTOP_PAIRING_WAITS_FOR_ENROLLMENT,
+    "desktop.pairing.refused": DESKTOP_PAIRING_REFUSED,
+    "desktop.connections_failed.title": DESKTOP_CONNECTIONS_FAILED.title,
+    "desktop.connections_failed.body": DESKTOP_CONNECTIONS_FAILED.body,
+    "desktop.connections_failed.signed_in_without_mfa": DESKTOP_SIGNED_IN_WITHOUT_MFA,
+    "desktop.connections_failed.security_check_failed": DESKTOP_SECURITY_CHECK_FAILED,
+    "phone.legacy.app_server_outdated.body": LEGACY_APP_SERVER_OUTDATED.body,
+}

@@ -122,6 +122,8 @@ def _block(label: str, lines: list[str]) -> list[str]:
     out: list[str] = []
     for index, line in enumerate(line for line in lines if line):
         pad = "  " + " " * BLOCK_LABEL_WIDTH
-        head = f"  {label:<{BLOCK_LABEL_WIDTH}}" if index == 0 else pad
+        # A label as long as the column ("Desktop said") still gets a space before its text.
+        head = (f"  {label:<{BLOCK_LABEL_WIDTH}}" if len(label) < BLOCK_LABEL_WIDTH else f"  {label} ") \
+            if index == 0 else pad
         out += textwrap.wrap(line, WIDTH, initial_indent=head, subsequent_indent=pad)
     return out or [f"  {label}"]

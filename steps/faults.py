@@ -50,6 +50,7 @@ def garbled_relay_message(world: World) -> None:
     world.backend.garble_next_relay_message()
 
 
-@when(parsers.re(r"(?P<amount>a minute|\d+ minutes) pass(?:es)?"))
+@when(parsers.re(r"(?P<amount>a minute|\d+ minutes|a second|\d+ seconds) pass(?:es)?"))
 def time_passes(world: World, amount: str) -> None:
-    world.time.passes(60.0 if amount == "a minute" else 60.0 * int(amount.split()[0]))
+    count, unit = ("1", amount.split()[1]) if amount.startswith("a ") else amount.split()
+    world.time.passes(int(count) * (60.0 if unit.startswith("minute") else 1.0))

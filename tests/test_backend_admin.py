@@ -10,7 +10,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -133,7 +132,9 @@ def test_fault_queue_semantics() -> None:
         {"status": 42},
         {"status": "500"},
         {"delay_s": -1},
-        {"delay_s": 1000},
+        {"delay_s": 10**6},
+        {"content_type": "text/html\r\nX-Injected: 1"},
+        {"hold": "yes"},
         {"times": 0},
         {"headers": {"a": 1}},
     ],
@@ -143,12 +144,22 @@ def test_bad_faults_are_refused(raw: dict[str, object]) -> None:
         Fault.from_dict(raw)
 
 
-async def test_a_delay_only_fault_lets_the_request_through(server: BackendServer) -> None:
-    server.control.inject_fault("oauth.discovery", Fault(delay_s=0.2))
+async def test_a_delay_only_fault_lets_the_request_through_once_the_clock_has_moved(server: BackendServer) -> None:
+    # The delay is the backend's clock's, not real seconds: each answer waits for the clock to be moved on by its own
+    # delay. The one due at 29 s coming back proves the clock moved; the one due at 30 s must still be waiting.
+    server.control.inject_fault("oauth.discovery", Fault(delay_s=30))
+    server.control.inject_fault("oauth.jwks", Fault(delay_s=29))
     async with httpx.AsyncClient(verify=shared_ssl_context()) as http:
-        started = time.monotonic()
-        response = await http.get(server.issuer_url + "/.well-known/openid-configuration")
-    assert response.status_code == 200 and time.monotonic() - started >= 0.2
+        later = asyncio.ensure_future(http.get(server.issuer_url + "/.well-known/openid-configuration"))
+        sooner = asyncio.ensure_future(http.get(server.issuer_url + "/.well-known/jwks.json"))
+        await server.state.faults.wait_held("oauth.discovery")
+        await server.state.faults.wait_held("oauth.jwks")
+        server.control.advance_clock(29)
+        assert (await sooner).status_code == 200
+        assert not later.done() and server.state.faults.held() == 1
+        server.control.advance_clock(1)
+        assert (await later).status_code == 200
+    assert server.state.faults.held() == 0
 
 
 def test_the_server_and_the_state_share_one_clock() -> None:

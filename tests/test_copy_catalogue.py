@@ -65,6 +65,9 @@ PLACEHOLDER_VALUES = {
     "path": r"\{project folder\}/[\w./-]+",
     "command": r"[^`]+",
     "url": r"[^`]+",
+    "reason": r"[^\n]+?",
+    "minimum_version": r"\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?",
+    "current_version": r"\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?",
 }
 
 

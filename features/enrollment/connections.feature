@@ -32,7 +32,7 @@ Feature: Settings › Connections says how Dana's Mac stands with remote control
       Given the ChatGPT service is slow to answer the Mac's enrollment
       When Dana turns on "Allow other devices to connect" on her Mac
       And Dana shows the pairing code on her Mac
-      Then her Mac shows "Connecting to Codex remote control…" instead of a pairing code
+      Then her Mac shows "This Mac is still enrolling with ChatGPT, so there is no pairing code yet. Keep Codex open: the code appears here as soon as enrollment completes." instead of a pairing code
       When the ChatGPT service answers the Mac's enrollment
       Then Settings › Connections on her Mac says "Ready. Scan the QR code with your phone to connect."
       When Dana shows the pairing code on her Mac

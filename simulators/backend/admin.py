@@ -156,6 +156,10 @@ class BackendControl:
     def faults(self) -> dict[str, list[Fault]]:
         return self._state.faults.pending()
 
+    def release_held(self, endpoint_key: str | None = None) -> int:
+        """Let the requests hold faults are holding (of one key, or all) go on; call it on the server's loop."""
+        return self._state.faults.release_held(endpoint_key)
+
 
 # ------------------------------------------------------------------------------------------------------------
 # Admin HTTP API
@@ -400,7 +404,8 @@ def add_routes(app: web.Application, state: BackendState) -> None:
         routes = sorted(
             {r.name for r in request.app.router.resources() if r.name and not r.name.startswith("admin.")}
         )
-        return admin_ok({"faults": pending, "applied": dict(state.faults.applied), "endpoints": routes})
+        return admin_ok({"faults": pending, "applied": dict(state.faults.applied), "held": state.faults.held(),
+                         "endpoints": routes})
 
     async def inject_fault(request: web.Request) -> web.Response:
         body = await _json_body(request)
@@ -413,6 +418,10 @@ def add_routes(app: web.Application, state: BackendState) -> None:
 
     async def clear_faults(request: web.Request) -> web.Response:
         return admin_ok({"cleared": control.clear_faults(request.query.get("endpoint") or None)})
+
+    async def release_held(request: web.Request) -> web.Response:
+        endpoint = _optional_str(await _json_body(request), "endpoint")
+        return admin_ok({"released": control.release_held(endpoint or None)})
 
     routes: list[tuple[str, str, str, Handler]] = [
         ("GET", "/accounts", "admin.accounts", list_accounts),
@@ -432,6 +441,7 @@ def add_routes(app: web.Application, state: BackendState) -> None:
         ("GET", "/faults", "admin.faults", list_faults),
         ("POST", "/faults", "admin.faults", inject_fault),
         ("DELETE", "/faults", "admin.faults", clear_faults),
+        ("POST", "/faults/release", "admin.faults.release", release_held),
     ]
     resources: dict[str, web.Resource] = {}
     for method, path, name, handler in routes:

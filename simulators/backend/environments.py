@@ -18,12 +18,13 @@ import secrets
 import string
 import uuid
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import ClassVar, Literal
 
 from simulators.clock import Clock
 from simulators.protocol.errors import ErrorCode, PairsimError
+from simulators.protocol.versions import older_than
 
 REMOTE_CONTROL_TOKEN_TTL = 3600.0
 PAIRING_CODE_TTL = 600.0
@@ -66,10 +67,13 @@ class InvalidRequest(RemoteControlError):
 class ClaimError(RemoteControlError):
     """A refused claim; each instance carries the status and code of its row in the contract's claim table."""
 
-    def __init__(self, message: str, *, code: ErrorCode, status: int, retry_after: int | None = None) -> None:
+    def __init__(self, message: str, *, code: ErrorCode, status: int, retry_after: int | None = None,
+                 details: Mapping[str, str] | None = None) -> None:
         super().__init__(message, code=code)
         self.status = status  # type: ignore[misc]  # per-instance: one class covers every claim row
         self.retry_after = retry_after
+        # Fields the refusal's body carries besides `detail`/`code`/`message` (the versions of an outdated Mac).
+        self.details = dict(details or {})
 
 
 # ---------------------------------------------------------------------------------------------------- snapshots
@@ -177,6 +181,8 @@ class ClaimRequest:
     region_offers_remote_control: bool = True
     enrollment_refusal_blocks: bool = True
     credentials_generation: int = 0
+    # The oldest Codex (`app_server_version`) the backend accepts on a Mac a phone pairs with; None: any.
+    minimum_app_server_version: str | None = None
 
 
 @dataclass(frozen=True)
@@ -458,6 +464,13 @@ class RemoteControlStore:
         if not request.region_offers_remote_control:
             raise ClaimError("remote control is not offered in the account's region",
                              code=ErrorCode.REGION_UNAVAILABLE, status=403)
+        minimum = request.minimum_app_server_version
+        if minimum is not None and older_than(env.app_server_version, minimum):
+            # [P] The Mac enrolled (it is listed), but its Codex is older than remote control accepts: the phone is
+            # told both versions (openai/codex#22714).
+            raise ClaimError(f"the environment runs app server {env.app_server_version}, older than {minimum}",
+                             code=ErrorCode.APP_SERVER_OUTDATED, status=426,
+                             details={"minimum_version": minimum, "current_version": env.app_server_version})
         if env.last_refusal is not None and request.enrollment_refusal_blocks:
             raise ClaimError("the desktop's last enrollment was refused", code=env.last_refusal, status=403)
         if env.remote_control_disabled:

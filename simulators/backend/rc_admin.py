@@ -18,6 +18,7 @@ from simulators.backend.environments import RemoteControlError
 from simulators.backend.relay import RelayEvent
 from simulators.backend.remote_control import EnrollFault
 from simulators.backend.state import BackendState
+from simulators.protocol.versions import InvalidVersion
 
 RC_ADMIN_PREFIX = "/_pairsim/admin/rc"
 MAX_BODY = 16 * 1024
@@ -150,6 +151,16 @@ def add_routes(app: web.Application, state: BackendState) -> None:
             await service.wait_daemon_disconnected(environment_id, timeout)
         return admin_ok({"environment_id": environment_id, "daemon_connected": connected})
 
+    async def minimum_version(request: web.Request) -> web.Response:
+        version = (await _body(request)).get("version")
+        if version is not None and not isinstance(version, str):
+            raise _BadRequest("version must be a string such as 0.129.0-alpha.6, or null")
+        try:
+            service.accept_app_servers_from(version)
+        except InvalidVersion as exc:
+            raise _BadRequest(exc.message) from None
+        return admin_ok({"minimum_app_server_version": version})
+
     async def events(request: web.Request) -> web.Response:
         since = _int(request.query.get("since"), "since", 0)
         found = service.events.events[since:]
@@ -177,6 +188,7 @@ def add_routes(app: web.Application, state: BackendState) -> None:
         ("GET", "/environments/{environment_id}/wait-daemon", "admin.rc.wait_daemon", wait_daemon),
         ("POST", "/relay/delay", "admin.rc.relay_delay", relay_delay),
         ("POST", "/pairing-codes/expire", "admin.rc.expire_codes", expire_codes),
+        ("POST", "/minimum-app-server-version", "admin.rc.minimum_version", minimum_version),
         ("GET", "/events", "admin.rc.events", events),
         ("GET", "/events/wait", "admin.rc.events_wait", wait_event),
     ]

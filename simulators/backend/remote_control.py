@@ -57,6 +57,7 @@ from simulators.protocol.remote_control import (
     format_rfc3339,
     parse_body,
 )
+from simulators.protocol.versions import Version
 
 BASE_PATH = "/backend-api/"
 RC_PREFIX = "wham/remote/control/"
@@ -67,6 +68,8 @@ PAIR_STATUS_PATH = RC_PREFIX + "server/pair/status"
 SERVER_SOCKET_PATH = RC_PREFIX + "server"
 CLIENT_SOCKET_PATH = RC_PREFIX + "client"
 CLAIM_PATH = RC_PREFIX + "client/claim"
+# What the desktop reads before it explains a refused enrollment: whether the account has MFA [T: #31110].
+MFA_INFO_PATH = "accounts/mfa_info"
 CLIENTS_PATH = RC_PREFIX + "environments/{environment_id}/clients"
 CLIENT_PATH = RC_PREFIX + "environments/{environment_id}/clients/{client_id}"
 
@@ -84,6 +87,7 @@ DETAIL: dict[ErrorCode, str] = {
     ErrorCode.BLOCKED_BY_POLICY: "Remote control is disabled for this workspace",
     ErrorCode.REGION_UNAVAILABLE: "Remote control is not available in your region",
     ErrorCode.SESSION_EXPIRED: "Unauthorized",
+    ErrorCode.APP_SERVER_OUTDATED: "App server version is below the minimum supported version",
 }
 # The typed-error fix adds a `message` written for the person who will read it on a screen or in a log.
 MESSAGE: dict[ErrorCode, str] = {
@@ -96,6 +100,7 @@ MESSAGE: dict[ErrorCode, str] = {
     ErrorCode.SESSION_EXPIRED: "Your sign-in has expired. Sign in again.",
     ErrorCode.PROTOCOL_VIOLATION: "The request was not understood.",
     ErrorCode.UNSUPPORTED_VERSION: "This app is too old for remote control. Update it and try again.",
+    ErrorCode.APP_SERVER_OUTDATED: "Codex on your computer is too old for remote control. Update it and try again.",
     ErrorCode.RATE_LIMITED: "Too many attempts. Wait a minute and try again.",
     ErrorCode.NOT_A_PAIRING_CODE: "This is not a valid pairing code.",
     ErrorCode.PAIRING_CODE_EXPIRED: "This pairing code has expired.",
@@ -127,11 +132,14 @@ class ApiError(PairsimError):
     """An HTTP refusal: status, the legacy `detail`, and the typed code."""
 
     def __init__(self, status: int, code: ErrorCode, detail: str | None = None, *,
-                 headers: dict[str, str] | None = None, message: str | None = None) -> None:
+                 headers: dict[str, str] | None = None, message: str | None = None,
+                 extra: dict[str, str] | None = None) -> None:
         super().__init__(message or MESSAGE.get(code, MESSAGE[ErrorCode.UNKNOWN]), code=code)
         self.status = status
         self.detail = detail or DETAIL.get(code) or self.message
         self.headers = headers or {}
+        # Facts a client needs to word the refusal (both profiles send them: today's phone shows the versions).
+        self.extra = extra or {}
 
 
 def _mfa_assured(claims: Any) -> bool:
@@ -180,6 +188,8 @@ class RemoteControlService:
         self.clock = clock
         self.typed_errors = typed_errors
         self.last_responses: dict[str, tuple[int, str]] = {}
+        # The oldest Codex a Mac may run for a phone to pair with it (`app_server_version`); None: any.
+        self.minimum_app_server_version: str | None = None
         self.store = store or RemoteControlStore(clock)
         self.events = EventLog()
         self.relay = RelayHub(
@@ -205,6 +215,7 @@ class RemoteControlService:
             ("POST", PAIR_PATH, "rc.server.pair", self._pair),
             ("POST", PAIR_STATUS_PATH, "rc.server.pair_status", self._pair_status),
             ("POST", CLAIM_PATH, "rc.client.claim", self._claim),
+            ("GET", MFA_INFO_PATH, "accounts.mfa_info", self._mfa_info),
             ("GET", CLIENTS_PATH, "rc.environment.clients", self._list_clients),
             ("DELETE", CLIENT_PATH, "rc.environment.client", self._revoke_client),
             ("GET", SERVER_SOCKET_PATH, "rc.server.socket", self.relay.handle_daemon),
@@ -263,10 +274,11 @@ class RemoteControlService:
         if exc.status == 404 and exc.code is ErrorCode.UNKNOWN:
             return ApiError(404, ErrorCode.UNKNOWN, "Not Found", message=MESSAGE[ErrorCode.UNKNOWN])
         # `detail` is today's short text where one exists (the MFA refusal's), else the sentence.
-        return ApiError(exc.status, exc.code, headers=headers)
+        return ApiError(exc.status, exc.code, headers=headers,
+                        extra=exc.details if isinstance(exc, ClaimError) else None)
 
     def error_body(self, exc: ApiError) -> dict[str, Any]:
-        body: dict[str, Any] = {"detail": exc.detail}
+        body: dict[str, Any] = {"detail": exc.detail, **exc.extra}
         if self.typed_errors:
             body["code"] = str(exc.code)
             body["message"] = exc.message
@@ -547,6 +559,7 @@ class RemoteControlService:
             workspace_allows_remote_control=allowed,
             region_offers_remote_control=offered,
             credentials_generation=0 if account is None else account.credentials_generation,
+            minimum_app_server_version=self.minimum_app_server_version,
             # Today's backend does not look at the Mac's enrollment when a phone claims (the phone then fails
             # later, in secure setup); the fix refuses the claim with the cause the Mac was refused for.
             enrollment_refusal_blocks=self.typed_errors,
@@ -560,6 +573,17 @@ class RemoteControlService:
             "client_session_token": client.client_session_token,
             "expires_at": rfc3339(client.session_expires_at),
         })
+
+    async def _mfa_info(self, request: web.Request) -> web.Response:
+        """`GET /backend-api/accounts/mfa_info`: whether the signed-in account has MFA (`mfa_enabled_v2`) [T shape,
+        openai/codex#31110]; the desktop asks it to tell "turn on MFA" from "sign in again with MFA"."""
+        claims = self._claims(request)
+        assert claims.auth is not None
+        try:
+            account = self.accounts.get(claims.auth.chatgpt_user_id)
+        except UnknownAccount:
+            raise ApiError(401, ErrorCode.SESSION_EXPIRED) from None
+        return web.json_response({"mfa_enabled_v2": account.mfa_enabled})
 
     # ------------------------------------------------------------------------------------------- security
 
@@ -691,6 +715,12 @@ class RemoteControlService:
 
     def expire_pairing_codes_now(self, environment_id: str | None = None) -> int:
         return self.store.expire_pairing_codes_now(environment_id)
+
+    def accept_app_servers_from(self, version: str | None) -> None:
+        """The oldest Codex a Mac may run for a phone to pair with it (None: any); older Macs still enroll."""
+        if version is not None:
+            Version.parse(version)
+        self.minimum_app_server_version = version
 
     def set_remote_control_disabled(self, environment_id: str, disabled: bool) -> None:
         self.store.set_remote_control_disabled(environment_id, disabled)

@@ -28,6 +28,7 @@ from aiohttp.abc import AbstractAccessLogger
 from simulators.backend import admin, device_auth, rc_admin
 from simulators.backend import issuer as issuer_routes
 from simulators.backend.admin import BackendControl
+from simulators.backend.faults import path_key
 from simulators.backend.state import BackendState
 from simulators.clock import Clock
 from simulators.protocol.errors import PairsimError
@@ -35,6 +36,7 @@ from simulators.protocol.errors import PairsimError
 logger = logging.getLogger(__name__)
 
 CHATGPT_BASE_PATH = "/backend-api/"
+ADMIN_PATH = "/_pairsim/"
 
 
 RouteGroup = Callable[[web.Application, BackendState], None]
@@ -79,12 +81,16 @@ def build_app(state: BackendState, route_groups: Iterable[RouteGroup]) -> web.Ap
 
     @web.middleware
     async def apply_faults(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.path.startswith(ADMIN_PATH):
+            return await handler(request)
+        # By path first (it names one route, or a path no route serves), then by the route's name.
         route = request.match_info.route
         name = route.resource.name if route.resource is not None else None
-        if name and not name.startswith("admin."):
-            response = await state.faults.respond(name)
-            if response is not None:
-                return response
+        for key in (path_key(request.path), name):
+            if key:
+                response = await state.faults.respond(key)
+                if response is not None:
+                    return response
         return await handler(request)
 
     @web.middleware
@@ -105,6 +111,11 @@ def build_app(state: BackendState, route_groups: Iterable[RouteGroup]) -> web.Ap
 
     app = web.Application(middlewares=[record_traffic, contain_errors, apply_faults])
     app[STATE_KEY] = state
+
+    async def answer_waiting_requests(_app: web.Application) -> None:
+        state.faults.close()
+
+    app.on_shutdown.append(answer_waiting_requests)
     for group in route_groups:
         group(app, state)
     return app

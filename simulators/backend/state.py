@@ -30,9 +30,12 @@ class TrafficLog:
         self.entries: collections.deque[dict[str, Any]] = collections.deque(maxlen=limit)
 
     def record(self, request: web.Request, response: web.StreamResponse) -> None:
+        route = request.match_info.route.resource
         self.entries.append(
             {
                 "kind": "backend_http",
+                "route": route.name if route is not None else None,
+                "path": request.path,
                 "method": request.method,
                 "url": redact_url(str(request.rel_url)),
                 "request_headers": redact_headers(
@@ -95,7 +98,7 @@ class BackendState:
             clock=clock,
             accounts=accounts,
             issuer=issuer,
-            faults=FaultRegistry(),
+            faults=FaultRegistry(clock),
             remote_control=RemoteControlService(
                 accounts=accounts,
                 verify_access_token=issuer.verify_access_token,

@@ -15,6 +15,7 @@ from the catalogue.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
@@ -38,6 +39,7 @@ from simulators.browser import (
 from simulators.clock import Clock
 from simulators.daemon.app_server import ChatGptAccount
 from simulators.daemon.enrollment_client import ChatGptCredentials
+from simulators.daemon.profiles import Profile, ProfileBehaviour, behaviour
 from simulators.protocol import jsonrpc
 from simulators.protocol.errors import ErrorCode, PairsimError
 from simulators.protocol.oauth import (
@@ -52,10 +54,21 @@ from simulators.protocol.oauth import (
 )
 from simulators.protocol.pairing_link import PairingLink
 from simulators.qr import render_png, render_terminal
+from simulators.timers import elapse, moved
 
 AUTH_FILENAME = "auth.json"
 MAX_PAGES = 20
 PERSONAL = "Personal"
+MFA_INFO_PATH = "/backend-api/accounts/mfa_info"
+MFA_AMR = frozenset({"mfa", "otp"})
+
+# How long today's desktop waits for `remoteControl/pairing/start`: the 2 s every request of the daemon's control
+# client gets (`CONTROL_SOCKET_RESPONSE_TIMEOUT`, codex-rs/app-server-daemon/src/client.rs), on the Mac's clock.
+PAIRING_START_TIMEOUT_S = 2.0
+# Its words when that runs out: the client's context, then the timer's own error (tokio's `Elapsed`), as anyhow
+# chains them (openai/codex#38534).
+PAIRING_START_TIMED_OUT = "timed out waiting for remoteControl/pairing/start response: deadline has elapsed"
+PAIRING_UNAVAILABLE = "remote control pairing is unavailable until enrollment completes"
 
 
 @dataclass(frozen=True)
@@ -137,6 +150,28 @@ class Remediation:
 PairingScreen = QrShown | Remediation
 
 
+@dataclass(frozen=True)
+class Notice:
+    """A message the desktop puts up after something the person did did not work."""
+
+    title: str
+    body: str
+
+
+class DesktopCheckFailed(PairsimError):
+    """A request the desktop makes for itself (its security check) got no usable answer."""
+
+
+@dataclass
+class _PairingRequest:
+    """One press of "Pair phone" still waiting for the daemon: since when (the Mac's moved clock), and whether
+    today's 2 s limit applies."""
+
+    started: float
+    limited: bool
+    task: asyncio.Task[PairingScreen] | None = None
+
+
 class DesktopApp:
     """The desktop app. Implements the daemon's `DesktopAuth` (credentials, auth recovery) and its account
     provider."""
@@ -150,8 +185,15 @@ class DesktopApp:
         clock: Clock | None = None,
         http: httpx.AsyncClient | None = None,
         timeout: float = 10.0,
+        profile: Profile | str = Profile.FIXED,
     ) -> None:
         self.home = home
+        # The desktop's own ways; what it can say about the daemon's state depends on the daemon (`controller`).
+        self.behaviour: ProfileBehaviour = behaviour(profile)
+        self.log_lines: list[str] = []
+        self.notice: Notice | None = None
+        self.pairing_screen: PairingScreen | None = None
+        self._pairing: _PairingRequest | None = None
         self.auth_path = home / AUTH_FILENAME
         self.issuer_url = issuer_url.rstrip("/")
         self.backend_origin = backend_origin.rstrip("/")
@@ -227,7 +269,11 @@ class DesktopApp:
             return False
         if response.status_code != 200:
             return False
-        self._store_tokens(response.json(), previous=tokens)
+        try:
+            self._store_tokens(_json_object(response, "the token refresh"), previous=tokens)
+        except DesktopSignInError as exc:
+            self._log(f"auth recovery failed: {exc.message}")
+            return False
         return True
 
     # -- sign-in ---------------------------------------------------------------------------------------------
@@ -366,20 +412,77 @@ class DesktopApp:
             },
         )
         if response.status_code != 200:
-            raise DesktopSignInError(f"the token endpoint answered HTTP {response.status_code}")
-        body = response.json()
-        if not isinstance(body, dict):
-            raise DesktopSignInError("the token endpoint answered something other than a JSON object")
-        return body
+            raise DesktopSignInError(f"the token endpoint answered HTTP {response.status_code}"
+                                     + _not_json(response))
+        return _json_object(response, "the token exchange")
 
     # -- settings --------------------------------------------------------------------------------------------
 
     async def set_allow_other_devices(self, allowed: bool) -> None:
-        """Settings › Connections › Allow other devices to connect (off by default)."""
-        if allowed:
-            await self.controller.enable()
-        else:
+        """Settings › Connections › Allow other devices to connect (off by default). When turning it on does not
+        take, the desktop puts up a notice (`notice`)."""
+        self.notice = None
+        if not allowed:
             await self.controller.disable()
+            return
+        failure = await self.controller.enable()
+        # The mock daemon answers with the status (a refusal is `errored`); the real one fails the request.
+        error = failure if isinstance(failure, str) else None
+        status = self.controller.status.wire_status
+        if error is None and status in ("connecting", "connected"):
+            return
+        # What today's desktop logs: the request's error code, which is null when the request itself succeeded and
+        # only the status says it did not work (openai/codex#46449).
+        self._log(f"Failed to update remote control availability: status={status} "
+                  f"errorCode={'null' if error is None else jsonrpc.INVALID_REQUEST}")
+        self.notice = await self._connections_failed_notice()
+
+    async def _connections_failed_notice(self) -> Notice:
+        copy = messages.DESKTOP_CONNECTIONS_FAILED
+        if not self.behaviour.desktop_names_why_connections_failed:
+            return Notice(copy.title, copy.body)
+        # Remote control needs a sign-in with MFA on an account that has it: check both before blaming anything else.
+        try:
+            account_has_mfa = await self._account_has_mfa()
+        except DesktopCheckFailed as exc:
+            self._log(f"security check failed: {exc.message}")
+            return Notice(copy.title, messages.DESKTOP_SECURITY_CHECK_FAILED)
+        if account_has_mfa and not self.signed_in_with_mfa:
+            return Notice(copy.title, messages.DESKTOP_SIGNED_IN_WITHOUT_MFA)
+        if not account_has_mfa:
+            return Notice(copy.title, messages.DESKTOP_BLOCKED[ErrorCode.MFA_REQUIRED])
+        return Notice(copy.title, self.connections_text())
+
+    @property
+    def signed_in_with_mfa(self) -> bool:
+        """Whether the desktop's sign-in completed MFA (its id token's `amr`)."""
+        tokens = self._tokens
+        amr = tokens.id_claims().get("amr", []) if tokens is not None else []
+        return isinstance(amr, list) and bool(MFA_AMR & set(amr))
+
+    async def _account_has_mfa(self) -> bool:
+        """The security check: `GET /backend-api/accounts/mfa_info` with the desktop's sign-in."""
+        credentials = self.chatgpt_credentials()
+        if credentials is None:
+            raise DesktopCheckFailed("the desktop is not signed in")
+        url = self.backend_origin + MFA_INFO_PATH
+        try:
+            response = await self._http.get(url, headers={"Authorization": f"Bearer {credentials.access_token}",
+                                                          "chatgpt-account-id": credentials.account_id})
+        except httpx.TransportError as exc:
+            raise DesktopCheckFailed(f"GET {MFA_INFO_PATH} failed: {type(exc).__name__}") from None
+        if response.status_code != 200:
+            raise DesktopCheckFailed(f"GET {MFA_INFO_PATH} answered HTTP {response.status_code}{_not_json(response)}")
+        try:
+            enabled = _json_object(response, f"GET {MFA_INFO_PATH}").get("mfa_enabled_v2")
+        except DesktopSignInError as exc:
+            raise DesktopCheckFailed(exc.message) from None
+        if not isinstance(enabled, bool):
+            raise DesktopCheckFailed(f"GET {MFA_INFO_PATH} answered no `mfa_enabled_v2`")
+        return enabled
+
+    def _log(self, line: str) -> None:
+        self.log_lines.append(line)
 
     def set_keep_awake(self, keep_awake: bool) -> None:
         self.controller.store.update_settings(keep_awake=keep_awake)
@@ -404,25 +507,157 @@ class DesktopApp:
         return messages.DESKTOP_STATUS[controller.status.wire_status]
 
     async def show_pairing_qr(self, path: Path) -> PairingScreen:
-        """ "Pair phone": a QR code when pairing can work, otherwise what the desktop says instead."""
+        """ "Pair phone": a QR code when pairing can work, otherwise what the desktop says instead. Returns once the
+        screen is final; `open_pairing` returns at once and leaves the screen to change."""
+        task = self.open_pairing(path)
+        return await task
+
+    def open_pairing(self, path: Path) -> asyncio.Task[PairingScreen]:
+        """Press "Pair phone": the screen says what it is waiting for (`pairing_screen`) until the task ends."""
+        self.cancel_pairing()
         controller = self.controller
-        if controller.status.value != "connected":
-            return Remediation(self.connections_text())
+        status = controller.status.value
+        connecting = status == "connecting" and controller.enabled
+        if connecting and self.behaviour.desktop_waits_for_enrollment_to_pair:
+            self.pairing_screen = Remediation(messages.DESKTOP_PAIRING_WAITS_FOR_ENROLLMENT)
+            request = _PairingRequest(moved(self.clock), limited=False)
+            runner = self._pair_once_enrolled(path)
+        elif status == "connected" or connecting:
+            # Today's desktop asks the daemon even while it is still connecting, and waits at most 2 s.
+            self.pairing_screen = Remediation(messages.DESKTOP_PAIRING_STARTING)
+            request = _PairingRequest(moved(self.clock), limited=not self.behaviour.desktop_waits_for_enrollment_to_pair)
+            runner = self._pair(path, request)
+        else:
+            self.pairing_screen = Remediation(self.connections_text())
+            request = _PairingRequest(moved(self.clock), limited=False)
+            runner = _done(self.pairing_screen)
+        self._pairing = request
+        request.task = asyncio.ensure_future(self._finish_pairing(request, runner))
+        return request.task
+
+    def pairing_now(self) -> PairingScreen:
+        """What "Pair phone" shows at this moment: a request today's desktop still waits for shows the timeout once
+        the Mac's clock has passed its 2 s, whether or not the task has run since."""
+        request = self._pairing
+        if (request is not None and request.limited and request.task is not None and not request.task.done()
+                and moved(self.clock) - request.started >= PAIRING_START_TIMEOUT_S):
+            return self._pairing_timed_out()
+        assert self.pairing_screen is not None, "Pair phone was never pressed"
+        return self.pairing_screen
+
+    def pairing_pending(self) -> bool:
+        request = self._pairing
+        return request is not None and request.task is not None and not request.task.done()
+
+    async def wait_pairing(self) -> PairingScreen:
+        request = self._pairing
+        if request is not None and request.task is not None:
+            await asyncio.shield(request.task)
+        return self.pairing_now()
+
+    def cancel_pairing(self) -> None:
+        request, self._pairing = self._pairing, None
+        if request is not None and request.task is not None and not request.task.done():
+            request.task.cancel()
+
+    async def _finish_pairing(self, request: _PairingRequest, runner: Any) -> PairingScreen:
         try:
-            started = await controller.start_pairing(manual_code=False)
-        except jsonrpc.RpcMethodError:
+            screen: PairingScreen = await runner
+        except asyncio.CancelledError:
+            raise
+        if self._pairing is request:
+            self.pairing_screen = screen
+        return screen
+
+    async def _pair(self, path: Path, request: _PairingRequest) -> PairingScreen:
+        started = asyncio.ensure_future(self.controller.start_pairing(manual_code=False))
+        waits: set[asyncio.Future[Any]] = {started}
+        deadline: asyncio.Future[None] | None = None
+        if request.limited:
+            deadline = asyncio.ensure_future(elapse(self.clock, PAIRING_START_TIMEOUT_S))
+            waits.add(deadline)
+        try:
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            if deadline is not None:
+                deadline.cancel()
+        if not started.done():
+            started.cancel()
+            return self._pairing_timed_out()
+        try:
+            result = started.result()
+        except jsonrpc.RpcMethodError as exc:
+            return await self._pairing_refused(path, exc)
+        return self._render_pairing(path, result)
+
+    def _pairing_timed_out(self) -> Remediation:
+        if not any(line.startswith("remoteControl/pairing/start timed out") for line in self.log_lines[-1:]):
+            status = self.controller.status.wire_status
+            environment = self.controller.environment_id
+            self._log(f"remoteControl/pairing/start timed out after {PAIRING_START_TIMEOUT_S:g} s; status: {status}, "
+                      f"environmentId: {'null' if environment is None else environment}")
+        return Remediation(messages.DESKTOP_PAIRING_UNAVAILABLE.format(reason=PAIRING_START_TIMED_OUT))
+
+    async def _pairing_refused(self, path: Path, exc: jsonrpc.RpcMethodError) -> PairingScreen:
+        self._log(f"remoteControl/pairing/start failed ({exc.code}): {exc.message}")
+        if exc.message == PAIRING_UNAVAILABLE and self.behaviour.desktop_waits_for_enrollment_to_pair:
+            # The daemon dropped a server token the backend refused; it renews it on the next request. Ask once
+            # more when the Mac is connected, and say so if that is refused too.
+            if await self._until_settled() == "connected":
+                try:
+                    return self._render_pairing(path, await self.controller.start_pairing(manual_code=False))
+                except jsonrpc.RpcMethodError as again:
+                    self._log(f"remoteControl/pairing/start failed again ({again.code}): {again.message}")
+            return Remediation(messages.DESKTOP_PAIRING_REFUSED)
+        if self.behaviour.desktop_waits_for_enrollment_to_pair:
             return Remediation(self.connections_text())
+        return Remediation(messages.DESKTOP_PAIRING_UNAVAILABLE.format(reason=exc.message.rstrip(".")))
+
+    async def _pair_once_enrolled(self, path: Path) -> PairingScreen:
+        if await self._until_settled() != "connected":
+            return Remediation(self.connections_text())
+        request = _PairingRequest(moved(self.clock), limited=False)
+        return await self._pair(path, request)
+
+    async def _until_settled(self) -> str:
+        """The daemon's status once it is no longer connecting (an enrollment may take as long as the backend)."""
+        controller = self.controller
+        while controller.status.value == "connecting":
+            await controller.wait_settled(timeout=None)
+        return str(controller.status.value)
+
+    def _render_pairing(self, path: Path, started: dict[str, Any]) -> QrShown:
         link = PairingLink(
             origin=self.backend_origin,
             pairing_code=started["pairingCode"],
             environment_id=started["environmentId"],
-            server_name=controller.app_server.server_name,
+            server_name=self.controller.app_server.server_name,
             expires_at=int(started["expiresAt"]),
         )
         url = link.to_url()
         path.parent.mkdir(parents=True, exist_ok=True)
         render_png(url, path)
         return QrShown(path, url, render_terminal(url))
+
+
+async def _done(screen: PairingScreen) -> PairingScreen:
+    return screen
+
+
+def _not_json(response: httpx.Response) -> str:
+    """`, with text/html, not JSON` when a response is not JSON (a proxy's challenge page), else nothing."""
+    content_type = response.headers.get("content-type", "").split(";")[0].strip()
+    return "" if content_type == "application/json" else f", with {content_type or 'no content type'}, not JSON"
+
+
+def _json_object(response: httpx.Response, what: str) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        raise DesktopSignInError(f"{what} answered HTTP {response.status_code}{_not_json(response)}") from None
+    if not isinstance(body, dict):
+        raise DesktopSignInError(f"{what} answered something other than a JSON object")
+    return body
 
 
 def _callback_code(callback: Interception, state: str) -> str:

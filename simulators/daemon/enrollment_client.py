@@ -122,6 +122,8 @@ class EnrollmentClient:
         self.endpoints = rc.RemoteControlEndpoints.from_base(base_url)
         self.installation_id = installation_id
         self.host = host
+        # What the daemon says it is when it enrolls: its own version, unless a scenario makes this Mac run another.
+        self.app_server_version = APP_SERVER_VERSION
         # The proxy comes from the daemon's own environment (`simulators.daemon.proxies`), never from this process's.
         self._http = http or httpx.AsyncClient(timeout=HTTP_TIMEOUT_SECONDS, verify=shared_ssl_context(),
                                                proxy=proxy, trust_env=False)
@@ -190,7 +192,7 @@ class EnrollmentClient:
             name=self.host.name,
             os=self.host.os,
             arch=self.host.arch,
-            app_server_version=APP_SERVER_VERSION,
+            app_server_version=self.app_server_version,
             installation_id=self.installation_id,
         )
         response = await self._request(op, "POST", url, self._chatgpt_headers(credentials), request.to_json())

@@ -31,6 +31,14 @@ class ProfileBehaviour:
     # Switching connections off leaves the relay with a close reason saying so, so a phone that scans is told
     # that connections are off; today's daemon just leaves, and the phone finds the Mac offline.
     announces_connections_off: bool
+    # The desktop's own ways (they hold with either daemon behind it). "Pair phone" while the Mac is still
+    # enrolling waits for the enrollment instead of asking the daemon at once and giving up after the 2 s a control
+    # client waits (openai/codex#38534); a pairing code the daemon says is unavailable until enrollment completes is
+    # asked for once more when the Mac is connected (openai/codex#45674).
+    desktop_waits_for_enrollment_to_pair: bool = False
+    # A failed "Allow other devices to connect" names why (a sign-in without MFA on an account that has it, a
+    # security check a proxy answered) instead of "Please try again" (openai/codex#41747, #46449).
+    desktop_names_why_connections_failed: bool = False
 
 
 _BEHAVIOURS: dict[Profile, ProfileBehaviour] = {
@@ -40,7 +48,8 @@ _BEHAVIOURS: dict[Profile, ProfileBehaviour] = {
     ),
     Profile.FIXED: ProfileBehaviour(
         reports_blocked_status=True, desktop_shows_remediation=True, doctor_checks_enrollment=True,
-        announces_connections_off=True,
+        announces_connections_off=True, desktop_waits_for_enrollment_to_pair=True,
+        desktop_names_why_connections_failed=True,
     ),
 }
 

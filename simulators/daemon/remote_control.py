@@ -69,6 +69,8 @@ RELAY_REVOKED_LINE = (
     "remote control websocket closed by the backend ({code} {reason}); checking the enrollment again"
 )
 STALE_ENROLLMENT_LINE = "deleting the persisted remote control enrollment and enrolling again"
+# The real daemon's auth manager, at the start of auth recovery (0.169.0, `codex_login::auth::manager`, INFO).
+RELOADED_AUTH_LINE = "Reloaded auth, changed: {changed}"
 
 # Close codes the backend uses (pairsim-defined, see the backend relay).
 CLOSE_REPLACED = 4000
@@ -305,6 +307,10 @@ class RemoteControlController:
         self._finish_attempts()
         return self.snapshot()
 
+    def runs_version(self, version: str) -> None:
+        """This Mac's Codex is `version`: what it reports when it next enrolls."""
+        self.client.app_server_version = version
+
     async def recheck(self) -> None:
         """The desktop's sign-in changed (signed in again, switched account, signed out): check the enrollment
         again. Returns once the daemon has tried, when it had given up waiting for a change."""
@@ -320,6 +326,9 @@ class RemoteControlController:
             await self._await_attempt(attempt)
         elif self._status.settled and self._status is not EnrollmentStatus.CONNECTED:
             attempt = self._next_attempt()
+            # Trying again after a refusal is connecting again, as the real daemon says when it starts a cycle; a
+            # desktop asking for a pairing code meanwhile learns that enrollment is under way.
+            await self._publish(EnrollmentStatus.CONNECTING, self._environment_id)
             self._wake.set()
             await self._await_attempt(attempt)
         elif current is not None and credentials is not None:
@@ -567,10 +576,16 @@ class RemoteControlController:
 
     async def _with_auth_recovery(self, call: Callable[[ChatGptCredentials], Awaitable[T]]) -> T:
         """On 401/403, let the desktop refresh its ChatGPT tokens once and retry; a second refusal stands."""
+        used = self._credentials()
         try:
-            return await call(self._credentials())
+            return await call(used)
         except RemoteControlRefusal as refusal:
-            if refusal.kind is not rc.HttpFailureKind.PERMISSION_DENIED or not await self.auth.recover_auth():
+            if refusal.kind is not rc.HttpFailureKind.PERMISSION_DENIED:
+                raise
+            # The real daemon's recovery starts by reading the sign-in again; it says whether it changed, which
+            # is how a sign-in made before MFA was turned on shows in its log (openai/codex#41747).
+            self._log(RELOADED_AUTH_LINE.format(changed=str(self.auth.chatgpt_credentials() != used).lower()))
+            if not await self.auth.recover_auth():
                 raise
             self._log(refusal.message + rc.AUTH_RECOVERY_SUFFIX)
         return await call(self._credentials())
@@ -654,11 +669,29 @@ class RemoteControlController:
             credential.token = None
             credential = await self._refresh(credential)
         assert credential.token is not None
-        return await call(credential.token), credential
+        try:
+            return await call(credential.token), credential
+        except RemoteControlRefusal as refusal:
+            if refusal.kind is not rc.HttpFailureKind.PERMISSION_DENIED:
+                raise
+            # Refused again with a token the backend has just issued: as the real daemon, forget the token (the
+            # next request renews it) and say the enrollment is not complete (`-32600`).
+            self._log(refusal.message)
+            credential.token = None
+            raise jsonrpc.invalid_request(unavailable) from None
 
     async def start_pairing(self, *, manual_code: bool = False) -> dict[str, Any]:
+        """`remoteControl/pairing/start`: the result, or the JSON-RPC error the daemon answers with, as the desktop
+        gets it from either daemon."""
+        return await _rpc_errors(self._start_pairing(manual_code=manual_code))
+
+    async def _start_pairing(self, *, manual_code: bool = False) -> dict[str, Any]:
         if not self._desired:
             raise jsonrpc.invalid_request(PAIRING_REQUIRES_ENABLED)
+        if self._credential is None and self._status is EnrollmentStatus.CONNECTING:
+            # An enrollment is under way: as in the real daemon (its pairing waits on the enrollment lock), the
+            # request waits for it rather than failing at once, however long the backend takes to answer.
+            await self._await_attempt(self._next_attempt())
         response, credential = await self._server_call(
             PAIRING_UNAVAILABLE, lambda token: self.client.pair(token, manual_code=manual_code)
         )

@@ -310,7 +310,12 @@ class PhoneApp:
         response = await self._post_json(url, body, headers)
         if response.status_code != 200:
             code, detail = backend_error(response)
-            self._fail(code, detail or f"claim refused with HTTP {response.status_code}")
+            outdated = outdated_mac(response)
+            if outdated is not None:
+                # The phone knows what 426 means, with or without a typed code: the Mac's Codex is too old.
+                self._fail(ErrorCode.APP_SERVER_OUTDATED, detail or "the Mac's Codex is out of date", fields=outdated)
+            self._fail(code, detail or not_json_detail("the claim", response)
+                       or f"claim refused with HTTP {response.status_code}")
         try:
             data = response.json()
             claimed = ClaimedClient(
@@ -581,9 +586,9 @@ class PhoneApp:
     def _socket(self) -> PhoneSocket:
         return self._need(self.session.socket, "connect to the host first")
 
-    def _fail(self, code: ErrorCode | None, detail: str) -> Any:
+    def _fail(self, code: ErrorCode | None, detail: str, *, fields: dict[str, str] | None = None) -> Any:
         if self.machine.can(PhoneEvent.FAILURE):
-            self.machine.fail(code, detail)
+            self.machine.fail(code, detail, fields=fields)
         raise SetupFailed(detail, code=code or ErrorCode.UNKNOWN)
 
     async def _guard(self, awaitable: Awaitable[T], *, setup: bool = True) -> T:
@@ -651,6 +656,34 @@ def backend_error(response: httpx.Response) -> tuple[ErrorCode | None, str | Non
     if not isinstance(code, str) or not code:
         return None, detail
     return error_for_code(code, detail or code).code, detail
+
+
+UPGRADE_REQUIRED = 426
+
+
+def outdated_mac(response: httpx.Response) -> dict[str, str] | None:
+    """The versions in a refusal saying the Mac's Codex is too old (HTTP 426 with `minimum_version` and
+    `current_version`), or None for any other answer."""
+    if response.status_code != UPGRADE_REQUIRED:
+        return None
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    if not isinstance(body, dict):
+        return None
+    versions = {name: body.get(name) for name in ("minimum_version", "current_version")}
+    if not all(isinstance(value, str) and 0 < len(value) <= 64 for value in versions.values()):
+        return None
+    return {name: str(value) for name, value in versions.items()}
+
+
+def not_json_detail(what: str, response: httpx.Response) -> str | None:
+    """For the trace: `what` was answered with something that is not JSON (a proxy's HTML page, say), or None."""
+    content_type = response.headers.get("content-type", "").split(";")[0].strip() or "no content type"
+    if content_type == "application/json":
+        return None
+    return f"{what} was answered HTTP {response.status_code} with {content_type}, not JSON"
 
 
 def _tokens_from(body: dict[str, Any]) -> Tokens:

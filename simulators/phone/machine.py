@@ -170,6 +170,7 @@ class PhoneMachine:
         self.error_code: ErrorCode | None = None
         # What the other side said (e.g. a backend's `detail`), for reports; the user sees the catalogue copy.
         self.error_detail: str | None = None
+        self.error_fields: dict[str, str] = {}
         self.server_name: str | None = None
         self.transitions: list[Transition] = []
         self.screens: list[ShownScreen] = []
@@ -216,12 +217,15 @@ class PhoneMachine:
         self.server_name = server_name
         return self._move(PhoneEvent.CREDENTIALS_RESTORED)
 
-    def fail(self, code: ErrorCode | None, detail: str | None = None) -> PhoneState:
-        """Stop setup. `code=None` means the cause is unknown: the phone can only show the generic copy."""
+    def fail(self, code: ErrorCode | None, detail: str | None = None, *,
+             fields: dict[str, str] | None = None) -> PhoneState:
+        """Stop setup. `code=None` means the cause is unknown: the phone can only show the generic copy. `fields`
+        are what the error screen's copy needs besides the cause (the versions of a Mac too old)."""
         if not self.can(PhoneEvent.FAILURE):
             raise InvalidTransition(self.state, PhoneEvent.FAILURE)
         self.error_code = code if code is not None else ErrorCode.UNKNOWN
         self.error_detail = detail
+        self.error_fields = dict(fields or {})
         self.failed_in = self.state
         return self._move(PhoneEvent.FAILURE)
 
@@ -252,6 +256,7 @@ class PhoneMachine:
         if target is PhoneState.IDLE:
             self.error_code = None
             self.error_detail = None
+            self.error_fields = {}
             self.failed_in = None
             self.server_name = None
         self.transitions.append(Transition(self.state, target, event, self._clock.now()))
@@ -265,7 +270,8 @@ class PhoneMachine:
         if self.state is PhoneState.FAILED:
             # The claim is made once the tokens are exchanged: a failure there is a refused pairing.
             during_claim = self.failed_in is PhoneState.TOKENS_EXCHANGED
-            return screens.error_screen(self.error_code, during_claim=during_claim, copy=self.failure_copy)
+            return screens.error_screen(self.error_code, during_claim=during_claim, copy=self.failure_copy,
+                                        fields=self.error_fields)
         return screens.render(STATE_SCREENS[self.state], server_name=self.server_name or "")
 
     def _show(self, screen: Screen) -> None:

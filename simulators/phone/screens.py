@@ -11,6 +11,7 @@ from typing import Any
 
 from simulators.messages import (
     DECISION_TEXT,
+    LEGACY_APP_SERVER_OUTDATED,
     LEGACY_PAIRING_FAILURE,
     LEGACY_SETUP_FAILURE,
     PHONE_SCREENS,
@@ -53,14 +54,18 @@ def render(name: str, **fields: Any) -> Screen:
 
 
 def error_screen(code: ErrorCode | None, *, during_claim: bool = False,
-                 copy: FailureCopy = FailureCopy.NAMES_CAUSE) -> Screen:
+                 copy: FailureCopy = FailureCopy.NAMES_CAUSE, fields: dict[str, Any] | None = None) -> Screen:
     """The failure screen for a cause; `None` (the backend named no cause) is the generic fallback. Today's app
-    (`STAGE_ONLY`) ignores the cause and says whether the claim or the rest of setup failed."""
+    (`STAGE_ONLY`) ignores the cause and says whether the claim or the rest of setup failed, except for a Mac too
+    old for remote control, whose versions it shows. `fields` fill the copy's placeholders (those versions)."""
     resolved = code if code is not None else ErrorCode.UNKNOWN
+    values = dict(fields or {})
     if copy is FailureCopy.STAGE_ONLY:
+        if resolved is ErrorCode.APP_SERVER_OUTDATED:
+            return _fill("error:app_server_outdated", LEGACY_APP_SERVER_OUTDATED, values)
         stage = "pairing" if during_claim else "setup"
         return _fill(f"error:{stage}", LEGACY_PAIRING_FAILURE if during_claim else LEGACY_SETUP_FAILURE, {})
-    return _fill(f"error:{resolved.value}", phone_error(code), {})
+    return _fill(f"error:{resolved.value}", phone_error(code), values)
 
 
 def threads_screen(server_name: str, thread_count: int) -> Screen:

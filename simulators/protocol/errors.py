@@ -26,6 +26,8 @@ class ErrorCode(StrEnum):
     RATE_LIMITED = "rate_limited"
     REGION_UNAVAILABLE = "region_unavailable"
     UNSUPPORTED_VERSION = "unsupported_version"
+    # The Mac's Codex is older than the backend accepts for remote control (the phone's app is fine).
+    APP_SERVER_OUTDATED = "app_server_outdated"
     QR_UNREADABLE = "qr_unreadable"
     QR_NOT_FOUND = "qr_not_found"
     SIGN_IN_FAILED = "sign_in_failed"

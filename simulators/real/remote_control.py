@@ -38,11 +38,15 @@ STATUS_CHANGED = "remoteControl/status/changed"
 DESKTOP_CLIENT_NAME = "pairsim_desktop"
 DESKTOP_CLIENT_VERSION = "0.169.0"
 STATE_DB = "state_5.sqlite"
+AUTH_FILE = "auth.json"
 SETTLE_TIMEOUT_SECONDS = 20.0
 CLI_TIMEOUT_SECONDS = 30.0
-# The daemon logs its remote-control failures at WARN; the default filter shows only errors.
-RUST_LOG = "warn,codex_core_plugins=error,codex_models_manager=off"
+# The daemon logs its remote-control failures at WARN; the default filter shows only errors. Its auth manager says at
+# INFO whether auth recovery's reload found a new sign-in (`Reloaded auth, changed: false`, openai/codex#41747).
+RUST_LOG = "warn,codex_login::auth::manager=info,codex_core_plugins=error,codex_models_manager=off"
 _REMOTE_CONTROL_TARGET = "codex_app_server_transport::transport::remote_control"
+_AUTH_MANAGER_TARGET = "codex_login::auth::manager"
+_RELOADED_AUTH = re.compile(r"(Reloaded auth, changed: \w+)")
 _ERROR_FIELD = re.compile(r"\berror=(.*?)(?: error_kind=| reconnect_attempt=|$)")
 _CLI_STATUS = re.compile(r"(This machine is available for remote control as |Remote control is (?:enabled|disabled) on )")
 
@@ -112,6 +116,11 @@ class RealRemoteControl:
         self._seen = 0
         # The daemon reports its status right after initialize.
         await self._next_status(timeout=SETTLE_TIMEOUT_SECONDS)
+        if flags and (self.home / AUTH_FILE).is_file():
+            # Told to connect and signed in, it may first say `disabled` while it reads its sign-in; a desktop
+            # acting on that would think connections are off. Wait for what it says once it has started trying.
+            with contextlib.suppress(TimeoutError):
+                await self.wait_left(EnrollmentStatus.DISABLED.value)
 
     async def restart(self) -> None:
         await self.close()
@@ -177,12 +186,17 @@ class RealRemoteControl:
         self._apply(wire)
         return dict(wire)
 
-    async def wait_settled(self, timeout: float = SETTLE_TIMEOUT_SECONDS) -> EnrollmentStatus:
-        """Wait until the daemon reports anything but `connecting`."""
+    async def wait_settled(self, timeout: float | None = SETTLE_TIMEOUT_SECONDS) -> EnrollmentStatus:
+        """Wait until the daemon reports anything but `connecting` (`timeout=None`: however long the backend takes
+        to answer its enrollment)."""
         self._absorb()
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
+        deadline = None if timeout is None else loop.time() + timeout
         while self._status is EnrollmentStatus.CONNECTING:
+            if deadline is None:
+                with contextlib.suppress(TimeoutError):
+                    await self._next_status(timeout=SETTLE_TIMEOUT_SECONDS)
+                continue
             remaining = deadline - loop.time()
             if remaining <= 0:
                 raise TimeoutError(f"the real daemon stayed `connecting` for {timeout:.0f} s")
@@ -222,13 +236,17 @@ class RealRemoteControl:
 
     # -- what the desktop asks -----------------------------------------------------------------------------
 
-    async def enable(self) -> None:
+    async def enable(self) -> str | None:
+        """Turn remote control on; the daemon's error message when it refused (it does when the enrollment is
+        refused), else None."""
         self.store.update_settings(allow_other_devices=True)
         try:
             self._apply(await self._rpc.request("remoteControl/enable", {}))
         except AppServerRpcError as exc:
             self.rpc_failures.append(f"remoteControl/enable failed: {exc.message}")
             await self.read_status()
+            return exc.message
+        return None
 
     async def disable(self) -> None:
         self.store.update_settings(allow_other_devices=False)
@@ -258,22 +276,41 @@ class RealRemoteControl:
         return (*self._earlier_stderr, *current)
 
     def log_lines(self) -> list[str]:
-        """The daemon's remote-control failures as it logged them (the `error=` field of its WARN lines)."""
-        return [_failure(line) for line in self.stderr_lines if _REMOTE_CONTROL_TARGET in line]
+        """The daemon's remote-control failures as it logged them (the `error=` field of its WARN lines), and what
+        its auth recovery's reload found (`Reloaded auth, changed: false`)."""
+        lines = []
+        for line in self.stderr_lines:
+            if _REMOTE_CONTROL_TARGET in line:
+                lines.append(_failure(line))
+            elif _AUTH_MANAGER_TARGET in line and (reloaded := _RELOADED_AUTH.search(line)) is not None:
+                lines.append(reloaded.group(1))
+        return lines
+
+    def runs_version(self, version: str) -> None:
+        """The real daemon is the installed binary: it reports its own version at enrollment and can run no other."""
+        own = self.target.install.version if self.target.install is not None else "of an unknown version"
+        if version != own:
+            raise ValueError(f"the real daemon is codex {own}: it reports that version at enrollment, not {version}")
 
     async def wait_for_log(self, pattern: str, timeout: float = SETTLE_TIMEOUT_SECONDS) -> str | None:
         """The first remote-control log line matching `pattern`, waiting for the running daemon to write it."""
         compiled = re.compile(pattern)
-        for line in self.log_lines():
+        # What a failed request told the desktop is part of the daemon's log, as `RealDaemon.log_lines` has it.
+        for line in [*self.log_lines(), *self.rpc_failures]:
             if compiled.search(line):
                 return line
         if self.daemon is None:
             return None
         daemon = self.daemon
         found = await asyncio.to_thread(
-            daemon.wait_for_stderr, f"{re.escape(_REMOTE_CONTROL_TARGET)}.*{pattern}", timeout
+            daemon.wait_for_stderr,
+            f"(?:{re.escape(_REMOTE_CONTROL_TARGET)}|{re.escape(_AUTH_MANAGER_TARGET)}).*{pattern}",
+            timeout,
         )
-        return None if found is None else _failure(found)
+        if found is None:
+            return None
+        reloaded = _RELOADED_AUTH.search(found)
+        return reloaded.group(1) if reloaded is not None and _AUTH_MANAGER_TARGET in found else _failure(found)
 
     def enrollment_rows(self) -> list[dict[str, Any]]:
         """The daemon's `remote_control_enrollments` table, read-only (no file is created if there is none)."""

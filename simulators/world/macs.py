@@ -64,7 +64,7 @@ class MacDriver:
         """Open the Mac's network path, then start its daemon and desktop app (on the world's loop)."""
         daemon = daemon_for(kind, place)
         desktop = DesktopApp(daemon.home, issuer_url=place.issuer_url, backend_origin=neighbours.phone_backend_url,
-                             clock=place.clock)
+                             clock=place.clock, profile=place.profile)
         mac = cls(place, label, daemon, desktop, neighbours)
         try:
             await daemon.start(desktop)
@@ -96,10 +96,12 @@ class MacDriver:
         person = self._n.people.get(name)
         clock = self.desktop.clock
         totp_code = None if person.totp_secret is None else pyotp.TOTP(person.totp_secret).at(clock.now())
-        self._n.runner.run(self.desktop.sign_in(
+        # After the sign-in the daemon checks its enrollment again; a backend holding that answer leaves the Mac
+        # connecting (as turning connections on does), and the step returns.
+        self._n.runner.run(self._until_answered_or_held(self.desktop.sign_in(
             person.email, person.password, totp_code,
             workspace=None if workspace == PERSONAL else workspace, remember_device=remember_device,
-        ))
+        )))
         self.wait_settled()
 
     def quit_browser(self) -> None:
@@ -119,10 +121,15 @@ class MacDriver:
     async def _switch_connections(self, allowed: bool) -> None:
         # The switch returns once the daemon has the backend's answer. While the backend holds the enrollment there
         # is none yet; the Settings window does not wait for it either, and shows "connecting" meanwhile.
-        switching = asyncio.ensure_future(self.desktop.set_allow_other_devices(allowed))
+        await self._until_answered_or_held(self.desktop.set_allow_other_devices(allowed))
+
+    async def _until_answered_or_held(self, action: Any) -> None:
+        """Run a desktop action until it is done, or until the backend holds an answer it waits for (it then goes
+        on in the background, and `finish_switching` waits for it)."""
+        switching = asyncio.ensure_future(action)
         self._switching.add(switching)
         switching.add_done_callback(self._switching.discard)
-        held = asyncio.ensure_future(self._n.backend.remote_control.wait_enrollment_held(timeout=None))
+        held = asyncio.ensure_future(self._n.backend.wait_held())
         try:
             await asyncio.wait({switching, held}, return_when=asyncio.FIRST_COMPLETED)
         finally:
@@ -137,7 +144,7 @@ class MacDriver:
         stays `connecting` until the backend answers)."""
         settled = asyncio.ensure_future(self.daemon.controller.wait_settled())
         # No timeout of its own: how long settling may take is the controller's to say.
-        held = asyncio.ensure_future(self._n.backend.remote_control.wait_enrollment_held(timeout=None))
+        held = asyncio.ensure_future(self._n.backend.wait_held())
         try:
             done, _ = await asyncio.wait({settled, held}, return_when=asyncio.FIRST_COMPLETED)
             for task in done:
@@ -179,9 +186,48 @@ class MacDriver:
         return self.desktop.connections_text()
 
     def show_pairing_qr(self) -> QrShown | Remediation:
+        """Press "Pair phone": the QR code, or what the Mac shows instead. While the Mac waits for an answer the
+        backend holds (or delays until time passes), that is what it shows meanwhile; `pairing_screen` reads it
+        again later."""
         self._qr_count += 1
         path = self.directory / f"pairing-qr-{self._qr_count}.png"
-        return self._n.runner.run(self.desktop.show_pairing_qr(path))
+        self._n.runner.call(self.desktop.open_pairing, path)
+        return self.pairing_screen()
+
+    def pairing_screen(self) -> QrShown | Remediation:
+        """What "Pair phone" shows now, once the Mac has done what it can without the backend or time moving on."""
+        return self._n.runner.run(self._pairing_now())
+
+    async def _pairing_now(self) -> QrShown | Remediation:
+        if self.desktop.pairing_pending():
+            pairing = asyncio.ensure_future(self.desktop.wait_pairing())
+            held = asyncio.ensure_future(self._n.backend.wait_held())
+            try:
+                await asyncio.wait({pairing, held}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                held.cancel()
+                await asyncio.gather(held, return_exceptions=True)
+            if pairing.done():
+                pairing.result()  # the desktop's own failure, if it had one
+            else:
+                pairing.cancel()
+                await asyncio.gather(pairing, return_exceptions=True)
+        return self.desktop.pairing_now()
+
+    @property
+    def notice(self) -> tuple[str, str] | None:
+        """The notice the desktop put up after the last switch of "Allow other devices to connect": (title, body)."""
+        notice = self.desktop.notice
+        return None if notice is None else (notice.title, notice.body)
+
+    def desktop_log(self) -> list[str]:
+        """What the desktop app itself logged (its requests to the daemon and what became of them)."""
+        return list(self.desktop.log_lines)
+
+    def runs_codex_version(self, version: str) -> None:
+        """This Mac's Codex is `version` (what its daemon reports when it enrolls). The real daemon is the installed
+        binary and reports its own: it refuses."""
+        self._n.runner.call(self.daemon.controller.runs_version, version)
 
     # -- the daemon, as the desktop and doctor see it ------------------------------------------------------------
 
@@ -305,6 +351,7 @@ class MacDriver:
             self._n.runner.run(self._n.backend.remote_control.wait_daemon_disconnected(environment_id))
 
     async def cancel_switching(self) -> None:
+        self.desktop.cancel_pairing()
         for switching in self._switching:
             switching.cancel()
         await asyncio.gather(*self._switching, return_exceptions=True)

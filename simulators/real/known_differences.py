@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 
 from simulators.real.target import DaemonKind
+from simulators.world.time import ClockOutOfReach
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,16 @@ KNOWN_DIFFERENCES: dict[str, KnownDifference] = {
             raises=ValueError,
             message=r"^the mock daemon has no `codex remote-control` command$",
             why="pairsim simulates the desktop app, not the codex command line around the daemon",
+        ),
+        # Time and clocks (issue 10).
+        KnownDifference(
+            name="real_daemon_keeps_the_machines_clock",
+            daemon=DaemonKind.CODEX,
+            step="Dana's Mac's clock is 2 hours slow",
+            raises=ClockOutOfReach,
+            message=r"^the real daemon reads this machine's clock",
+            why="the real daemon is a process with the machine's clock, which a world cannot set off (a static "
+            "musl binary: no faketime either); what the Mac decides by its own clock is the mock's to show",
         ),
     )
 }

@@ -65,6 +65,10 @@ PLACEHOLDER_VALUES = {
     "path": r"\{project folder\}/[\w./-]+",
     "command": r"[^`]+",
     "url": r"[^`]+",
+    # A refused request in the terminal (`unexpected status …`): the HTTP status, the body's message, its code.
+    "status": r"\d{3} [A-Z][A-Za-z ]+",
+    "detail": r"[^,]+",
+    "code": r"[a-z_]+",
 }
 
 

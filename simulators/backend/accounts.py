@@ -688,15 +688,13 @@ class AccountStore:
             record.state = _TokenState.USED
             return record.grant
 
-    def revoke_sign_in_of(self, token: str, client_id: str) -> bool:
-        """RFC 7009 revocation of a refresh token: the sign-in it belongs to ends, so every refresh token and
-        access token of that sign-in stops working, wherever a copy of it is kept. True when there was one to end;
-        an unknown token (or another client's) changes nothing, as the RFC asks."""
+    def grant_of(self, token: str, client_id: str) -> RefreshGrantRecord | None:
+        """What a refresh token (used or not) was issued for, when it is this client's; None otherwise."""
         with self._lock:
             record = self._refresh_tokens.get(token_digest(token))
             if record is None or record.grant.client_id != client_id:
-                return False
-            return self.end_session(record.grant.sid)
+                return None
+            return record.grant
 
     def revoke_refresh_tokens_from(self, origin: str) -> int:
         """Revoke what one authorization code produced (RFC 6749 §4.1.2: a replayed code revokes them)."""

@@ -303,6 +303,11 @@ class Issuer:
         self._lock = threading.RLock()
         self._codes: dict[str, _CodeRecord] = {}
         self._used_codes: set[str] = set()
+        # Which grant (the code exchange a chain of refreshes started from) each access token belongs to, and the
+        # grants revoked since, so a revoked sign-in's access tokens stop working while its browser session (and a
+        # newer sign-in made in it) goes on.
+        self._grant_of_access_token: dict[str, str] = {}
+        self._revoked_grants: set[str] = set()
         self._sign_ins: dict[str, BrowserSignIn] = {}
         self._api_keys: dict[str, ApiKeyOwner] = {}
         self._issuer_url: str | None = None
@@ -390,6 +395,9 @@ class Issuer:
             scopes=scopes,
             **common,
         )
+        if origin is not None:
+            with self._lock:
+                self._grant_of_access_token[access_claims.jti] = origin
         refresh_token = None
         if "offline_access" in scopes:
             refresh_token = self.accounts.issue_refresh_token(
@@ -418,7 +426,23 @@ class Issuer:
             raise AccessTokenRejected(TokenRejection.EXPIRED)
         if self.accounts.active_session(claims.sid) is None:
             raise AccessTokenRejected(TokenRejection.REVOKED)
+        with self._lock:
+            revoked = self._grant_of_access_token.get(claims.jti or "") in self._revoked_grants
+        if revoked:
+            raise AccessTokenRejected(TokenRejection.REVOKED)
         return claims
+
+    def revoke(self, token: str, client_id: str) -> bool:
+        """RFC 7009 revocation of a refresh token (the Codex CLI revokes the sign-in a new one replaces [V]): the
+        grant it belongs to ends, every refresh token and access token of it stops working, wherever a copy of
+        it is kept. True when there was such a grant; an unknown token (or another client's) changes nothing."""
+        grant = self.accounts.grant_of(token, client_id)
+        if grant is None or grant.origin is None:
+            return False
+        with self._lock:
+            self._revoked_grants.add(grant.origin)
+        self.accounts.revoke_refresh_tokens_from(grant.origin)
+        return True
 
     def verify_access_token(self, token: str) -> TokenClaims:
         """Signature, issuer, audience, expiry (simulated clock) and revocation (session, password)."""
@@ -924,7 +948,7 @@ def add_routes(app: web.Application, issuer: Issuer, faults: FaultRegistry) -> N
         token, client_id = params.get("token", ""), params.get("client_id", "")
         if not token or not client_id:
             return _json(400, {"error": "invalid_request", "error_description": "token and client_id are required"})
-        issuer.accounts.revoke_sign_in_of(token, client_id)
+        issuer.revoke(token, client_id)
         return _json(200, {})
 
     async def jwks(request: web.Request) -> web.Response:

@@ -22,6 +22,7 @@ from simulators.backend.server import BackendServer
 from simulators.backend.state import BackendState
 from simulators.browser import Browser, Interception, Page, shared_ssl_context
 from simulators.clock import FrozenClock
+from simulators.daemon.desktop import DesktopSignInError
 from simulators.daemon.profiles import Profile
 from simulators.login.credential_store import AuthMode, AuthTokens, FileCredentialStore, StoredAuth
 from simulators.login.session import TerminalSession
@@ -265,3 +266,17 @@ async def test_a_revoked_sign_in_is_refused_to_its_copy(
         assert await copy.ask() == copy_says
     finally:
         await copy.aclose()
+
+
+def test_the_code_typed_on_the_mac_comes_from_the_authenticator_on_her_phone(tmp_path: Path) -> None:
+    # Her Mac's clock is right and her phone's is not: the Mac's sign-in is refused, because the code she types there
+    # is the one her phone shows.
+    with World(root=tmp_path, seed=11) as world:
+        world.people.create("Dana", mfa=True)
+        world.set_clock_off("Dana's phone", 180)
+        with pytest.raises(DesktopSignInError, match="mfa_clock_off"):
+            world.mac().sign_in("Dana")
+        world.set_clock_off("Dana's phone", 0)
+        world.set_clock_off("Dana's Mac", 180)
+        world.mac().sign_in("Dana")
+        assert "mfa" in world.mac().sign_in_pages

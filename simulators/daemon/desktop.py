@@ -207,15 +207,15 @@ class DesktopApp:
             user_id=auth.get("chatgpt_user_id") if isinstance(auth, dict) else None,
         )
 
-    def access_tokenjwt_expired(self) -> bool:
+    def access_token_expired(self) -> bool:
         """Whether the access token has expired by this Mac's clock (its `exp`; the backend decides by its own)."""
         tokens = self._tokens
         return tokens is not None and jwt_expired(tokens.access_token, self.clock.now())
 
-    async def refresh_ifjwt_expired(self) -> None:
+    async def refresh_if_expired(self) -> None:
         """Before the desktop uses its sign-in: when the access token has expired by the Mac's clock, refresh it,
         as codex 0.169.0 does (observed: it refreshes when the token's `exp` has passed on the machine's clock)."""
-        if self.access_tokenjwt_expired():
+        if self.access_token_expired():
             await self.recover_auth()
 
     async def recover_auth(self) -> bool:
@@ -411,7 +411,7 @@ class DesktopApp:
 
     async def set_allow_other_devices(self, allowed: bool) -> None:
         """Settings › Connections › Allow other devices to connect (off by default)."""
-        await self.refresh_ifjwt_expired()
+        await self.refresh_if_expired()
         if allowed:
             await self.controller.enable()
         else:
@@ -438,7 +438,7 @@ class DesktopApp:
     async def show_pairing_qr(self, path: Path) -> PairingScreen:
         """ "Pair phone": a QR code when pairing can work, otherwise what the desktop says instead."""
         controller = self.controller
-        await self.refresh_ifjwt_expired()
+        await self.refresh_if_expired()
         if controller.status.value != "connected":
             return Remediation(self.connections_text())
         try:

@@ -167,6 +167,20 @@ PHONE_ERRORS: dict[ErrorCode, ScreenCopy] = {
         "try again.",
         ("Try again",),
     ),
+    # Time and clocks (issue 10).
+    ErrorCode.AUTHENTICATOR_CLOCK_OFF: ScreenCopy(
+        "Check your phone's time",
+        "Your authenticator code wasn't accepted because the clock on the device with your authenticator app is "
+        "off. Turn on Set Automatically in Settings › General › Date & Time on that device, then scan the code "
+        "again.",
+        ("Scan again",),
+    ),
+    ErrorCode.SIGN_IN_EXPIRED: ScreenCopy(
+        "Sign-in expired",
+        "The sign-in page was open too long and expired. Show a new pairing code in Codex on your Mac and scan it "
+        "again.",
+        ("Scan again",),
+    ),
     ErrorCode.UNKNOWN: ScreenCopy("Setup failed", GENERIC_SETUP_FAILURE, ("Try again",)),
 }
 
@@ -295,6 +309,34 @@ CLI_STATUS_NOT_LOGGED_IN = "Not logged in"  # [V]
 CLI_LOGGED_OUT = "Successfully logged out"  # [V]
 # `pairsim connect`: the remote app server accepted the WebSocket (the real TUI shows its screen instead).
 CLI_REMOTE_CONNECTED = "Connected to the remote app server at `{url}`."
+
+# Time and clocks (issue 10): Codex in a terminal, when its ChatGPT sign-in cannot be refreshed or was revoked.
+# Today's words are the real CLI's [V: strings of codex 0.169.0; the reused one also observed in its log, and quoted
+# in openai/codex#6498, #9634, #24365, #13238]; a refused request is its `unexpected status` line, whose end users
+# quote in #13118 (the real line also names the URL, which pairsim leaves out: a loopback URL changes every run).
+CLI_ANSWERED = "Codex answered."
+CLI_REFRESH_TOKEN_REUSED = (
+    "Your access token could not be refreshed because your refresh token was already used. Please log out and "
+    "sign in again."
+)
+CLI_REFRESH_TOKEN_EXPIRED = (
+    "Your access token could not be refreshed because your refresh token has expired. Please log out and sign in "
+    "again."
+)
+CLI_REFRESH_TOKEN_REVOKED = (
+    "Your access token could not be refreshed because your refresh token was revoked. Please log out and sign in "
+    "again."
+)
+CLI_UNEXPECTED_STATUS = "unexpected status {status}: {detail}, auth error code: {code}"
+# With the fix: the cause (a copy of this sign-in used, or replaced, on another computer) and what to do.
+CLI_SIGN_IN_USED_ELSEWHERE = (
+    "Another computer refreshed this sign-in first: it uses a copy of it (a copied auth.json), and a sign-in can be "
+    "refreshed only once. Run `codex login` on this computer to give it a sign-in of its own."
+)
+CLI_SIGN_IN_REPLACED_ELSEWHERE = (
+    "This sign-in was replaced by a newer sign-in on another computer, which signed out every copy of it. Run "
+    "`codex login` on this computer to give it a sign-in of its own."
+)
 
 
 def catalogue() -> dict[str, str]:

@@ -1,12 +1,12 @@
-"""Things that go wrong on purpose: time passing, a slow or failing backend, a relay that mangles a message, and
-failures the backend has never been seen to send."""
+"""Things that go wrong on purpose: a slow or failing backend, a relay that mangles a message, and failures the
+backend has never been seen to send. (Time passing lives in steps/time_faults.py.)"""
 
 from __future__ import annotations
 
 import json
 from typing import TYPE_CHECKING
 
-from pytest_bdd import given, parsers, when
+from pytest_bdd import given, when
 
 from simulators.world.backend import Operation
 
@@ -49,8 +49,3 @@ def enrollment_server_error(world: World) -> None:
 def garbled_relay_message(world: World) -> None:
     world.backend.garble_next_relay_message()
 
-
-@when(parsers.re(r"(?P<amount>a minute|\d+ minutes|a second|\d+ seconds) pass(?:es)?"))
-def time_passes(world: World, amount: str) -> None:
-    count, unit = ("1", amount.split()[1]) if amount.startswith("a ") else amount.split()
-    world.time.passes(int(count) * (60.0 if unit.startswith("minute") else 1.0))

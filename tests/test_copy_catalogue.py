@@ -68,6 +68,10 @@ PLACEHOLDER_VALUES = {
     "reason": r"[^\n]+?",
     "minimum_version": r"\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?",
     "current_version": r"\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?",
+    # A refused request in the terminal (`unexpected status …`): the HTTP status, the body's message, its code.
+    "status": r"\d{3} [A-Z][A-Za-z ]+",
+    "detail": r"[^,]+",
+    "code": r"[a-z_]+",
 }
 
 

@@ -20,7 +20,7 @@ Feature: The phone says why it cannot connect
       Examples:
         | what happened before the scan                               | title                           | message                                                                                                                                  |
         | Dana turns off "Allow other devices to connect" on her Mac | Connections are off on your Mac | Your Mac isn't accepting connections. In Codex on your Mac, turn on Settings › Connections › Allow other devices to connect, then scan again. |
-        | the pairing code expires before anyone scans it             | Code expired                    | This pairing code has expired. Show a new code in Codex on your Mac and scan again.                                                      |
+        | 10 minutes and 30 seconds pass                              | Code expired                    | This pairing code has expired. Show a new code in Codex on your Mac and scan again.                                                      |
         | Dana's tablet has already used the pairing code             | Code already used               | This code was already used by another device. For your security, start pairing again on your Mac.                                        |
 
   Rule: Only the Mac's owner, signed in to the Mac's workspace, can pair

@@ -18,6 +18,7 @@ import random
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from enum import StrEnum
 
 import pyotp
@@ -77,6 +78,9 @@ MIN_PASSWORD_LENGTH = 12
 MAX_MFA_FAILURES = 5
 MFA_LOCKOUT_SECONDS = 15 * 60
 REFRESH_TOKEN_TTL_SECONDS = 60 * 24 * 3600
+# How far from now a refused authenticator code is looked for, to tell a slip of the finger from an authenticator
+# whose clock is off (its code of another time). Wider would mistake more typos for a clock that is off.
+CLOCK_DRIFT_SEARCH_SECONDS = 15 * 60
 # How long "Remember this device" lasts: the 30 days sign-in services commonly offer [P].
 TRUSTED_DEVICE_TTL_SECONDS = 30 * 24 * 3600
 
@@ -515,6 +519,27 @@ class AccountStore:
                 return MfaOutcome.LOCKED
             return MfaOutcome.REJECTED
 
+    def totp_drift(self, account_id: str, code: str) -> float | None:
+        """When a code `verify_totp` refused is the authenticator's code for another time near now, how far that
+        time is from now in seconds (positive: the authenticator's clock is ahead); None for any other code.
+        Read-only: the refusal has already been counted."""
+        now = self._clock.now()
+        with self._lock:
+            secret = self._record(account_id).totp_secret
+        if secret is None:
+            return None
+        totp = pyotp.TOTP(secret)
+        cleaned = code.strip().replace(" ", "")
+        if not (cleaned.isdigit() and len(cleaned) == totp.digits):
+            return None
+        step = totp.timecode(datetime.fromtimestamp(now, UTC))
+        # The nearest times first, so a code that happens to repeat further out is not preferred.
+        for distance in range(2, int(CLOCK_DRIFT_SEARCH_SECONDS // totp.interval) + 1):
+            for direction in (1, -1):
+                if hmac.compare_digest(totp.generate_otp(step + direction * distance), cleaned):
+                    return float(direction * distance * totp.interval)
+        return None
+
     def mfa_locked(self, account_id: str) -> bool:
         with self._lock:
             return self._clock.now() < self._record(account_id).mfa_locked_until
@@ -661,6 +686,14 @@ class AccountStore:
             if self._clock.now() >= record.expires_at:
                 raise RefreshTokenRejected(RefreshFailure.EXPIRED, "refresh token expired")
             record.state = _TokenState.USED
+            return record.grant
+
+    def grant_of(self, token: str, client_id: str) -> RefreshGrantRecord | None:
+        """What a refresh token (used or not) was issued for, when it is this client's; None otherwise."""
+        with self._lock:
+            record = self._refresh_tokens.get(token_digest(token))
+            if record is None or record.grant.client_id != client_id:
+                return None
             return record.grant
 
     def revoke_refresh_tokens_from(self, origin: str) -> int:

@@ -79,6 +79,7 @@ from simulators.protocol.oauth import (
     b64url_encode,
     parse_authorize_request,
     parse_form_body,
+    parse_token_params,
     parse_token_request,
     system_random_bytes,
     verify_pkce,
@@ -288,8 +289,12 @@ class Issuer:
         settings: IssuerSettings | None = None,
         random_bytes: RandomBytes = system_random_bytes,
         clients: dict[str, OAuthClient] | None = None,
+        typed_errors: bool = True,
     ) -> None:
         self.accounts = accounts
+        # The typed-error fix: a refused authenticator code that is the code of another time near now is told
+        # apart from a mistyped one (the authenticator's clock is off). Today's issuer says only that it failed.
+        self.typed_errors = typed_errors
         self.clock = clock
         self.settings = settings or IssuerSettings()
         self.clients = dict(clients or KNOWN_CLIENTS)
@@ -298,6 +303,11 @@ class Issuer:
         self._lock = threading.RLock()
         self._codes: dict[str, _CodeRecord] = {}
         self._used_codes: set[str] = set()
+        # Which grant (the code exchange a chain of refreshes started from) each access token belongs to, and the
+        # grants revoked since, so a revoked sign-in's access tokens stop working while its browser session (and a
+        # newer sign-in made in it) goes on.
+        self._grant_of_access_token: dict[str, str] = {}
+        self._revoked_grants: set[str] = set()
         self._sign_ins: dict[str, BrowserSignIn] = {}
         self._api_keys: dict[str, ApiKeyOwner] = {}
         self._issuer_url: str | None = None
@@ -385,6 +395,9 @@ class Issuer:
             scopes=scopes,
             **common,
         )
+        if origin is not None:
+            with self._lock:
+                self._grant_of_access_token[access_claims.jti] = origin
         refresh_token = None
         if "offline_access" in scopes:
             refresh_token = self.accounts.issue_refresh_token(
@@ -413,7 +426,23 @@ class Issuer:
             raise AccessTokenRejected(TokenRejection.EXPIRED)
         if self.accounts.active_session(claims.sid) is None:
             raise AccessTokenRejected(TokenRejection.REVOKED)
+        with self._lock:
+            revoked = self._grant_of_access_token.get(claims.jti or "") in self._revoked_grants
+        if revoked:
+            raise AccessTokenRejected(TokenRejection.REVOKED)
         return claims
+
+    def revoke(self, token: str, client_id: str) -> bool:
+        """RFC 7009 revocation of a refresh token (the Codex CLI revokes the sign-in a new one replaces [V]): the
+        grant it belongs to ends, every refresh token and access token of it stops working, wherever a copy of
+        it is kept. True when there was such a grant; an unknown token (or another client's) changes nothing."""
+        grant = self.accounts.grant_of(token, client_id)
+        if grant is None or grant.origin is None:
+            return False
+        with self._lock:
+            self._revoked_grants.add(grant.origin)
+        self.accounts.revoke_refresh_tokens_from(grant.origin)
+        return True
 
     def verify_access_token(self, token: str) -> TokenClaims:
         """Signature, issuer, audience, expiry (simulated clock) and revocation (session, password)."""
@@ -691,6 +720,8 @@ class Issuer:
         if outcome is MfaOutcome.LOCKED:
             sign_in.step = SignInStep.LOCKED
             return _page(429, pages.locked_page())
+        if self.typed_errors and self.accounts.totp_drift(account.user_id, form.get("code", "")) is not None:
+            return _page(401, self._render(sign_in, pages.PageError.MFA_CLOCK_OFF))
         return _page(401, self._render(sign_in, pages.PageError.MFA_CODE_REJECTED))
 
     def _complete_authentication(
@@ -905,6 +936,21 @@ def add_routes(app: web.Application, issuer: Issuer, faults: FaultRegistry) -> N
         except RefreshTokenRejected as exc:
             return _json(401, refresh_error_body(exc.reason))
 
+    async def revoke(request: web.Request) -> web.Response:
+        # RFC 7009 §2.2: 200 whether or not the token was known, so a caller learns nothing about other tokens.
+        try:
+            body = await read_body(request, settings.max_token_body)
+            params = parse_token_params(request.headers.get("Content-Type"), body)
+        except BodyTooLarge:
+            return _json(413, {"error": "invalid_request", "error_description": "request body too large"})
+        except TokenRequestError as exc:
+            return _json(exc.status, exc.to_body())
+        token, client_id = params.get("token", ""), params.get("client_id", "")
+        if not token or not client_id:
+            return _json(400, {"error": "invalid_request", "error_description": "token and client_id are required"})
+        issuer.revoke(token, client_id)
+        return _json(200, {})
+
     async def jwks(request: web.Request) -> web.Response:
         return web.json_response(issuer.jwks())
 
@@ -951,6 +997,7 @@ def add_routes(app: web.Application, issuer: Issuer, faults: FaultRegistry) -> N
 
     app.router.add_resource("/oauth/authorize", name="oauth.authorize").add_route("GET", authorize)
     app.router.add_resource("/oauth/token", name="oauth.token").add_route("POST", token)
+    app.router.add_resource("/oauth/revoke", name="oauth.revoke").add_route("POST", revoke)
     app.router.add_resource("/.well-known/jwks.json", name="oauth.jwks").add_route("GET", jwks)
     app.router.add_resource("/.well-known/openid-configuration", name="oauth.discovery").add_route(
         "GET", discovery

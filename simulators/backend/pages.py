@@ -37,6 +37,7 @@ class PageError(StrEnum):
 
     WRONG_CREDENTIALS = "wrong_credentials"
     MFA_CODE_REJECTED = "mfa_code_rejected"
+    MFA_CLOCK_OFF = "mfa_clock_off"
     MFA_REQUIRED = "mfa_required"
     MFA_LOCKED = "mfa_locked"
     NO_SUCH_WORKSPACE = "no_such_workspace"
@@ -48,6 +49,10 @@ class PageError(StrEnum):
 ERROR_COPY: dict[PageError, str] = {
     PageError.WRONG_CREDENTIALS: "Wrong email or password.",
     PageError.MFA_CODE_REJECTED: "That code didn't work. Check your authenticator app and try again.",
+    PageError.MFA_CLOCK_OFF: (
+        "That code is for another time: the clock on the device with your authenticator app is off. Set its time "
+        "automatically, then try again."
+    ),
     PageError.MFA_REQUIRED: "Your account requires multi-factor authentication.",
     PageError.MFA_LOCKED: "Too many incorrect codes. Try again in 15 minutes.",
     PageError.NO_SUCH_WORKSPACE: "Choose one of the workspaces listed.",

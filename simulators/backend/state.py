@@ -93,7 +93,7 @@ class BackendState:
         """A backend's state. `typed_errors=False` is today's backend: refusals carry `detail` only."""
         clock = clock or Clock()
         accounts = AccountStore(clock, AccountFactory(seed), random_bytes=random_bytes)
-        issuer = Issuer(accounts, clock, settings=settings, random_bytes=random_bytes)
+        issuer = Issuer(accounts, clock, settings=settings, random_bytes=random_bytes, typed_errors=typed_errors)
         return cls(
             clock=clock,
             accounts=accounts,

@@ -50,6 +50,7 @@ from simulators.protocol.oauth import (
     OpenAIAuthClaims,
     generate_pkce,
     generate_state,
+    jwt_expired,
     loopback_redirect_uri,
 )
 from simulators.protocol.pairing_link import PairingLink
@@ -248,12 +249,33 @@ class DesktopApp:
             user_id=auth.get("chatgpt_user_id") if isinstance(auth, dict) else None,
         )
 
+    def access_token_expired(self) -> bool:
+        """Whether the access token has expired by this Mac's clock (its `exp`; the backend decides by its own)."""
+        tokens = self._tokens
+        return tokens is not None and jwt_expired(tokens.access_token, self.clock.now())
+
+    async def refresh_if_expired(self) -> None:
+        """Before the desktop uses its sign-in: when the access token has expired by the Mac's clock, refresh it,
+        as codex 0.169.0 does (observed: it refreshes when the token's `exp` has passed on the machine's clock)."""
+        if self.access_token_expired():
+            await self.recover_auth()
+
     async def recover_auth(self) -> bool:
-        """Refresh the ChatGPT tokens with the refresh token. A refused refresh (revoked by a password change)
-        signs the desktop out, as the real app does when its refresh token is dead."""
+        """Get usable ChatGPT tokens again: first read auth.json, where another Codex process on this Mac may have
+        put newer ones (codex 0.169.0 reloads under `auth.lock` and skips its own refresh then: "Skipping token
+        refresh because auth changed after guarded reload."); only if it holds nothing newer, refresh with the
+        refresh token. A refused refresh (revoked by a password change, or used up by another session) signs
+        the desktop out, as the real app does when its refresh token is dead."""
         tokens = self._tokens
         if tokens is None or tokens.refresh_token is None:
             return False
+        on_disk = read_auth_file(self.auth_path)
+        if on_disk is not None and on_disk.refresh_token != tokens.refresh_token:
+            self._tokens = on_disk
+            self._held.extend(t for t in (on_disk.id_token, on_disk.access_token, on_disk.refresh_token) if t)
+            if not jwt_expired(on_disk.access_token, self.clock.now()):
+                return True
+            tokens = on_disk
         body = {
             "client_id": CLIENT_ID,
             "grant_type": "refresh_token",
@@ -291,7 +313,10 @@ class DesktopApp:
         """Sign in through the issuer's pages, entering the authenticator code when asked (and ticking "Remember
         this device" when told to); then the daemon checks its enrollment again."""
         body = await self._browser_sign_in(email, password, totp_code, skip_mfa, workspace, remember_device)
+        previous = self._tokens
         self._store_tokens(body, previous=None)
+        if previous is not None:
+            await self._revoke(previous)
         if self._controller is not None:
             await self._controller.recheck()
 
@@ -325,6 +350,16 @@ class DesktopApp:
         write_auth_file(self.auth_path, tokens)
         self._tokens = tokens
         self._held.extend(token for token in (id_token, access_token, refresh_token) if token)
+
+    async def _revoke(self, replaced: StoredTokens) -> None:
+        """A new sign-in revokes the one it replaces, as the Codex CLI does when it saves a login [V]: its refresh
+        token, and with it that sign-in's session everywhere it was copied to. Best effort: the new sign-in
+        stands whether or not the issuer could be told."""
+        if replaced.refresh_token is None:
+            return
+        body = {"token": replaced.refresh_token, "token_type_hint": "refresh_token", "client_id": CLIENT_ID}
+        with contextlib.suppress(httpx.TransportError):
+            await self._http.post(f"{self.issuer_url}/oauth/revoke", data=body)
 
     def issued_secrets(self) -> list[str]:
         """Every token this desktop app has held (it keeps none in a report; a test proves that with these)."""
@@ -422,6 +457,7 @@ class DesktopApp:
         """Settings › Connections › Allow other devices to connect (off by default). When turning it on does not
         take, the desktop puts up a notice (`notice`)."""
         self.notice = None
+        await self.refresh_if_expired()
         if not allowed:
             await self.controller.disable()
             return
@@ -509,12 +545,14 @@ class DesktopApp:
     async def show_pairing_qr(self, path: Path) -> PairingScreen:
         """ "Pair phone": a QR code when pairing can work, otherwise what the desktop says instead. Returns once the
         screen is final; `open_pairing` returns at once and leaves the screen to change."""
-        task = self.open_pairing(path)
+        task = await self.open_pairing(path)
         return await task
 
-    def open_pairing(self, path: Path) -> asyncio.Task[PairingScreen]:
-        """Press "Pair phone": the screen says what it is waiting for (`pairing_screen`) until the task ends."""
+    async def open_pairing(self, path: Path) -> asyncio.Task[PairingScreen]:
+        """Press "Pair phone": the screen says what it is waiting for (`pairing_screen`) until the task ends. A sign-in
+        expired by the Mac's clock is refreshed first, as for every use of it."""
         self.cancel_pairing()
+        await self.refresh_if_expired()
         controller = self.controller
         status = controller.status.value
         connecting = status == "connecting" and controller.enabled

@@ -247,9 +247,10 @@ class PhoneApp:
 
     async def sign_in(self, email: str, password: str, totp_secret: str | None = None, *,
                       workspace: str | None = None, skip_mfa: bool = False, cancel: bool = False,
-                      wrong_mfa_codes: int = 0) -> Tokens:
+                      wrong_mfa_codes: int = 0, dwell: Callable[[str], None] | None = None) -> Tokens:
         """Sign in to ChatGPT in a browser (OAuth code flow with PKCE) and exchange the code for tokens.
-        `wrong_mfa_codes`: the person mistypes the authenticator code that many times first."""
+        `wrong_mfa_codes`: the person mistypes the authenticator code that many times first; `dwell` is told each
+        page as it is shown, before the person acts on it."""
         link = self._need(self.session.link, "scan a QR code first")
         issuer = self.issuer_url or link.origin
         self.sign_in_pages = ()
@@ -257,7 +258,7 @@ class PhoneApp:
             result: SignInResult = await sign_in_with_browser(
                 self.browser, issuer, email=email, password=password, totp_secret=totp_secret, workspace=workspace,
                 skip_mfa=skip_mfa, cancel=cancel, clock=self.clock, trace=self.trace, on_page=self._on_sign_in_page,
-                timeout=self.timeout, wrong_mfa_codes=wrong_mfa_codes)
+                timeout=self.timeout, wrong_mfa_codes=wrong_mfa_codes, dwell=dwell)
         except PairsimError as exc:
             self._fail(exc.code, exc.message)
         self.sign_in_pages = result.pages
@@ -427,13 +428,14 @@ class PhoneApp:
 
     async def pair(self, png: str | os.PathLike[str] | bytes, email: str, password: str,
                    totp_secret: str | None = None, *, workspace: str | None = None, skip_mfa: bool = False,
-                   cancel_sign_in: bool = False, wrong_mfa_codes: int = 0) -> PairingResult:
+                   cancel_sign_in: bool = False, wrong_mfa_codes: int = 0,
+                   dwell: Callable[[str], None] | None = None) -> PairingResult:
         """Scan → validate → sign in → claim → connect → initialize → load. Ends `live` or `failed(code)`."""
         try:
             await self.scan(png)
             self.validate_link()
             await self.sign_in(email, password, totp_secret, workspace=workspace, skip_mfa=skip_mfa,
-                               cancel=cancel_sign_in, wrong_mfa_codes=wrong_mfa_codes)
+                               cancel=cancel_sign_in, wrong_mfa_codes=wrong_mfa_codes, dwell=dwell)
             await self.claim()
             await self.connect()
             await self.initialize()

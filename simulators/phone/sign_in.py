@@ -21,6 +21,7 @@ from urllib.parse import parse_qsl
 import httpx
 import pyotp
 
+from simulators.backend.accounts import CLOCK_DRIFT_SEARCH_SECONDS
 from simulators.backend.pages import LOGOUT_PATH, REMEMBER_DEVICE_FIELD
 from simulators.browser import (
     Browser,
@@ -53,9 +54,12 @@ PAGE_ERRORS: dict[str, ErrorCode] = {
     "wrong_credentials": ErrorCode.SIGN_IN_FAILED,
     "mfa_code_rejected": ErrorCode.MFA_CODE_REJECTED,
     "mfa_locked": ErrorCode.MFA_CODE_REJECTED,
+    # The issuer could tell the code was one of another time: the authenticator's clock is off.
+    "mfa_clock_off": ErrorCode.AUTHENTICATOR_CLOCK_OFF,
     "mfa_required": ErrorCode.MFA_REQUIRED,
     "no_such_workspace": ErrorCode.WORKSPACE_MISMATCH,
-    "session_expired": ErrorCode.SESSION_EXPIRED,
+    # The sign-in page outlived its session (left open too long): the ChatGPT sign-in itself is not the problem.
+    "session_expired": ErrorCode.SIGN_IN_EXPIRED,
     "csrf_failed": ErrorCode.SIGN_IN_FAILED,
     "bad_request": ErrorCode.PROTOCOL_VIOLATION,
 }
@@ -82,11 +86,14 @@ class SignInResult:
 async def sign_in_with_browser(browser: Browser, issuer: str, *, email: str, password: str, totp_secret: str | None,
                                workspace: str | None, skip_mfa: bool, cancel: bool, clock: Clock, trace: Trace,
                                on_page: Callable[[PhoneEvent], None], timeout: float,
-                               remember_device: bool = False, wrong_mfa_codes: int = 0) -> SignInResult:
+                               remember_device: bool = False, wrong_mfa_codes: int = 0,
+                               dwell: Callable[[str], None] | None = None) -> SignInResult:
     """Walk the issuer's pages in `browser` as the user would and return the token endpoint's JSON body.
 
     `wrong_mfa_codes`: the person first types that many wrong authenticator codes, each after the issuer said the
-    last one did not work, then the right one (if the issuer still asks)."""
+    last one did not work, then the right one (if the issuer still asks). `dwell` is told the name of each page
+    as it is shown, before the person acts on it: what happens meanwhile (time passing) happens while the page is
+    open."""
     pkce = generate_pkce()
     state = generate_state()
     authorize = AuthorizeRequest(
@@ -112,6 +119,8 @@ async def sign_in_with_browser(browser: Browser, issuer: str, *, email: str, pas
         if not name:
             raise SignInError(f"the issuer answered HTTP {page.status} without a sign-in page")
         seen.append(name)
+        if dwell is not None:
+            dwell(name)
         if name == "sign_in":
             if error or submitted_credentials:
                 raise _page_error(page, ErrorCode.SIGN_IN_FAILED)
@@ -175,12 +184,15 @@ def _answer_mfa(browser: Browser, page: Page, totp_secret: str | None, skip_mfa:
 
 
 def wrong_code(totp_secret: str | None, clock: Clock) -> str:
-    """A six-digit code the issuer cannot accept now: none of the codes of the drift window it allows."""
+    """A six-digit code the issuer cannot accept now and cannot take for a clock that is off: none of the codes of
+    the times the issuer looks at around now."""
     if totp_secret is None:
         return "000000"
     totp = pyotp.TOTP(totp_secret)
     now = int(clock.now())
-    valid = {totp.at(now + step * totp.interval) for step in (-1, 0, 1)}
+    # One step more than the issuer searches, for the step boundary between the phone's reading and the issuer's.
+    reach = int(CLOCK_DRIFT_SEARCH_SECONDS // totp.interval) + 1
+    valid = {totp.at(now + step * totp.interval) for step in range(-reach, reach + 1)}
     candidate = int(totp.at(now))
     while f"{candidate:06d}" in valid:
         candidate = (candidate + 1) % 1_000_000

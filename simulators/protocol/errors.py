@@ -36,6 +36,9 @@ class ErrorCode(StrEnum):
     SESSION_EXPIRED = "session_expired"
     DEVICE_PROOF_REJECTED = "device_proof_rejected"
     PROTOCOL_VIOLATION = "protocol_violation"
+    # Time and clocks (issue 10): a code from an authenticator whose clock is off; a sign-in page open too long.
+    AUTHENTICATOR_CLOCK_OFF = "authenticator_clock_off"
+    SIGN_IN_EXPIRED = "sign_in_expired"
     UNKNOWN = "unknown"
 
 

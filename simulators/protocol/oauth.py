@@ -86,6 +86,18 @@ def b64url_decode(text: str) -> bytes:
     return decoded
 
 
+def jwt_expired(token: str, now: float) -> bool:
+    """Whether a JWT's `exp` has passed at `now` (unix seconds), read without checking the signature, as a client
+    reads its own token's expiry before using it. A token whose `exp` cannot be read counts as expired."""
+    parts = token.split(".")
+    try:
+        payload = json.loads(b64url_decode(parts[1])) if len(parts) == 3 else None
+    except (ProtocolError, ValueError, RecursionError):
+        return True
+    exp = payload.get("exp") if isinstance(payload, dict) else None
+    return isinstance(exp, bool) or not isinstance(exp, int | float) or exp <= now
+
+
 def system_random_bytes(n: int) -> bytes:
     return secrets.token_bytes(n)
 
@@ -503,19 +515,23 @@ def media_type(content_type: str | None) -> str:
     return (content_type or "").split(";", 1)[0].strip().lower()
 
 
-def parse_token_request(content_type: str | None, body: bytes) -> TokenGrant:
-    """Parse a token endpoint body into a typed grant.
+def parse_token_params(content_type: str | None, body: bytes) -> dict[str, str]:
+    """The parameters of a body sent to the token or the revocation endpoint.
 
     Form bodies are the OAuth standard; JSON is accepted too because the Codex CLI sends its refresh request
     as JSON [V: codex-rs/login/src/auth/manager.rs].
     """
     kind = media_type(content_type)
     if kind == FORM_CONTENT_TYPE:
-        params = parse_form_body(body)
-    elif kind == JSON_CONTENT_TYPE:
-        params = _parse_json_body(body)
-    else:
-        raise TokenRequestError(TokenErrorCode.INVALID_REQUEST, "unsupported content type")
+        return parse_form_body(body)
+    if kind == JSON_CONTENT_TYPE:
+        return _parse_json_body(body)
+    raise TokenRequestError(TokenErrorCode.INVALID_REQUEST, "unsupported content type")
+
+
+def parse_token_request(content_type: str | None, body: bytes) -> TokenGrant:
+    """Parse a token endpoint body into a typed grant (see `parse_token_params` for the body's forms)."""
+    params = parse_token_params(content_type, body)
 
     def required(name: str) -> str:
         value = params.get(name, "")

@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 
 from simulators.real.target import DaemonKind
+from simulators.world.time import ClockOutOfReach
 
 
 @dataclass(frozen=True)
@@ -116,6 +117,16 @@ KNOWN_DIFFERENCES: dict[str, KnownDifference] = {
             message=r"^Remote control is errored\.",
             why="the real daemon reports a refused proxy tunnel only as errored, with the reason in its log "
             "(openai/codex#41549)",
+        ),
+        # Time and clocks (issue 10).
+        KnownDifference(
+            name="real_daemon_keeps_the_machines_clock",
+            daemon=DaemonKind.CODEX,
+            step="Dana's Mac's clock is 2 hours slow",
+            raises=ClockOutOfReach,
+            message=r"^the real daemon reads this machine's clock",
+            why="the real daemon is a process with the machine's clock, which a world cannot set off (a static "
+            "musl binary: no faketime either); what the Mac decides by its own clock is the mock's to show",
         ),
     )
 }

@@ -38,12 +38,14 @@ from simulators.world.daemons import MacPlace, one_mac_only
 from simulators.world.macs import MacDriver, MacNeighbours, doctor_lines_of_a_folder_without_codex
 from simulators.world.network import PHONES, Network
 from simulators.world.people import People, Persona
-from simulators.world.phones import PairingOutcome, PhoneDriver, PhoneView
+from simulators.world.phones import Linger, PairingOutcome, PhoneDriver, PhoneView
 from simulators.world.runner import Runner
-from simulators.world.time import WorldTime
+from simulators.world.terminals import Computer, TerminalDriver, Terminals, slug
+from simulators.world.time import ClockOutOfReach, WorldTime, machine_party, phone_party
 
 __all__ = [
-    "MacDriver", "PairingOutcome", "Persona", "PhoneDriver", "PhoneView", "Profile", "QrShown", "Remediation", "World",
+    "Linger", "MacDriver", "PairingOutcome", "Persona", "PhoneDriver", "PhoneView", "Profile", "QrShown", "Remediation",
+    "World",
 ]
 
 DEFAULT_SERVER_NAME = "Dana's MacBook Pro"
@@ -104,6 +106,7 @@ class World:
         self.people = People(self._runner, self.backend.control, seed=self.seed)
         self.network = Network(self._runner, self.backend.url, self.time, self.root)
         await self.network.open(PHONES)
+        self.terminals = Terminals(self._runner, self.time, self.profile)
         await self._start_mac(self._first_mac_name, FIRST_MAC, self.root / "mac", seed=self.seed,
                               threads=SEEDED_THREADS)
 
@@ -114,7 +117,8 @@ class World:
             chatgpt_base_url=f"{route.url}/backend-api/", issuer_url=route.url,
             profile=self.profile, seed=seed, threads=threads,
         )
-        neighbours = MacNeighbours(self._runner, self.backend, self.people, self.network, self.phone_backend_url)
+        neighbours = MacNeighbours(self._runner, self.backend, self.people, self.network, self.phone_backend_url,
+                                   self.time)
         mac = await MacDriver.start(place, label, self.daemon, neighbours)
         self._macs.append(mac)
         return mac
@@ -151,6 +155,8 @@ class World:
                 # What a caller keeps from a given root is the QR images and whatever it wrote there.
                 for mac in self._macs:
                     mac.remove_working_state()
+                # Other computers' CODEX_HOMEs hold copied sign-ins: as secret as the Macs'.
+                shutil.rmtree(self.root / "computers", ignore_errors=True)
 
     async def _stop(self) -> None:
         for mac in self._macs:
@@ -158,6 +164,8 @@ class World:
         for phone in self._phones.values():
             with contextlib.suppress(Exception):
                 await phone.close()
+        with contextlib.suppress(Exception):
+            await self.terminals.close()
         for mac in self._macs:
             await mac.close()
         await self.backend.stop()
@@ -195,9 +203,9 @@ class World:
         profile and names causes in the fixed one."""
         if label not in self._phones:
             copy = FailureCopy.NAMES_CAUSE if self.profile is Profile.FIXED else FailureCopy.STAGE_ONLY
-            app = PhoneApp(self.time.of(f"phone:{label}"), profile=PhoneProfile(display_name=label),
+            app = PhoneApp(self.time.of(phone_party(label)), profile=PhoneProfile(display_name=label),
                            issuer_url=self.phone_backend_url, failure_copy=copy)
-            self._phones[label] = PhoneDriver(label, app, self._runner, self.people, self.root / "camera")
+            self._phones[label] = PhoneDriver(label, app, self._runner, self.people, self.root / "camera", self.time)
         return self._phones[label]
 
     @property
@@ -265,6 +273,55 @@ class World:
     def let_time_pass(self, seconds: float) -> None:
         self.time.passes(seconds)
 
+    def set_clock_off(self, who: str, seconds: float) -> None:
+        """The clock of `who` ("Dana's phone", "Dana's Mac", "the Mac", "Dana's dev server") is `seconds` ahead of
+        the world's time (behind when negative). A Mac's clock is its daemon's: the real daemon reads the machine's
+        clock, which a world cannot move, so a Mac whose clock is off needs the mock daemon."""
+        self.time.set_off(self._clock_party(who), seconds)
+
+    def _clock_party(self, who: str) -> str:
+        mac = re.fullmatch(r"(?:the|\w+'s) Mac", who)
+        if mac is not None:
+            if self.daemon is DaemonKind.CODEX:
+                raise ClockOutOfReach("the real daemon reads this machine's clock, which a world cannot move; a Mac "
+                                      "whose clock is off needs the mock daemon")
+            return self.mac().label
+        if re.fullmatch(r"\w+'s (?:phone|tablet|old phone|new phone|laptop)", who):
+            return phone_party(who)
+        if re.fullmatch(r"\w+'s [\w ]+", who):
+            return machine_party(who)
+        raise ValueError(f"whose clock is {who!r}? Say \"Dana's phone\", \"Dana's Mac\" or \"Dana's dev server\"")
+
+    # ------------------------------------------------------------------------------------------- Codex in a terminal
+
+    def computer(self, name: str) -> Computer:
+        """A computer by what a scenario calls it: "the Mac" or "Dana's Mac" is the first Mac (its CODEX_HOME is the
+        desktop app's); any other "Dana's <computer>" is a computer of its own, with its own CODEX_HOME, clock
+        and network path, made on first use."""
+        if re.fullmatch(r"(?:the|\w+'s) Mac", name):
+            mac = self.mac()
+            return Computer(name, mac.home, mac.label, self.network.path(mac.label).url)
+        if not re.fullmatch(r"\w+'s [\w ]+", name):
+            raise ValueError(f"which computer is {name!r}? Say \"Dana's Mac\" or \"Dana's dev server\"")
+        party = machine_party(name)
+        try:
+            path = self.network.path(party)
+        except ValueError:
+            path = self._runner.run(self.network.open(party))
+        return Computer(name, self.root / "computers" / slug(name) / "codex-home", party, path.url)
+
+    def copy_sign_in(self, source: str, target: str) -> None:
+        """The person copies her Codex sign-in (auth.json) from one computer to another."""
+        self.terminals.copy_sign_in(self.computer(source), self.computer(target))
+
+    def open_terminal(self, on: str) -> TerminalDriver:
+        """Codex starts in a terminal on this computer, reading the sign-in its CODEX_HOME holds now."""
+        computer = self.computer(on)
+        return self.terminals.open(computer, issuer_url=computer.backend_url)
+
+    def terminal(self, on: str) -> TerminalDriver:
+        return self.terminals.get(on)
+
     def doctor_lines_of_a_folder_without_codex(self) -> list[str]:
         folder = Path(tempfile.mkdtemp(prefix="no-codex-", dir=self.root))
         return doctor_lines_of_a_folder_without_codex(folder, self.profile)
@@ -282,6 +339,8 @@ class World:
             entries.extend({**entry, "party": f"phone:{label}", "via": entry.get("party")} for entry in phone.trace())
         for mac in self._macs:
             entries.extend({"party": f"{mac.label}:daemon-log", "line": line} for line in mac.daemon_log())
+        for name, terminal in self.terminals.open_terminals().items():
+            entries.extend({"party": f"terminal:{name}", "line": line} for line in terminal.session.output)
         # The backend's view: every HTTP exchange any party (Mac, phone, browser) had with it.
         entries.extend({"party": "backend", **entry} for entry in self.backend.traffic())
         # By key first; then by value, for what no key names (a daemon log line, an error message's text).
@@ -294,4 +353,5 @@ class World:
             yield from mac.issued_secrets()
         for phone in self._phones.values():
             yield from phone.issued_secrets()
+        yield from self.terminals.issued_secrets()
         yield from self.backend.issued_secrets()

@@ -29,6 +29,7 @@ from simulators.world.network import Network
 from simulators.world.people import People
 from simulators.world.relay import RelayParty
 from simulators.world.runner import Runner
+from simulators.world.time import WorldTime
 
 PERSONAL = "Personal"
 APPROVAL_KINDS = {COMMAND_APPROVAL: "command", FILE_CHANGE_APPROVAL: "file_change"}
@@ -43,6 +44,7 @@ class MacNeighbours:
     people: People
     network: Network
     phone_backend_url: str  # the origin its pairing codes name: the backend as the phones reach it
+    time: WorldTime  # for the authenticator codes the person types on this Mac: her phone's
 
 
 class MacDriver:
@@ -94,7 +96,8 @@ class MacDriver:
         authenticator code whenever the issuer asks for it; `remember_device` ticks "Remember this device", after
         which the issuer stops asking this browser (that skip is what leaves a later sign-in without MFA)."""
         person = self._n.people.get(name)
-        clock = self.desktop.clock
+        # She reads the code off the authenticator app on her phone, so it is the code of her phone's time.
+        clock = self._n.time.authenticator(name)
         totp_code = None if person.totp_secret is None else pyotp.TOTP(person.totp_secret).at(clock.now())
         # After the sign-in the daemon checks its enrollment again; a backend holding that answer leaves the Mac
         # connecting (as turning connections on does), and the step returns.
@@ -191,7 +194,7 @@ class MacDriver:
         again later."""
         self._qr_count += 1
         path = self.directory / f"pairing-qr-{self._qr_count}.png"
-        self._n.runner.call(self.desktop.open_pairing, path)
+        self._n.runner.run(self.desktop.open_pairing(path))
         return self.pairing_screen()
 
     def pairing_screen(self) -> QrShown | Remediation:

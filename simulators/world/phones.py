@@ -5,7 +5,7 @@ synchronous and acts on this phone alone; `simulators.phone.app.PhoneApp` does t
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,6 +16,7 @@ from simulators.phone.app import Approval, HostSession, PairingResult, PhoneApp
 from simulators.phone.screens import Screen
 from simulators.world.people import People
 from simulators.world.runner import Runner
+from simulators.world.time import WorldTime
 
 PERSONAL = "Personal"
 SCREEN_TIMEOUT = 10.0
@@ -37,6 +38,25 @@ class PairingOutcome:
 
 
 @dataclass(frozen=True)
+class Linger:
+    """The person leaves one of the issuer's sign-in pages open for `seconds` before acting on it (the first time
+    it is shown). `page` is the page's name: `sign_in`, `mfa`, `workspace` or `consent`."""
+
+    page: str
+    seconds: float
+
+    def dweller(self, time: WorldTime) -> Callable[[str], None]:
+        lingered: list[str] = []
+
+        def dwell(page: str) -> None:
+            if page == self.page and not lingered:
+                lingered.append(page)
+                time.passes(self.seconds)
+
+        return dwell
+
+
+@dataclass(frozen=True)
 class PhoneView:
     """What a phone shows now: its paired hosts (in pairing order), the one in use, and the screen on top."""
 
@@ -46,24 +66,28 @@ class PhoneView:
 
 
 class PhoneDriver:
-    def __init__(self, label: str, app: PhoneApp, runner: Runner, people: People, camera_roll: Path) -> None:
+    def __init__(self, label: str, app: PhoneApp, runner: Runner, people: People, camera_roll: Path,
+                 time: WorldTime) -> None:
         self.label = label
         self.app = app
         self._runner = runner
         self._people = people
         self._camera_roll = camera_roll
+        self._time = time
 
     # -- pairing ---------------------------------------------------------------------------------------------------
 
     def pair(self, name: str, qr: Path | None, *, workspace: str = PERSONAL, mistype_password: bool = False,
-             wrong_mfa_codes: int = 0, cancel_sign_in: bool = False) -> PairingOutcome:
+             wrong_mfa_codes: int = 0, cancel_sign_in: bool = False, linger: Linger | None = None) -> PairingOutcome:
         """The person scans the code with this phone, signs in (with her authenticator code when asked) and
         connects. A phone already paired with a Mac adds this one to its hosts and switches to it. Her slips: a
-        mistyped password, wrong authenticator codes typed before the right one, "Cancel" on the consent page."""
+        mistyped password, wrong authenticator codes typed before the right one, "Cancel" on the consent page, a
+        sign-in page left open a while (`linger`: the world's time passes while that page is shown)."""
         if qr is None:
             raise ValueError("there is no pairing code to scan: the Mac showed none")
         person = self._people.get(name)
         pair = self.app.pair_host if self.app.hosts else self.app.pair
+        options = {} if linger is None else {"dwell": linger.dweller(self._time)}
         result = self._runner.run(pair(
             Path(qr),
             person.email,
@@ -72,6 +96,7 @@ class PhoneDriver:
             workspace=None if workspace == PERSONAL else workspace,
             wrong_mfa_codes=wrong_mfa_codes,
             cancel_sign_in=cancel_sign_in,
+            **options,
         ))
         return PairingOutcome.of(result)
 

@@ -1,16 +1,68 @@
 """Time in a world: one clock that every party shares, and each party's own error against it.
 
-The backend keeps the world's time. Each Mac and each phone reads its own `SkewedClock`: the world's time plus
-that party's offset, zero until a scenario says a clock is off. "Time passes" moves the world's clock, and with it
-every party's, so expiry happens the way it does in life (codes, tokens, remembered devices); "the phone's clock is
-five minutes fast" moves one party alone. A real daemon is a process with the machine's clock: neither reaches it.
+The backend keeps the world's time. Each Mac, each phone and each other machine reads its own `SkewedClock`: the
+world's time plus that party's offset, zero until a scenario says a clock is off. "Time passes" moves the world's
+clock, and with it every party's, so expiry happens the way it does in life (pairing codes, sign-in pages, server
+tokens, access and refresh tokens, remembered devices); "the phone's clock is five minutes fast" moves one party
+alone. A person's authenticator app runs on her phone, so the codes she types anywhere (on the Mac too) are that
+phone's codes, at that phone's time.
+
+A real daemon is a process with the machine's clock: neither time passing nor a clock that is off reaches it.
+What the backend decides by the world's time (a pairing code, a server token, an access token it refuses) still
+expires for it; what the daemon decides by its own clock (when its ChatGPT token needs refreshing) does not.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 from simulators.clock import Clock, SkewedClock
+from simulators.protocol.errors import PairsimError
+
+# The units a duration may be given in, in words, and their length in seconds.
+UNITS: dict[str, float] = {"second": 1.0, "minute": 60.0, "hour": 3600.0, "day": 86400.0, "week": 7 * 86400.0}
+# One amount of one unit: "90 seconds", "a minute", "an hour", "1.5 hours", "one day".
+_AMOUNT = r"(?:an?|one|\d+(?:\.\d+)?)"
+_PART = rf"{_AMOUNT} (?:{'|'.join(UNITS)})s?"
+# A duration in words, as a step pattern may embed it: "10 minutes", "a day and 2 hours", "1 hour, 30 minutes".
+DURATION = rf"{_PART}(?:(?:,| and|, and) {_PART})*"
+_PART_PARTS = re.compile(rf"({_AMOUNT}) ({'|'.join(UNITS)})s?")
+_WHOLE = re.compile(DURATION)
+
+
+class UnknownDuration(PairsimError):
+    """A duration that is not an amount of seconds, minutes, hours, days or weeks, in words."""
+
+
+class ClockOutOfReach(PairsimError):
+    """A clock a scenario asked to set that the world cannot move: the real daemon reads the machine's clock."""
+
+
+def seconds_in(words: str) -> float:
+    """The length of a duration in words: "90 seconds" is 90.0, "a day and 2 hours" is 93600.0."""
+    text = words.strip().lower()
+    if not _WHOLE.fullmatch(text):
+        raise UnknownDuration(f"{words!r} is not a duration such as 90 seconds, 10 minutes, 2 hours or 8 days")
+    total = 0.0
+    for amount, unit in _PART_PARTS.findall(text):
+        total += (1.0 if amount in ("a", "an", "one") else float(amount)) * UNITS[unit]
+    return total
+
+
+def phone_party(label: str) -> str:
+    """The time party of the phone with this label ("Dana's phone")."""
+    return f"phone:{label}"
+
+
+def machine_party(label: str) -> str:
+    """The time party of a computer that is neither a Mac running the daemon nor a phone ("Dana's dev server")."""
+    return f"machine:{label}"
+
+
+def authenticator_party(person: str) -> str:
+    """Where a person's authenticator app runs: her phone."""
+    return phone_party(f"{person}'s phone")
 
 
 class WorldTime:
@@ -27,6 +79,10 @@ class WorldTime:
         if party not in self._parties:
             self._parties[party] = SkewedClock(parent=self.clock)
         return self._parties[party]
+
+    def authenticator(self, person: str) -> SkewedClock:
+        """The clock a person's authenticator app reads: her phone's."""
+        return self.of(authenticator_party(person))
 
     def passes(self, seconds: float) -> None:
         """Time passes for everyone; what was scheduled for an instant now reached happens, in time order."""
@@ -50,3 +106,7 @@ class WorldTime:
     def set_off(self, party: str, seconds: float) -> None:
         """This party's clock is `seconds` ahead of the world's (behind when negative)."""
         self.of(party).offset = float(seconds)
+
+    def off_by(self, party: str) -> float:
+        """How far this party's clock is ahead of the world's (behind when negative)."""
+        return self.of(party).offset

@@ -31,16 +31,19 @@ class ProfileBehaviour:
     # Switching connections off leaves the relay with a close reason saying so, so a phone that scans is told
     # that connections are off; today's daemon just leaves, and the phone finds the Mac offline.
     announces_connections_off: bool
+    # The desktop forgets a phone once it is removed (on this Mac, or found removed from the account) and says so on
+    # the pairing page; today's desktop keeps its entry and waits for that phone to approve (openai/codex#23112).
+    desktop_forgets_removed_phones: bool
 
 
 _BEHAVIOURS: dict[Profile, ProfileBehaviour] = {
     Profile.LEGACY: ProfileBehaviour(
         reports_blocked_status=False, desktop_shows_remediation=False, doctor_checks_enrollment=False,
-        announces_connections_off=False,
+        announces_connections_off=False, desktop_forgets_removed_phones=False,
     ),
     Profile.FIXED: ProfileBehaviour(
         reports_blocked_status=True, desktop_shows_remediation=True, doctor_checks_enrollment=True,
-        announces_connections_off=True,
+        announces_connections_off=True, desktop_forgets_removed_phones=True,
     ),
 }
 

@@ -50,6 +50,7 @@ def garbled_relay_message(world: World) -> None:
     world.backend.garble_next_relay_message()
 
 
-@when(parsers.re(r"(?P<amount>a minute|\d+ minutes) pass(?:es)?"))
+@when(parsers.re(r"(?P<amount>a minute|\d+ minutes|an hour|\d+ hours) pass(?:es)?"))
 def time_passes(world: World, amount: str) -> None:
-    world.time.passes(60.0 if amount == "a minute" else 60.0 * int(amount.split()[0]))
+    count = 1 if amount.split()[0] in ("a", "an") else int(amount.split()[0])
+    world.time.passes(count * (3600.0 if "hour" in amount else 60.0))

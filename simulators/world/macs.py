@@ -104,9 +104,10 @@ class MacDriver:
 
     def sign_out(self) -> str:
         """Codex on the Mac signs out of ChatGPT (the account menu's "Sign out"); returns the remote-control status
-        once the daemon has settled without a sign-in."""
+        once the daemon has settled without a sign-in and the backend has seen it leave the relay."""
+        left = self.environment_id
         self._n.runner.run(self.desktop.sign_out())
-        return self.wait_settled()
+        return self._settled_away_from(left)
 
     def switch_account(self, name: str, *, workspace: str = PERSONAL) -> str:
         """Codex on the Mac switches to `name`'s ChatGPT account, in `workspace` (the account menu's "Switch
@@ -116,10 +117,19 @@ class MacDriver:
         person = self._n.people.get(name)
         clock = self.desktop.clock
         totp_code = None if person.totp_secret is None else pyotp.TOTP(person.totp_secret).at(clock.now())
+        left = self.environment_id
         self._n.runner.run(self.desktop.switch_account(
             person.email, person.password, totp_code, workspace=None if workspace == PERSONAL else workspace,
         ))
-        return self.wait_settled()
+        return self._settled_away_from(left)
+
+    def _settled_away_from(self, environment_id: str | None) -> str:
+        """Settle; when the daemon no longer serves `environment_id`, also wait until the backend has seen its relay
+        socket for it end, so that what the backend says about that environment next (offline, since when) holds."""
+        status = self.wait_settled()
+        if environment_id is not None and self.environment_id != environment_id:
+            self._n.runner.run(self._n.backend.remote_control.wait_daemon_disconnected(environment_id))
+        return status
 
     def quit_browser(self) -> None:
         """The person quits the Mac's browser: its sign-in cookie goes, a remembered device stays."""

@@ -161,6 +161,12 @@ PHONE_ERRORS: dict[ErrorCode, ScreenCopy] = {
         "This phone couldn't prove it is the device that was paired. Remove it in Codex on your Mac and pair again.",
         ("Pair again",),
     ),
+    ErrorCode.CLIENT_REVOKED: ScreenCopy(
+        "Removed from this Mac",
+        "This phone was removed from Codex on your Mac, there or in your ChatGPT account settings. Scan a new "
+        "pairing code from your Mac to pair it again.",
+        ("Scan again",),
+    ),
     ErrorCode.PROTOCOL_VIOLATION: ScreenCopy(
         "Connection problem",
         "Your phone and Mac couldn't understand each other. Update Codex on your Mac and the ChatGPT app, then "
@@ -196,6 +202,28 @@ LEGACY_PAIRING_FAILURE = ScreenCopy(
     "Pairing failed", GENERIC_PAIRING_FAILURE, ("Scan again",)
 )
 LEGACY_SETUP_FAILURE = PHONE_ERRORS[ErrorCode.UNKNOWN]  # openai/codex#24328, #22802: anything after the claim
+
+# ---- The parties' processes (issue 10): a Mac that switched account, a phone that was removed.
+# The phone's list of computers: each one online or offline, and when an offline one was last seen, worded as
+# users quote it ("last seen ~11 hours ago", openai/codex#23977); `{ago}` is "11 hours", "1 minute", "2 days".
+PHONE_CONNECTION_ONLINE = "Online"
+PHONE_CONNECTION_OFFLINE = "Offline"
+PHONE_LAST_SEEN = "last seen ~{ago} ago"
+PHONE_LAST_SEEN_JUST_NOW = "last seen just now"
+# With the fix, an offline computer whose Mac now uses another account or workspace says so, and what to do.
+PHONE_SIGNED_IN_ELSEWHERE = (
+    "This Mac is signed in to another ChatGPT account or workspace now. Sign in to Codex on it with this account "
+    "again, or pair your phone with the account it uses now."
+)
+# Today's app, opening a chat on a computer whose connection the backend refuses: the HTTP status and the
+# backend's request id for that request, as in openai/codex#23290.
+LEGACY_LOAD_MESSAGES_ERROR = "Error loading messages: There is a problem with your request. ({http_status}, {request_id})"
+# The desktop's pairing page when it remembers a phone it paired: today it waits for that phone to approve, even
+# when the phone was removed (openai/codex#23112, #23247); with the fix it says the phone was removed and what to do.
+DESKTOP_APPROVE_ON_MOBILE = "Approve on mobile device"
+DESKTOP_REMEMBERED_PHONE_REMOVED = (
+    "{device} was removed from this Mac, so it can't approve this code. Scan the code with it to pair it again."
+)
 
 
 # `codex remote-control`'s status line when the connection is errored: the real CLI's words
@@ -351,6 +379,14 @@ def catalogue() -> dict[str, str]:
         entries[f"phone.error.{code.value}.body"] = copy.body
     entries["phone.legacy.pairing.title"] = LEGACY_PAIRING_FAILURE.title
     entries["phone.legacy.pairing.body"] = LEGACY_PAIRING_FAILURE.body
+    entries["phone.legacy.load_messages"] = LEGACY_LOAD_MESSAGES_ERROR
+    entries["phone.connections.online"] = PHONE_CONNECTION_ONLINE
+    entries["phone.connections.offline"] = PHONE_CONNECTION_OFFLINE
+    entries["phone.connections.last_seen"] = PHONE_LAST_SEEN
+    entries["phone.connections.last_seen_just_now"] = PHONE_LAST_SEEN_JUST_NOW
+    entries["phone.connections.signed_in_elsewhere"] = PHONE_SIGNED_IN_ELSEWHERE
+    entries["desktop.pairing.approve_on_mobile"] = DESKTOP_APPROVE_ON_MOBILE
+    entries["desktop.pairing.remembered_phone_removed"] = DESKTOP_REMEMBERED_PHONE_REMOVED
     for decision, text in DECISION_TEXT.items():
         entries[f"phone.decision.{decision}"] = text
     entries["desktop.setting.allow_connections"] = DESKTOP_ALLOW_CONNECTIONS

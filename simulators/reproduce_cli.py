@@ -121,9 +121,9 @@ def _labelled(line: str, *, indent: str) -> list[str]:
 def _block(label: str, lines: list[str]) -> list[str]:
     out: list[str] = []
     for index, line in enumerate(line for line in lines if line):
-        pad = "  " + " " * BLOCK_LABEL_WIDTH
-        # A label as long as the column ("Desktop said") still gets a space before its text.
-        head = (f"  {label:<{BLOCK_LABEL_WIDTH}}" if len(label) < BLOCK_LABEL_WIDTH else f"  {label} ") \
-            if index == 0 else pad
+        # At least one space after the label: "Desktop said" is longer than the column.
+        width = max(BLOCK_LABEL_WIDTH, len(label) + 1)
+        pad = "  " + " " * width
+        head = f"  {label:<{width}}" if index == 0 else pad
         out += textwrap.wrap(line, WIDTH, initial_indent=head, subsequent_indent=pad)
     return out or [f"  {label}"]

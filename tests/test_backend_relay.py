@@ -430,7 +430,10 @@ def test_revoking_a_client_closes_its_socket_and_refuses_it_later() -> None:
             with pytest.raises(InvalidStatus) as info:
                 async with open_phone_socket(b, p.claimed):
                     pass
-            assert info.value.response.status_code == 404
+            # Told it was removed (openai/codex#23290's 403), with the id of that answer for the phone to quote.
+            assert info.value.response.status_code == 403
+            assert json.loads(info.value.response.body)["detail"] == "Remote-control client has been revoked"
+            assert info.value.response.headers["x-request-id"]
             assert b.service.relay.streams_of(other.client_id)  # the other phone is untouched
 
     with_backend(body)

@@ -18,6 +18,7 @@ from pytest_bdd.feature import get_features
 
 import steps.desktop
 import steps.phone
+import steps.processes_faults
 import steps.remote_control_steps
 import steps.session  # noqa: F401  (registers its copy steps)
 from simulators import messages

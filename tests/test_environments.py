@@ -10,6 +10,7 @@ from simulators.backend.environments import (
     REMOTE_CONTROL_TOKEN_TTL,
     ClaimError,
     ClaimRequest,
+    ClientRevoked,
     DeviceInfo,
     EnrollmentRequest,
     InvalidRequest,
@@ -329,8 +330,13 @@ def test_revoked_client_disappears_and_cannot_authenticate(store: RemoteControlS
     client = store.client(ids[0])
     store.revoke_client(env_id, ids[0])
     assert [c.client_id for c in store.list_clients(env_id).items] == [ids[1]]
-    with pytest.raises(NotFound):
+    # A removed phone that comes back with its credentials is told so (403), unlike one never known (404).
+    with pytest.raises(ClientRevoked) as revoked:
         store.authenticate_client(ids[0], client.client_session_token)
+    assert (revoked.value.status, revoked.value.message) == (403, "Remote-control client has been revoked")
+    with pytest.raises(ClientRevoked):
+        store.client_of(env_id, ids[0])
+    assert store.client_of(env_id, ids[1]).client_id == ids[1]
     with pytest.raises(NotFound):
         store.revoke_client(env_id, ids[0])
     with pytest.raises(Unauthorized):

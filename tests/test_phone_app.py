@@ -572,7 +572,7 @@ def test_a_reconnect_proves_the_key_again_and_a_different_key_is_rejected(tmp_pa
     run_in_mini_world(tmp_path, scenario)
 
 
-def test_a_phone_removed_on_the_desktop_is_signed_out_at_once(tmp_path: Path) -> None:
+def test_a_phone_removed_on_the_desktop_is_told_so_at_once(tmp_path: Path) -> None:
     async def scenario(world: MiniWorld) -> None:
         _dana, host, app, result = await pair_with_new_desktop(world)
         assert result.paired, result
@@ -581,9 +581,10 @@ def test_a_phone_removed_on_the_desktop_is_signed_out_at_once(tmp_path: Path) ->
         assert socket is not None and claim is not None
         await host.controller.revoke_client(claim.environment_id, claim.client_id)
         reason = await socket.wait_closed()
-        assert socket.close_code == 4401 and reason.code is ErrorCode.SESSION_EXPIRED
-        assert app.machine.error_code is ErrorCode.SESSION_EXPIRED
-        assert app.screen.title == messages.PHONE_ERRORS[ErrorCode.SESSION_EXPIRED].title
+        # The backend names the cause before it closes (not a sign-in that expired: the phone was removed).
+        assert socket.close_code == 4401 and reason.code is ErrorCode.CLIENT_REVOKED
+        assert app.machine.error_code is ErrorCode.CLIENT_REVOKED
+        assert app.screen.title == messages.PHONE_ERRORS[ErrorCode.CLIENT_REVOKED].title
         assert app.session.socket is None
 
     run_in_mini_world(tmp_path, scenario)

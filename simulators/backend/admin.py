@@ -120,6 +120,12 @@ class BackendControl:
     def revoke_sessions(self, account_id: str) -> int:
         return self._state.accounts.revoke_sessions(account_id)
 
+    async def remove_paired_device(self, account_id: str, display_name: str) -> int:
+        """The person removes a paired phone (by the name it paired with) in her account's settings on the web.
+        A coroutine, unlike the rest: run it on the backend's event loop, where the phone's sockets are closed."""
+        user_id = self._state.accounts.get(account_id).user_id
+        return await self._state.remote_control.remove_devices_named(user_id, display_name)
+
     def issue_tokens(
         self,
         account_id: str,

@@ -27,6 +27,9 @@ from simulators.protocol.errors import ErrorCode, PairsimError
 from simulators.protocol.versions import older_than
 
 REMOTE_CONTROL_TOKEN_TTL = 3600.0
+# The backend's words for a removed phone's credentials, as users found them in the desktop's log
+# (openai/codex#23247) and as their phones got them (a 403, openai/codex#23290).
+CLIENT_REVOKED_DETAIL = "Remote-control client has been revoked"
 PAIRING_CODE_TTL = 600.0
 CLIENT_SESSION_TTL = 24 * 3600.0
 CLAIMS_PER_MINUTE = 10
@@ -57,6 +60,13 @@ class NotFound(RemoteControlError):
 class Unauthorized(RemoteControlError):
     status = 401
     code = ErrorCode.SESSION_EXPIRED
+
+
+class ClientRevoked(RemoteControlError):
+    """A paired phone that was removed (on the Mac or from the account) uses its old credentials."""
+
+    status = 403
+    code = ErrorCode.CLIENT_REVOKED
 
 
 class InvalidRequest(RemoteControlError):
@@ -92,6 +102,7 @@ class Environment:
     created_at: float
     last_refusal: ErrorCode | None = None
     remote_control_disabled: bool = False
+    last_seen_at: float | None = None  # when its daemon's relay socket last opened or closed
 
 
 @dataclass(frozen=True)
@@ -244,6 +255,9 @@ class RemoteControlStore:
         self._environments: dict[str, Environment] = {}
         self._env_by_key: dict[tuple[str, str], str] = {}
         self._refusals_without_environment: dict[tuple[str, str], ErrorCode] = {}
+        # The workspace each installation last tried to enroll (or renew) in: a Mac that switched account leaves
+        # its old environments behind, and this is how the backend can tell.
+        self._installation_workspace: dict[str, str] = {}
         self._enrollments: dict[str, ServerEnrollment] = {}
         self._enrollment_by_token: dict[str, str] = {}
         self._codes: dict[str, PairingCode] = {}
@@ -293,6 +307,7 @@ class RemoteControlStore:
             )
         self._environments[env_id] = replace(env, last_refusal=None)
         self._refusals_without_environment.pop(key, None)
+        self._installation_workspace[request.installation_id] = request.chatgpt_account_id
         # One credential per environment: the newest enrollment supersedes older ones.
         for old in [e for e in self._enrollments.values() if e.environment_id == env_id and not e.revoked]:
             self._revoke_enrollment(old.server_id)
@@ -314,6 +329,7 @@ class RemoteControlStore:
         """Remember why this installation's last enrollment was refused, until one succeeds."""
         if code not in ENROLLMENT_REFUSALS:
             return
+        self._installation_workspace[installation_id] = chatgpt_account_id
         key = (chatgpt_account_id, installation_id)
         env_id = self._env_by_key.get(key)
         if env_id is None:
@@ -333,6 +349,7 @@ class RemoteControlStore:
         ):
             raise NotFound("no such server enrollment")
         self._enrollment_by_token.pop(enrollment.remote_control_token, None)
+        self._installation_workspace[installation_id] = enrollment.chatgpt_account_id
         refreshed = replace(
             enrollment, remote_control_token=self._token(), expires_at=self._clock.now() + REMOTE_CONTROL_TOKEN_TTL
         )
@@ -375,6 +392,19 @@ class RemoteControlStore:
         self._enrollments[server_id] = revoked
         self._enrollment_by_token.pop(revoked.remote_control_token, None)
         return revoked
+
+    def daemon_seen(self, environment_id: str) -> None:
+        """The environment's daemon connected to the relay or left it, now."""
+        env = self._environments.get(environment_id)
+        if env is not None:
+            self._environments[environment_id] = replace(env, last_seen_at=self._clock.now())
+
+    def signed_in_elsewhere(self, environment_id: str) -> bool:
+        """Whether the installation behind this environment has since tried to enroll in another workspace (the Mac
+        switched ChatGPT account or workspace), so this environment is left behind."""
+        env = self.environment(environment_id)
+        latest = self._installation_workspace.get(env.installation_id)
+        return latest is not None and latest != env.chatgpt_account_id
 
     def set_remote_control_disabled(self, environment_id: str, disabled: bool) -> None:
         env = self.environment(environment_id)
@@ -514,12 +544,23 @@ class RemoteControlStore:
     def authenticate_client(self, client_id: str, client_session_token: str) -> Client:
         """The phone socket handshake: 404 for an unknown or revoked client, 401 for a bad or expired session."""
         client = self._clients.get(client_id)
-        if client is None or client.revoked:
+        if client is None:
             raise NotFound("no such client")
+        if client.revoked:
+            raise ClientRevoked(CLIENT_REVOKED_DETAIL)
         if not secrets.compare_digest(client.client_session_token, client_session_token) or (
             self._clock.now() >= client.session_expires_at
         ):
             raise Unauthorized("client session token is not valid for this client")
+        return client
+
+    def client_of(self, environment_id: str, client_id: str) -> Client:
+        """One paired phone of an environment, as its owner asks about it: a removed one says so."""
+        client = self._clients.get(client_id)
+        if client is None or client.environment_id != environment_id:
+            raise NotFound("no such client")
+        if client.revoked:
+            raise ClientRevoked(CLIENT_REVOKED_DETAIL)
         return client
 
     def touch_client(self, client_id: str) -> None:
@@ -586,6 +627,13 @@ class RemoteControlStore:
 
     def environments(self) -> tuple[Environment, ...]:
         return tuple(self._environments.values())
+
+    def environments_of(self, chatgpt_user_id: str, chatgpt_account_id: str) -> tuple[Environment, ...]:
+        """The computers a signed-in person sees in one workspace, oldest first."""
+        return tuple(
+            env for env in self._environments.values()
+            if env.chatgpt_user_id == chatgpt_user_id and env.chatgpt_account_id == chatgpt_account_id
+        )
 
     def enrollments(self) -> tuple[ServerEnrollment, ...]:
         return tuple(self._enrollments.values())

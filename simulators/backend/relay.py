@@ -28,6 +28,7 @@ from aiohttp import WSMsgType, web
 
 from simulators.backend.environments import (
     Client,
+    ClientRevoked,
     NotFound,
     RemoteControlError,
     RemoteControlStore,
@@ -340,9 +341,14 @@ class RelayHub:
         await self.wait_daemon_disconnected(environment_id)
         return True
 
-    async def close_client(self, client_id: str, code: int = CLOSE_REVOKED, reason: str = "revoked") -> int:
+    async def close_client(self, client_id: str, code: int = CLOSE_REVOKED, reason: str = "revoked", *,
+                           cause: ErrorCode | None = None) -> int:
+        """Close every socket of one phone; with `cause`, an `error` frame naming it goes first (the typed-error
+        fix tells a phone it was removed, not merely signed out)."""
         phones = self._phones_of(client_id)
         for phone in phones:
+            if cause is not None:
+                phone.socket.send({"type": "error", "code": str(cause), "message": reason})
             phone.socket.close_later(code, reason)
         if phones:
             await self.wait_phone_disconnected(client_id)
@@ -436,6 +442,7 @@ class RelayHub:
             previous.socket.close_later(CLOSE_REPLACED, "replaced by a newer connection")
         if self.store.environment(env.environment_id).remote_control_disabled:
             self.store.set_remote_control_disabled(env.environment_id, False)
+        self.store.daemon_seen(env.environment_id)
         self.events.emit(RelayEvent("daemon_connected", env.environment_id,
                                     detail={"server_id": enrollment.server_id, "replayed": replayed}))
         if previous is None:
@@ -459,6 +466,8 @@ class RelayHub:
             await socket.finish()
             if env.daemon is daemon:
                 env.daemon = None
+                # What a phone's list of computers shows as "last seen".
+                self.store.daemon_seen(env.environment_id)
                 if close_reason == DISABLED_CLOSE_REASON:
                     with contextlib.suppress(NotFound):
                         self.store.set_remote_control_disabled(env.environment_id, True)
@@ -690,6 +699,8 @@ class RelayHub:
             return self.store.authenticate_client(client_id, token)
         except NotFound:
             raise HandshakeRefused(404, "no such client", code=ErrorCode.SESSION_EXPIRED) from None
+        except ClientRevoked as revoked:
+            raise HandshakeRefused(revoked.status, revoked.message, code=revoked.code) from None
         except Unauthorized:
             raise HandshakeRefused(401, "client session token is not valid", code=ErrorCode.SESSION_EXPIRED) \
                 from None

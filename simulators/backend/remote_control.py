@@ -26,6 +26,7 @@ from aiohttp import web
 
 from simulators.backend.accounts import AccountStore, UnknownAccount, UnknownWorkspace
 from simulators.backend.environments import (
+    CLIENT_REVOKED_DETAIL,
     ClaimError,
     ClaimRequest,
     Client,
@@ -43,6 +44,7 @@ from simulators.protocol.errors import ErrorCode, PairsimError
 from simulators.protocol.oauth import Amr, TokenClaims
 from simulators.protocol.relay import PROTOCOL_VERSION, PROTOCOL_VERSION_HEADER
 from simulators.protocol.remote_control import (
+    OFFLINE_SIGNED_IN_ELSEWHERE,
     ClientListItem,
     ClientListPage,
     ClientListQuery,
@@ -72,6 +74,11 @@ CLAIM_PATH = RC_PREFIX + "client/claim"
 MFA_INFO_PATH = "accounts/mfa_info"
 CLIENTS_PATH = RC_PREFIX + "environments/{environment_id}/clients"
 CLIENT_PATH = RC_PREFIX + "environments/{environment_id}/clients/{client_id}"
+ENVIRONMENTS_PATH = RC_PREFIX + "environments"
+# A business workspace's managed configuration; the real daemon asks for it before it enrolls in such a workspace.
+CONFIG_BUNDLE_PATH = "wham/config/bundle"
+# Why a computer the phone lists is offline, when the backend knows (the typed-error fix only).
+SIGNED_IN_ELSEWHERE = OFFLINE_SIGNED_IN_ELSEWHERE
 
 ACCOUNT_ID_HEADER = "chatgpt-account-id"
 INSTALLATION_ID_HEADER = "x-codex-installation-id"
@@ -88,6 +95,7 @@ DETAIL: dict[ErrorCode, str] = {
     ErrorCode.REGION_UNAVAILABLE: "Remote control is not available in your region",
     ErrorCode.SESSION_EXPIRED: "Unauthorized",
     ErrorCode.APP_SERVER_OUTDATED: "App server version is below the minimum supported version",
+    ErrorCode.CLIENT_REVOKED: CLIENT_REVOKED_DETAIL,
 }
 # The typed-error fix adds a `message` written for the person who will read it on a screen or in a log.
 MESSAGE: dict[ErrorCode, str] = {
@@ -108,6 +116,7 @@ MESSAGE: dict[ErrorCode, str] = {
     ErrorCode.ACCOUNT_MISMATCH: "Sign in with the ChatGPT account your computer uses.",
     ErrorCode.WORKSPACE_MISMATCH: "Switch to the workspace your computer uses.",
     ErrorCode.REMOTE_CONTROL_DISABLED: "Remote control is turned off on your computer.",
+    ErrorCode.CLIENT_REVOKED: "This device was removed from remote control. Pair it again from your computer.",
     ErrorCode.UNKNOWN: "Something went wrong.",
 }
 
@@ -218,6 +227,9 @@ class RemoteControlService:
             ("GET", MFA_INFO_PATH, "accounts.mfa_info", self._mfa_info),
             ("GET", CLIENTS_PATH, "rc.environment.clients", self._list_clients),
             ("DELETE", CLIENT_PATH, "rc.environment.client", self._revoke_client),
+            ("GET", CLIENT_PATH, "rc.environment.client.read", self._read_client),
+            ("GET", ENVIRONMENTS_PATH, "rc.environments", self._list_environments),
+            ("GET", CONFIG_BUNDLE_PATH, "wham.config.bundle", self._config_bundle),
             ("GET", SERVER_SOCKET_PATH, "rc.server.socket", self.relay.handle_daemon),
             ("GET", CLIENT_SOCKET_PATH, "rc.client.socket", self.relay.handle_phone),
         ]
@@ -290,7 +302,7 @@ class RemoteControlService:
         return web.json_response(self.error_body(exc), status=exc.status, headers=exc.headers, dumps=_compact_json)
 
     def _refusal_response(self, refused: HandshakeRefused, request: web.Request) -> web.Response:
-        detail = DETAIL.get(refused.code) if refused.status == 401 else None
+        detail = DETAIL.get(refused.code) if refused.status in (401, 403) else None
         if refused.status == 404:
             detail = "Not Found"
         response = self._error_response(ApiError(refused.status, refused.code, detail or refused.message))
@@ -498,10 +510,54 @@ class RemoteControlService:
         environment_id = request.match_info["environment_id"]
         client_id = request.match_info["client_id"]
         self._environment_access(request, environment_id)
+        self._revoke(environment_id, client_id)
+        return web.Response(status=204)
+
+    def _revoke(self, environment_id: str, client_id: str) -> None:
         self.store.revoke_client(environment_id, client_id)
         self.events.emit(RelayEvent("client_revoked", environment_id, client_id))
-        self._spawn(self.relay.close_client(client_id, CLOSE_REVOKED, "revoked"))
-        return web.Response(status=204)
+        cause = ErrorCode.CLIENT_REVOKED if self.typed_errors else None
+        self._spawn(self.relay.close_client(client_id, CLOSE_REVOKED, "revoked", cause=cause))
+
+    async def _read_client(self, request: web.Request) -> web.Response:
+        """[P] One paired phone, as the desktop checks a device it remembers; a removed one is a 403 whose detail
+        says so (the words users found in the desktop's log, openai/codex#23247)."""
+        environment_id = request.match_info["environment_id"]
+        self._environment_access(request, environment_id)
+        client = self.store.client_of(environment_id, request.match_info["client_id"])
+        return web.json_response(self._client_item(client).to_json())
+
+    async def _config_bundle(self, request: web.Request) -> web.Response:
+        """The workspace's cloud-managed configuration: none, in this backend. The real 0.169.0 daemon signed in to
+        a business workspace fetches it first and, when it cannot, retries and then reports remote control
+        `errored` without enrolling (observed); an empty object is what "no managed policies" looks like."""
+        self._claims(request)
+        return web.json_response({})
+
+    async def _list_environments(self, request: web.Request) -> web.Response:
+        """The computers the signed-in person has in this workspace, as the phone lists them: online or not, and
+        when each was last seen (the field names the public reports show for this list). With the typed-error fix
+        an offline one also says why, when the backend knows: its Mac is signed in to another account or
+        workspace now (openai/codex#23977)."""
+        claims = self._claims(request)
+        assert claims.auth is not None
+        workspace_id = request.headers.get(ACCOUNT_ID_HEADER, "").strip() or claims.auth.chatgpt_account_id
+        items = []
+        for env in self.store.environments_of(claims.auth.chatgpt_user_id, workspace_id):
+            online = self.relay.daemon_connected(env.environment_id)
+            item: dict[str, Any] = {
+                "environment_id": env.environment_id,
+                "server_name": env.server_name,
+                "online": online,
+                "os": env.os,
+                "app_server_version": env.app_server_version,
+                "last_seen_at": None if env.last_seen_at is None else rfc3339(env.last_seen_at),
+            }
+            if self.typed_errors:
+                elsewhere = not online and self.store.signed_in_elsewhere(env.environment_id)
+                item["offline_reason"] = SIGNED_IN_ELSEWHERE if elsewhere else None
+            items.append(item)
+        return web.json_response({"items": items})
 
     # ------------------------------------------------------------------------------------------- phone API
 
@@ -697,6 +753,19 @@ class RemoteControlService:
             refusal = self.store.environment(environment_id).last_refusal
             return None if refusal is None else str(refusal)
         return None
+
+    async def remove_devices_named(self, chatgpt_user_id: str, display_name: str) -> int:
+        """The person removes a paired device from her ChatGPT account's settings on the web: every live client
+        of hers with that name, on any of her computers. Returns how many were removed, once their open sockets
+        are closed."""
+        named = [c for c in self.store.clients()
+                 if c.chatgpt_user_id == chatgpt_user_id and c.device.display_name == display_name and not c.revoked]
+        cause = ErrorCode.CLIENT_REVOKED if self.typed_errors else None
+        for client in named:
+            self.store.revoke_client(client.environment_id, client.client_id)
+            self.events.emit(RelayEvent("client_revoked", client.environment_id, client.client_id))
+            await self.relay.close_client(client.client_id, CLOSE_REVOKED, "revoked", cause=cause)
+        return len(named)
 
     def garble_next_phone_messages(self, count: int = 1) -> None:
         """The relay cuts the next `count` messages it delivers to phones short, as a faulty proxy would."""

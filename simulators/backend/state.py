@@ -42,6 +42,8 @@ class TrafficLog:
                     {k: v for k, v in request.headers.items() if k.lower() in _TRACED_HEADERS}
                 ),
                 "status": response.status,
+                # The id the backend gave this answer (what a phone quotes back in its error text).
+                "request_id": response.headers.get("x-request-id"),
                 "response_body": _redacted_json_body(response),
             }
         )

@@ -19,7 +19,8 @@ import asyncio
 import contextlib
 import json
 import os
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +59,10 @@ from simulators.qr import render_png, render_terminal
 from simulators.timers import elapse, moved
 
 AUTH_FILENAME = "auth.json"
+# The desktop's own state beside the daemon's (the real app keeps remote-control keys in this file too,
+# openai/codex#23112, #22714): here, the phones it has seen paired with this Mac.
+GLOBAL_STATE_FILENAME = ".codex-global-state.json"
+KNOWN_PHONES_KEY = "remote-control-known-phones"
 MAX_PAGES = 20
 PERSONAL = "Personal"
 MFA_INFO_PATH = "/backend-api/accounts/mfa_info"
@@ -141,6 +146,22 @@ class QrShown:
     png_path: Path
     link: str = field(repr=False)  # carries the pairing code
     terminal: str = field(repr=False)
+    # What the pairing page says beside the code when the desktop remembers a phone paired with this Mac.
+    prompt: str | None = None
+
+
+@dataclass(frozen=True)
+class KnownPhone:
+    """A phone the desktop has seen paired with this Mac (Settings › Connections listed it)."""
+
+    client_id: str
+    environment_id: str
+    name: str
+    removed: bool = False  # the desktop knows it was removed (the fix only: today's desktop never notes it)
+
+
+# The daemon's JSON-RPC, as the desktop app calls it (method, params) -> result.
+DaemonRpc = Callable[[str, dict[str, Any]], Awaitable[Any]]
 
 
 @dataclass(frozen=True)
@@ -196,6 +217,9 @@ class DesktopApp:
         self.pairing_screen: PairingScreen | None = None
         self._pairing: _PairingRequest | None = None
         self.auth_path = home / AUTH_FILENAME
+        self.global_state_path = home / GLOBAL_STATE_FILENAME
+        self.forgets_removed_phones = self.behaviour.desktop_forgets_removed_phones
+        self.daemon_rpc: DaemonRpc | None = None  # set once the daemon behind it runs
         self.issuer_url = issuer_url.rstrip("/")
         self.backend_origin = backend_origin.rstrip("/")
         self.clock = clock or Clock()
@@ -331,6 +355,17 @@ class DesktopApp:
         self._forget_tokens()
         if self._controller is not None:
             await self._controller.recheck()
+
+    async def switch_account(
+        self, email: str, password: str, totp_code: str | None = None, *, workspace: str | None = None,
+        remember_device: bool = False,
+    ) -> None:
+        """The account menu's "Switch account": sign out (the browser's sign-in goes too, so the issuer asks who is
+        signing in) and sign in as `email`, in `workspace`; the daemon checks its enrollment once, for the new
+        account."""
+        self._forget_tokens()
+        self.browser.end_session()
+        await self.sign_in(email, password, totp_code, workspace=workspace, remember_device=remember_device)
 
     def _store_tokens(self, body: dict[str, Any], *, previous: StoredTokens | None) -> None:
         try:
@@ -542,6 +577,100 @@ class DesktopApp:
             return messages.DESKTOP_PROXY_REFUSED
         return messages.DESKTOP_STATUS[controller.status.wire_status]
 
+    # -- the phones that control this Mac ----------------------------------------------------------------------
+
+    async def phones(self) -> list[str]:
+        """Settings › Connections › the phones that control this Mac, as the daemon lists them; the desktop
+        remembers each in its global state."""
+        known = {phone.client_id: phone for phone in self.known_phones()}
+        environment_id, items = await self._listed_phones()
+        for item in items:
+            client_id = str(item["clientId"])
+            if client_id not in known:
+                known[client_id] = KnownPhone(client_id, environment_id, str(item.get("displayName") or ""))
+        self._keep_known_phones(list(known.values()))
+        return [str(item.get("displayName") or "") for item in items]
+
+    async def remove_phone(self, name: str) -> str:
+        """Settings › Connections › a phone › Remove: the daemon revokes it at the backend; returns its client id.
+        The fix also notes that this phone is gone; today's desktop keeps its entry as it was (openai/codex#23112)."""
+        await self.phones()
+        environment_id, items = await self._listed_phones()
+        client_id = next((str(i["clientId"]) for i in items if i.get("displayName") == name), None)
+        if client_id is None:
+            raise PairsimError(f"no phone called {name!r} controls this Mac")
+        await self._rpc("remoteControl/client/revoke", {"environmentId": environment_id, "clientId": client_id})
+        if self.forgets_removed_phones:
+            self._keep_known_phones([replace(p, removed=True) if p.client_id == client_id else p
+                                     for p in self.known_phones()])
+        return client_id
+
+    def known_phones(self) -> list[KnownPhone]:
+        try:
+            raw = json.loads(self.global_state_path.read_text(encoding="utf-8"))
+            return [KnownPhone(**entry) for entry in raw.get(KNOWN_PHONES_KEY, [])]
+        except FileNotFoundError:
+            return []
+        except (ValueError, TypeError, AttributeError):
+            # A global state this desktop did not write: it starts over rather than failing to show Settings.
+            return []
+
+    def _keep_known_phones(self, phones: list[KnownPhone]) -> None:
+        try:
+            raw = json.loads(self.global_state_path.read_text(encoding="utf-8"))
+        except (FileNotFoundError, ValueError):
+            raw = {}
+        raw = raw if isinstance(raw, dict) else {}
+        raw[KNOWN_PHONES_KEY] = [asdict(phone) for phone in phones]
+        self.global_state_path.parent.mkdir(parents=True, exist_ok=True)
+        self.global_state_path.write_text(json.dumps(raw, indent=2) + "\n", encoding="utf-8")
+
+    async def _listed_phones(self) -> tuple[str, list[dict[str, Any]]]:
+        environment_id = self.controller.environment_id
+        if environment_id is None:
+            raise PairsimError("this Mac has no remote-control environment yet, so no phone controls it")
+        listed = await self._rpc("remoteControl/client/list", {"environmentId": environment_id})
+        data = listed.get("data") if isinstance(listed, dict) else None
+        return environment_id, [item for item in data or [] if isinstance(item, dict)]
+
+    async def _rpc(self, method: str, params: dict[str, Any]) -> Any:
+        if self.daemon_rpc is None:
+            raise PairsimError("the desktop app has no daemon to ask")
+        return await self.daemon_rpc(method, params)
+
+    async def _pairing_prompt(self, environment_id: str) -> str | None:
+        """What the pairing page says beside the code when the desktop remembers phones paired with this Mac: it
+        waits for one of them to approve. It asks the backend about each first; one that was removed cannot
+        approve, which today's desktop only logs (openai/codex#23247) and the fix says, with what to do."""
+        remembered = [p for p in self.known_phones() if p.environment_id == environment_id]
+        if not remembered:
+            return None
+        for phone in remembered:
+            removed = phone.removed or not await self._phone_still_paired(phone)
+            if removed and self.forgets_removed_phones:
+                self._keep_known_phones([p for p in self.known_phones() if p.client_id != phone.client_id])
+                return messages.DESKTOP_REMEMBERED_PHONE_REMOVED.format(device=phone.name)
+        return messages.DESKTOP_APPROVE_ON_MOBILE
+
+    async def _phone_still_paired(self, phone: KnownPhone) -> bool:
+        """Ask the backend about a remembered phone with this Mac's ChatGPT sign-in; a refusal goes to the log."""
+        tokens = self._tokens
+        if tokens is None:
+            return True  # signed out: nothing to ask with, and nothing to conclude
+        url = (f"{self.issuer_url}/backend-api/wham/remote/control/environments/{phone.environment_id}/clients/"
+               f"{phone.client_id}")
+        headers = {"Authorization": f"Bearer {tokens.access_token}", "chatgpt-account-id": tokens.account_id}
+        try:
+            response = await self._http.get(url, headers=headers)
+        except httpx.TransportError as exc:
+            self.log_lines.append(f"remote-control phone check failed: {type(exc).__name__}")
+            return True
+        if response.status_code == 200:
+            return True
+        detail = _detail(response)
+        self.log_lines.append(f"remote-control phone check failed: HTTP {response.status_code}: {detail}")
+        return response.status_code not in (403, 404)
+
     async def show_pairing_qr(self, path: Path) -> PairingScreen:
         """ "Pair phone": a QR code when pairing can work, otherwise what the desktop says instead. Returns once the
         screen is final; `open_pairing` returns at once and leaves the screen to change."""
@@ -626,7 +755,7 @@ class DesktopApp:
             result = started.result()
         except jsonrpc.RpcMethodError as exc:
             return await self._pairing_refused(path, exc)
-        return self._render_pairing(path, result)
+        return await self._render_pairing(path, result)
 
     def _pairing_timed_out(self) -> Remediation:
         if not any(line.startswith("remoteControl/pairing/start timed out") for line in self.log_lines[-1:]):
@@ -643,7 +772,7 @@ class DesktopApp:
             # more when the Mac is connected, and say so if that is refused too.
             if await self._until_settled() == "connected":
                 try:
-                    return self._render_pairing(path, await self.controller.start_pairing(manual_code=False))
+                    return await self._render_pairing(path, await self.controller.start_pairing(manual_code=False))
                 except jsonrpc.RpcMethodError as again:
                     self._log(f"remoteControl/pairing/start failed again ({again.code}): {again.message}")
             return Remediation(messages.DESKTOP_PAIRING_REFUSED)
@@ -664,7 +793,7 @@ class DesktopApp:
             await controller.wait_settled(timeout=None)
         return str(controller.status.value)
 
-    def _render_pairing(self, path: Path, started: dict[str, Any]) -> QrShown:
+    async def _render_pairing(self, path: Path, started: dict[str, Any]) -> QrShown:
         link = PairingLink(
             origin=self.backend_origin,
             pairing_code=started["pairingCode"],
@@ -675,7 +804,17 @@ class DesktopApp:
         url = link.to_url()
         path.parent.mkdir(parents=True, exist_ok=True)
         render_png(url, path)
-        return QrShown(path, url, render_terminal(url))
+        return QrShown(path, url, render_terminal(url), prompt=await self._pairing_prompt(started["environmentId"]))
+
+
+def _detail(response: httpx.Response) -> str:
+    """The backend's `detail`, or the start of whatever else it sent."""
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text[:200]
+    detail = body.get("detail") if isinstance(body, dict) else None
+    return detail if isinstance(detail, str) else response.text[:200]
 
 
 async def _done(screen: PairingScreen) -> PairingScreen:

@@ -31,6 +31,9 @@ class ProfileBehaviour:
     # Switching connections off leaves the relay with a close reason saying so, so a phone that scans is told
     # that connections are off; today's daemon just leaves, and the phone finds the Mac offline.
     announces_connections_off: bool
+    # The desktop forgets a phone once it is removed (on this Mac, or found removed from the account) and says so on
+    # the pairing page; today's desktop keeps its entry and waits for that phone to approve (openai/codex#23112).
+    desktop_forgets_removed_phones: bool
     # The desktop's own ways (they hold with either daemon behind it). "Pair phone" while the Mac is still
     # enrolling waits for the enrollment instead of asking the daemon at once and giving up after the 2 s a control
     # client waits (openai/codex#38534); a pairing code the daemon says is unavailable until enrollment completes is
@@ -44,11 +47,11 @@ class ProfileBehaviour:
 _BEHAVIOURS: dict[Profile, ProfileBehaviour] = {
     Profile.LEGACY: ProfileBehaviour(
         reports_blocked_status=False, desktop_shows_remediation=False, doctor_checks_enrollment=False,
-        announces_connections_off=False,
+        announces_connections_off=False, desktop_forgets_removed_phones=False,
     ),
     Profile.FIXED: ProfileBehaviour(
         reports_blocked_status=True, desktop_shows_remediation=True, doctor_checks_enrollment=True,
-        announces_connections_off=True, desktop_waits_for_enrollment_to_pair=True,
+        announces_connections_off=True, desktop_forgets_removed_phones=True, desktop_waits_for_enrollment_to_pair=True,
         desktop_names_why_connections_failed=True,
     ),
 }

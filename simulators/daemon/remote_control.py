@@ -214,6 +214,8 @@ class RemoteControlController:
         self._status = EnrollmentStatus.DISABLED
         self._environment_id: str | None = None
         self._desired = False
+        # An `enable` call is waiting for its first attempt: a missing sign-in then refuses the call itself.
+        self._enabling = False
         self._credential: _ServerCredential | None = None
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
@@ -286,14 +288,18 @@ class RemoteControlController:
             self.store.update_settings(allow_other_devices=True)
             if self._credential is not None:
                 self.store.set_enrollment_enabled(self._credential.key, True)
-        if self._desired and self._task is not None and not self._task.done():
-            if self._status.settled and self._status is not EnrollmentStatus.CONNECTED:
-                attempt = self._next_attempt()
-                self._wake.set()
-                await self._await_attempt(attempt)
+        self._enabling = True
+        try:
+            if self._desired and self._task is not None and not self._task.done():
+                if self._status.settled and self._status is not EnrollmentStatus.CONNECTED:
+                    attempt = self._next_attempt()
+                    self._wake.set()
+                    await self._await_attempt(attempt)
+                return self.snapshot()
+            await self._begin()
             return self.snapshot()
-        await self._begin()
-        return self.snapshot()
+        finally:
+            self._enabling = False
 
     async def disable(self, *, ephemeral: bool = False) -> RemoteControlSnapshot:
         if not ephemeral:
@@ -597,11 +603,12 @@ class RemoteControlController:
             self.store.record_enrollment_error(
                 code=cause, http_status=None, url=self.client.endpoints.enroll_url, log_line=refusal.message
             )
-            # Observed in 0.169.0: without ChatGPT auth the daemon reports `disabled` and waits for sign-in.
+            # Observed in 0.169.0: `remoteControl/enable` without a ChatGPT sign-in fails and leaves `disabled`;
+            # a daemon already running with remote control on that has no sign-in (the desktop signed out and
+            # started it again) reports `errored` and retries until there is one.
+            today = EnrollmentStatus.DISABLED if self._enabling else EnrollmentStatus.ERRORED
             status = (
-                status_after_refusal(cause, self.behaviour)
-                if self.behaviour.reports_blocked_status
-                else EnrollmentStatus.DISABLED
+                status_after_refusal(cause, self.behaviour) if self.behaviour.reports_blocked_status else today
             )
         else:
             cause = refusal.cause

@@ -22,25 +22,35 @@ from typing import Any, TypeVar
 import httpx
 import jwt
 
+from simulators import messages
 from simulators.browser import Browser
 from simulators.clock import Clock
 from simulators.phone import screens
 from simulators.phone.machine import PhoneEvent, PhoneMachine, PhoneState
-from simulators.phone.relay_client import DEFAULT_TIMEOUT, PROTOCOL_VERSION, PhoneSocket, RpcCallFailed
+from simulators.phone.relay_client import (
+    DEFAULT_TIMEOUT,
+    PROTOCOL_VERSION,
+    PhoneSocket,
+    RpcCallFailed,
+    SocketRefused,
+)
 from simulators.phone.screens import FailureCopy, Screen
 from simulators.phone.sign_in import SignInResult, sign_in_with_browser, sign_out_of_browser, tls_context
+from simulators.phone.storage import PhoneStorage, StoredConnections, StoredHost
 from simulators.phone.trace import Trace
 from simulators.protocol.device_key import DeviceKey
 from simulators.protocol.errors import ErrorCode, PairsimError, error_for_code
 from simulators.protocol.jsonrpc import Request
 from simulators.protocol.oauth import TokenClaims
 from simulators.protocol.pairing_link import PairingLink
+from simulators.protocol.remote_control import parse_rfc3339
 from simulators.qr import decode_pairing_link
 from simulators.runtime import LoopThread
 
 T = TypeVar("T")
 
 CLAIM_PATH = "wham/remote/control/client/claim"
+COMPUTERS_PATH = "wham/remote/control/environments"
 COMMAND_APPROVAL = "item/commandExecution/requestApproval"
 FILE_CHANGE_APPROVAL = "item/fileChange/requestApproval"
 APPROVAL_METHODS = (COMMAND_APPROVAL, FILE_CHANGE_APPROVAL)
@@ -146,6 +156,17 @@ class PhoneBackup:
 
 
 @dataclass(frozen=True)
+class Computer:
+    """One computer in the phone's list, as the backend described it when the list was last loaded."""
+
+    environment_id: str
+    name: str
+    online: bool
+    last_seen_at: float | None  # unix seconds
+    offline_reason: str | None  # the typed-error fix names why an offline computer is offline, when it knows
+
+
+@dataclass(frozen=True)
 class PairingResult:
     outcome: str  # "paired" or an ErrorCode value
     state: str
@@ -184,15 +205,22 @@ class NotReady(PairsimError):
 class PhoneApp:
     def __init__(self, clock: Clock, *, device_key: DeviceKey | None = None, profile: PhoneProfile | None = None,
                  trace: Trace | None = None, issuer_url: str | None = None,
-                 timeout: float = DEFAULT_TIMEOUT, failure_copy: FailureCopy = FailureCopy.NAMES_CAUSE) -> None:
+                 timeout: float = DEFAULT_TIMEOUT, failure_copy: FailureCopy = FailureCopy.NAMES_CAUSE,
+                 storage: PhoneStorage | None = None, replaces_stored_connection: bool = True) -> None:
         self.clock = clock
-        self.device_key = device_key or DeviceKey.generate()
+        # What the app keeps on the phone (`simulators.phone.storage`): with it, a launch finds the device key and
+        # the paired computers of the app's earlier life.
+        self.storage = storage
+        self.device_key = device_key or (storage.device_key() if storage is not None else DeviceKey.generate())
         self.profile = profile or PhoneProfile()
         self.trace = trace or Trace(clock)
         # The QR code names only the backend; the issuer is the same origin unless told otherwise.
         self.issuer_url = issuer_url
         self.timeout = timeout
         self.failure_copy = failure_copy
+        # Scanning the code of a computer the app already holds a connection for: the fix claims the new code and
+        # replaces the stored connection; today's app opens the stored one instead (openai/codex#23290, #23112).
+        self.replaces_stored_connection = replaces_stored_connection
         # The phone's browser keeps its cookies between sign-ins (and so what the issuer remembers about it).
         self.browser = Browser(timeout=timeout)
         self._screen_shown = asyncio.Event()  # replaced by a fresh one at every screen, after waking its waiters
@@ -200,6 +228,12 @@ class PhoneApp:
         self.hosts: dict[str, HostSession] = {}
         # The pages the browser showed in the last sign-in, in order (a page the issuer skipped is not there).
         self.sign_in_pages: tuple[str, ...] = ()
+        # The computers the list showed when it was last loaded (`list_computers`).
+        self.computers: tuple[Computer, ...] = ()
+        # The backend's last refusal of a socket (its status and request id, which today's app shows).
+        self._last_refusal: SocketRefused | None = None
+        if storage is not None:
+            self._load(storage.connections())
 
     # ----------------------------------------------------------------------------------------- observation
 
@@ -372,6 +406,8 @@ class PhoneApp:
         if self.machine.state is PhoneState.INITIALIZED:
             self.machine.fire(PhoneEvent.LIVE_STATE_LOADED)
         self.machine.show_threads(len(self.session.threads))
+        if self.session.name in self.hosts:
+            self._keep()  # the chats it lists now are the ones it shows next time, before it connects
         return len(self.session.threads)
 
     def _host_status(self, session: HostSession, status: str, reason: str | None) -> None:
@@ -418,7 +454,7 @@ class PhoneApp:
         `connect()`)."""
         machine = session.machine
         session.socket = None
-        if error.code in (ErrorCode.SESSION_EXPIRED, ErrorCode.DEVICE_PROOF_REJECTED):
+        if error.code in (ErrorCode.SESSION_EXPIRED, ErrorCode.DEVICE_PROOF_REJECTED, ErrorCode.CLIENT_REVOKED):
             if machine.can(PhoneEvent.FAILURE):
                 machine.fail(error.code, error.message)
         elif machine.can(PhoneEvent.CONNECTION_LOST):
@@ -432,7 +468,13 @@ class PhoneApp:
                    dwell: Callable[[str], None] | None = None) -> PairingResult:
         """Scan → validate → sign in → claim → connect → initialize → load. Ends `live` or `failed(code)`."""
         try:
-            await self.scan(png)
+            link = await self.scan(png)
+            stored = self._stored_host_of(link)
+            if stored is not None and not self.replaces_stored_connection:
+                # Today's app: the code names a computer it already holds a connection for, so it opens that one
+                # instead of claiming the code it just read.
+                self._current = stored
+                return await self.reopen(setup=True)
             self.validate_link()
             await self.sign_in(email, password, totp_secret, workspace=workspace, skip_mfa=skip_mfa,
                                cancel=cancel_sign_in, wrong_mfa_codes=wrong_mfa_codes, dwell=dwell)
@@ -444,6 +486,7 @@ class PhoneApp:
             pass
         if self.machine.is_live and self.session.name:
             self.hosts[self.session.name] = self.session
+            self._keep()
         return self.result()
 
     async def pair_host(self, png: str | os.PathLike[str] | bytes, email: str, password: str,
@@ -475,23 +518,156 @@ class PhoneApp:
             self.hosts[record.name] = session
         if backup.active_host is not None:
             self._current = self.hosts[backup.active_host]
+        self._keep()
 
-    async def reopen(self) -> PairingResult:
-        """Open the app on a host it holds credentials for: connect, prove the device key, initialize, load."""
+    async def reopen(self, *, setup: bool = False) -> PairingResult:
+        """Open the app on a host it holds credentials for: connect, prove the device key, initialize, load.
+
+        When that fails outside setup (the app was launched, or restored), today's app names no cause: it goes on
+        showing the chats it listed before (openai/codex#23290), and only opening one shows what went wrong."""
+        socket = self.session.socket
+        if socket is not None and not socket.is_open:
+            await socket.wait_closed()  # the relay has ended it: the app takes that in before going on
+        if self.machine.is_live:
+            return self.result()
+        self._resume(self.session)
         try:
             await self.connect()
             await self.initialize()
             await self.load_live_state()
         except SetupFailed:
-            pass
+            if not setup and self.failure_copy is FailureCopy.STAGE_ONLY:
+                self.machine.show_instead(screens.threads_screen(self.session.name or "", len(self.session.threads)))
         return self.result()
+
+    async def open_chat(self) -> Screen:
+        """The person opens her last chat with the computer in use: its messages load from the Mac, through the
+        relay (connecting first when the app is not connected). Returns what the phone shows."""
+        session = self.session
+        self._need(session.claim, "this phone holds no connection to open a chat on")
+        thread = session.threads[0] if session.threads else None
+        if not self.machine.is_live:
+            self._last_refusal = None
+            await self.reopen()
+        if not self.machine.is_live:
+            refused = self._last_refusal
+            if self.failure_copy is FailureCopy.STAGE_ONLY and refused is not None:
+                body = messages.LEGACY_LOAD_MESSAGES_ERROR.format(http_status=refused.status,
+                                                                  request_id=refused.request_id or "")
+                title = str(thread.get("preview") or "") if thread else ""
+                self.machine.show_instead(Screen("error:load_messages", title or session.name or "", body))
+            return self.machine.screen
+        socket = self._socket()
+        if thread is not None:
+            await self._guard(socket.request("thread/read", {"threadId": thread.get("id")}), setup=False)
+        else:
+            await self.load_live_state()
+        return self.machine.screen
+
+    async def list_computers(self) -> tuple[Computer, ...]:
+        """Load the list of computers (the Codex tab's list): every computer of the signed-in person in this
+        workspace, online or not, with when it was last seen. Uses the sign-in of the computer in use."""
+        session = self.session if self.session.tokens is not None else next(iter(self.hosts.values()), None)
+        if session is None or session.tokens is None or session.link is None:
+            raise NotReady("this phone is not signed in to any computer's account")
+        url = session.link.backend_base_url + COMPUTERS_PATH
+        headers = self._chatgpt_headers(session.tokens)
+        self.trace.http_request("GET", url, headers=headers)
+        try:
+            async with httpx.AsyncClient(timeout=self.timeout, verify=tls_context()) as client:
+                response = await client.get(url, headers=headers)
+        except (httpx.ConnectError, httpx.TimeoutException, httpx.NetworkError) as exc:
+            raise PairsimError(f"cannot reach the backend ({type(exc).__name__})",
+                               code=ErrorCode.RELAY_UNREACHABLE) from None
+        self.trace.http_response("GET", url, response.status_code, headers=response.headers, body=response.text)
+        if response.status_code != 200:
+            code, detail = backend_error(response)
+            raise PairsimError(detail or f"the list of computers was refused with HTTP {response.status_code}",
+                               code=code or ErrorCode.UNKNOWN)
+        try:
+            self.computers = tuple(_computer(item) for item in response.json()["items"])
+        except (ValueError, KeyError, TypeError, AttributeError, PairsimError):
+            raise PairsimError("the list of computers is not the documented JSON",
+                               code=ErrorCode.PROTOCOL_VIOLATION) from None
+        return self.computers
 
     def switch_host(self, name: str) -> HostSession:
         try:
             self._current = self.hosts[name]
         except KeyError:
             raise NotReady(f"no paired host named {name!r} (paired: {', '.join(self.hosts) or 'none'})") from None
+        self._keep()
         return self._current
+
+    async def settle(self) -> None:
+        """Take in a connection the relay has ended but whose end this app has not read yet, so that what it shows
+        next is what it shows once it knows."""
+        for session in self._sessions():
+            socket = session.socket
+            if socket is not None and not socket.is_open:
+                await socket.wait_closed()
+
+    # ----------------------------------------------------------------------------------------- the app's life
+
+    async def kill(self) -> None:
+        """The app is killed: its sockets end without a goodbye and whatever it held only in memory is lost."""
+        for session in self._sessions():
+            if session.socket is not None:
+                await session.socket.abort()
+                session.socket = None
+        await self.browser.aclose()
+
+    def relaunched(self) -> PhoneApp:
+        """The app launched again after `kill()`, on the same phone: it reads what it stored (device key, paired
+        computers, their last chats) and starts with nothing else. The phone's browser is another app: the cookies
+        it keeps on disk (a remembered device) are still there, its sign-in session is not."""
+        storage = self._need(self.storage, "this app stores nothing on the phone, so it cannot come back")
+        app = PhoneApp(self.clock, profile=self.profile, trace=self.trace, issuer_url=self.issuer_url,
+                       timeout=self.timeout, failure_copy=self.failure_copy, storage=storage,
+                       replaces_stored_connection=self.replaces_stored_connection)
+        self.browser.end_session()
+        for cookie in self.browser.cookies.jar:
+            app.browser.cookies.jar.set_cookie(cookie)
+        return app
+
+    def _load(self, stored: StoredConnections) -> None:
+        for host in stored.hosts:
+            session = self._new_session()
+            session.link = host.link
+            session.tokens = Tokens(**host.tokens)
+            session.claim = ClaimedClient(**host.claim)
+            session.threads = [dict(thread) for thread in host.threads]
+            session.machine.restore_credentials(host.name)
+            self.hosts[host.name] = session
+        if stored.active_host in self.hosts:
+            self._current = self.hosts[stored.active_host]
+
+    def _keep(self) -> None:
+        if self.storage is None:
+            return
+        hosts = tuple(
+            StoredHost(name, session.link, dict(vars(session.tokens)), dict(vars(session.claim)),
+                       tuple(session.threads))
+            for name, session in self.hosts.items()
+            if session.link is not None and session.tokens is not None and session.claim is not None
+        )
+        active = self.active_host if self.active_host in self.hosts else None
+        self.storage.keep_connections(StoredConnections(hosts, active))
+
+    def _stored_host_of(self, link: PairingLink) -> HostSession | None:
+        return next((s for s in self.hosts.values()
+                     if s.claim is not None and s.claim.environment_id == link.environment_id), None)
+
+    def _resume(self, session: HostSession) -> None:
+        """Back to the stored credentials of a host whose last attempt failed, to try again."""
+        machine = session.machine
+        if machine.is_failed and session.name is not None:
+            name = session.name
+            machine.fire(PhoneEvent.RESTART)
+            machine.restore_credentials(name)
+
+    def _sessions(self) -> list[HostSession]:
+        return list({id(s): s for s in [*self.hosts.values(), self._current]}.values())
 
     def result(self) -> PairingResult:
         machine = self.machine
@@ -571,8 +747,7 @@ class PhoneApp:
         return notification.params.get("turn", {}) if isinstance(notification.params, dict) else {}
 
     async def close(self) -> None:
-        sessions = {id(s): s for s in [*self.hosts.values(), self._current]}
-        for session in sessions.values():
+        for session in self._sessions():
             if session.socket is not None:
                 await session.socket.close()
         await self.browser.aclose()
@@ -606,6 +781,8 @@ class PhoneApp:
                 raise
             self._fail(ErrorCode.PROTOCOL_VIOLATION, exc.message)
         except PairsimError as exc:
+            if isinstance(exc, SocketRefused):
+                self._last_refusal = exc
             self._fail(exc.code, exc.message)
         raise AssertionError("unreachable")
 
@@ -708,6 +885,18 @@ def _tokens_from(body: dict[str, Any]) -> Tokens:
                   id_token if isinstance(id_token, str) else None, account_id, user_id, email)
 
 
+def _computer(item: Any) -> Computer:
+    last_seen = item.get("last_seen_at")
+    reason = item.get("offline_reason")
+    return Computer(
+        environment_id=str(item["environment_id"]),
+        name=str(item["server_name"]),
+        online=bool(item["online"]),
+        last_seen_at=None if last_seen is None else float(parse_rfc3339(str(last_seen))),
+        offline_reason=reason if isinstance(reason, str) else None,
+    )
+
+
 def _str_or_none(value: Any) -> str | None:
     return value if isinstance(value, str) else None
 
@@ -744,6 +933,7 @@ __all__ = [
     "Approval",
     "BlockingPhone",
     "ClaimedClient",
+    "Computer",
     "HostRecord",
     "HostSession",
     "PairingResult",

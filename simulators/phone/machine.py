@@ -172,6 +172,8 @@ class PhoneMachine:
         self.error_detail: str | None = None
         self.error_fields: dict[str, str] = {}
         self.server_name: str | None = None
+        # What a failure shows instead of its error screen, when the app words it otherwise (`show_instead`).
+        self.failure_screen: Screen | None = None
         self.transitions: list[Transition] = []
         self.screens: list[ShownScreen] = []
         self._show(self._state_screen())
@@ -239,6 +241,15 @@ class PhoneMachine:
     def show_decision(self, decision: str) -> Screen:
         return self._show_live(screens.decision_screen(decision))
 
+    def show_instead(self, screen: Screen) -> Screen:
+        """A failed state shown in the app's own words instead of its error screen (today's app keeps showing the
+        chats it listed, or an error inside a chat); the state and its code stay what they are."""
+        if self.state is not PhoneState.FAILED:
+            raise InvalidTransition(self.state, PhoneEvent.FAILURE)
+        self.failure_screen = screen
+        self._show(screen)
+        return screen
+
     def _show_live(self, screen: Screen) -> Screen:
         if self.state is not PhoneState.LIVE:
             raise InvalidTransition(self.state, PhoneEvent.LIVE_STATE_LOADED)
@@ -259,6 +270,7 @@ class PhoneMachine:
             self.error_fields = {}
             self.failed_in = None
             self.server_name = None
+            self.failure_screen = None
         self.transitions.append(Transition(self.state, target, event, self._clock.now()))
         self.state = target
         screen = self._state_screen()
@@ -267,6 +279,8 @@ class PhoneMachine:
         return target
 
     def _state_screen(self) -> Screen:
+        if self.state is PhoneState.FAILED and self.failure_screen is not None:
+            return self.failure_screen
         if self.state is PhoneState.FAILED:
             # The claim is made once the tokens are exchanged: a failure there is a refused pairing.
             during_claim = self.failed_in is PhoneState.TOKENS_EXCHANGED

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
+from websockets.protocol import State
 
 from simulators.phone.trace import RECEIVED, SENT, Trace
 from simulators.protocol.device_key import DeviceKey, DeviceKeyChallenge
@@ -59,11 +60,13 @@ class HostOffline(PairsimError):
 
 
 class SocketRefused(PairsimError):
-    """The backend refused the socket's HTTP upgrade; `status` is what it answered."""
+    """The backend refused the socket's HTTP upgrade; `status` is what it answered, `request_id` the id it gave
+    that answer (its `x-request-id`)."""
 
-    def __init__(self, message: str, *, code: ErrorCode, status: int) -> None:
+    def __init__(self, message: str, *, code: ErrorCode, status: int, request_id: str | None = None) -> None:
         super().__init__(message, code=code)
         self.status = status
+        self.request_id = request_id
 
 
 class RpcCallFailed(PairsimError):
@@ -182,7 +185,8 @@ class PhoneSocket:
             status = exc.response.status_code
             trace.http_response("GET", url, status, body=exc.response.body)
             raise SocketRefused(f"the relay refused the phone socket with HTTP {status}",
-                                code=refusal_code(status, exc.response.body), status=status) from None
+                                code=refusal_code(status, exc.response.body), status=status,
+                                request_id=exc.response.headers.get("x-request-id")) from None
         except (OSError, TimeoutError, InvalidHandshake) as exc:
             raise RelayUnreachable(f"cannot open the phone socket ({type(exc).__name__})") from None
         origin = urlsplit(backend_base_url)
@@ -267,9 +271,20 @@ class PhoneSocket:
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await self._reader
 
+    async def abort(self) -> None:
+        """End the connection at once, with no close frame (the app's process is gone)."""
+        self._closing = True
+        transport = self._ws.transport
+        if transport is not None:
+            transport.abort()
+        self._reader.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await self._reader
+
     @property
     def is_open(self) -> bool:
-        return self.closed_with is None and not self._reader.done()
+        # The connection's own state too: a close the relay sent may not have reached the reader task yet.
+        return self.closed_with is None and not self._reader.done() and self._ws.state is State.OPEN
 
     # ------------------------------------------------------------------------------------------- internals
 

@@ -14,11 +14,17 @@ from simulators.messages import (
     LEGACY_APP_SERVER_OUTDATED,
     LEGACY_PAIRING_FAILURE,
     LEGACY_SETUP_FAILURE,
+    PHONE_CONNECTION_OFFLINE,
+    PHONE_CONNECTION_ONLINE,
+    PHONE_LAST_SEEN,
+    PHONE_LAST_SEEN_JUST_NOW,
     PHONE_SCREENS,
+    PHONE_SIGNED_IN_ELSEWHERE,
     ScreenCopy,
     phone_error,
 )
 from simulators.protocol.errors import ErrorCode
+from simulators.protocol.remote_control import OFFLINE_SIGNED_IN_ELSEWHERE
 
 
 class FailureCopy(StrEnum):
@@ -82,6 +88,38 @@ def file_change_approval_screen(path: str) -> Screen:
 
 def decision_screen(decision: str) -> Screen:
     return render("approval_sent", decision_text=DECISION_TEXT[decision])
+
+
+@dataclass(frozen=True)
+class ComputerRow:
+    """One computer in the phone's list, as the person reads it: its name, online or offline, and below it when it
+    was last seen (or, with the fix, why it is offline and what to do)."""
+
+    name: str
+    status: str
+    detail: str
+
+
+def computer_row(name: str, *, online: bool, last_seen_at: float | None, offline_reason: str | None, now: float,
+                 copy: FailureCopy = FailureCopy.NAMES_CAUSE) -> ComputerRow:
+    """How the list shows one computer at `now` (the phone's clock)."""
+    if online:
+        return ComputerRow(name, PHONE_CONNECTION_ONLINE, "")
+    if copy is FailureCopy.NAMES_CAUSE and offline_reason == OFFLINE_SIGNED_IN_ELSEWHERE:
+        return ComputerRow(name, PHONE_CONNECTION_OFFLINE, PHONE_SIGNED_IN_ELSEWHERE)
+    return ComputerRow(name, PHONE_CONNECTION_OFFLINE, "" if last_seen_at is None else last_seen(now - last_seen_at))
+
+
+def last_seen(seconds: float) -> str:
+    """ "last seen ~11 hours ago": the largest whole unit, rounded down, as users quote the phone."""
+    minutes = int(max(seconds, 0) // 60)
+    if minutes < 1:
+        return PHONE_LAST_SEEN_JUST_NOW
+    for size, unit in ((24 * 60, "day"), (60, "hour"), (1, "minute")):
+        if minutes >= size:
+            count = minutes // size
+            return PHONE_LAST_SEEN.format(ago=f"{count} {unit}{'' if count == 1 else 's'}")
+    raise AssertionError("unreachable: a minute or more is at least one minute")
 
 
 def _fill(name: str, copy: ScreenCopy, fields: dict[str, Any]) -> Screen:

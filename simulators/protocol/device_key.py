@@ -12,7 +12,9 @@ import base64
 import binascii
 import hashlib
 import json
+import os
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
@@ -135,6 +137,28 @@ class DeviceKey:
     @classmethod
     def generate(cls) -> DeviceKey:
         return cls(ec.generate_private_key(ec.SECP256R1()))
+
+    def keep_in(self, path: Path) -> None:
+        """Write the key to the phone's keychain file (mode 0600 from its first byte), where it outlives the app's
+        process and never goes into a device backup."""
+        pem = self._private_key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+        path.parent.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(pem)
+
+    @classmethod
+    def kept_in(cls, path: Path) -> DeviceKey | None:
+        """The key a phone kept in its keychain file, or None when it has none yet."""
+        try:
+            key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+        except FileNotFoundError:
+            return None
+        if not isinstance(key, ec.EllipticCurvePrivateKey):
+            raise ProtocolError("the phone's keychain holds no EC device key")
+        return cls(key)
 
     @property
     def public_key_base64(self) -> str:

@@ -35,6 +35,7 @@ class ErrorCode(StrEnum):
     MFA_CODE_REJECTED = "mfa_code_rejected"
     SESSION_EXPIRED = "session_expired"
     DEVICE_PROOF_REJECTED = "device_proof_rejected"
+    CLIENT_REVOKED = "client_revoked"  # this paired phone was removed, on the Mac or from the account
     PROTOCOL_VIOLATION = "protocol_violation"
     # Time and clocks (issue 10): a code from an authenticator whose clock is off; a sign-in page open too long.
     AUTHENTICATOR_CLOCK_OFF = "authenticator_clock_off"

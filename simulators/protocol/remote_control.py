@@ -44,6 +44,9 @@ OAI_REQUEST_ID_HEADER = "x-oai-request-id"
 CF_RAY_HEADER = "cf-ray"
 
 SERVER_TOKEN_REFRESH_SKEW_SECONDS = 30
+# [P] The computers list's `offline_reason` (the typed-error fix only): the Mac behind this environment has since
+# enrolled, renewed or been refused in another ChatGPT account or workspace (docs/protocol.md §4.8).
+OFFLINE_SIGNED_IN_ELSEWHERE = "signed_in_elsewhere"
 CLIENT_LIST_LIMIT_MAX = 100
 
 ALLOWED_CHATGPT_HOSTS = ("chatgpt.com", "chatgpt-staging.com")

@@ -30,6 +30,7 @@ from simulators.daemon.desktop import QrShown, Remediation
 from simulators.daemon.profiles import Profile
 from simulators.phone.app import Approval, PhoneApp, PhoneProfile
 from simulators.phone.screens import FailureCopy, Screen
+from simulators.phone.storage import PhoneStorage
 from simulators.protocol.redaction import SecretMask, redact_secrets
 from simulators.real.target import DaemonKind
 from simulators.runtime import LoopThread
@@ -157,6 +158,8 @@ class World:
                     mac.remove_working_state()
                 # Other computers' CODEX_HOMEs hold copied sign-ins: as secret as the Macs'.
                 shutil.rmtree(self.root / "computers", ignore_errors=True)
+                for phone in self._phones.values():
+                    phone.erase()
 
     async def _stop(self) -> None:
         for mac in self._macs:
@@ -202,9 +205,14 @@ class World:
         """A phone by its label ("Dana's phone"), made on first use; it fails with today's copy in the legacy
         profile and names causes in the fixed one."""
         if label not in self._phones:
-            copy = FailureCopy.NAMES_CAUSE if self.profile is Profile.FIXED else FailureCopy.STAGE_ONLY
+            fixed = self.profile is Profile.FIXED
+            copy = FailureCopy.NAMES_CAUSE if fixed else FailureCopy.STAGE_ONLY
+            # What the app keeps on the phone, so that it survives the app being killed (`PhoneDriver.relaunch`).
+            slug = re.sub(r"[^a-z0-9]+", "-", label.lower().replace("'", "")).strip("-") or "phone"
+            storage = PhoneStorage(self.root / "phones" / slug)
             app = PhoneApp(self.time.of(phone_party(label)), profile=PhoneProfile(display_name=label),
-                           issuer_url=self.phone_backend_url, failure_copy=copy)
+                           issuer_url=self.phone_backend_url, failure_copy=copy, storage=storage,
+                           replaces_stored_connection=fixed)
             self._phones[label] = PhoneDriver(label, app, self._runner, self.people, self.root / "camera", self.time)
         return self._phones[label]
 

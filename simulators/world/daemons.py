@@ -60,6 +60,9 @@ class MacDaemon(Protocol):
 
     async def start(self, desktop: DesktopApp) -> None: ...
 
+    async def restart(self, desktop: DesktopApp) -> None:
+        """The daemon's process ends and a new one starts on the same home: what it kept on disk comes back."""
+
     @property
     def controller(self) -> RemoteControlController | RealRemoteControl: ...
 
@@ -117,6 +120,12 @@ class MockDaemon:
     def __init__(self, place: MacPlace) -> None:
         self.place = place
         self.home = place.directory / "codex-home"
+        self._earlier_log: list[str] = []  # what the daemon's earlier processes logged
+        self._open()
+
+    def _open(self) -> None:
+        """A daemon process's objects, made from what is on disk in its home (a first start creates it)."""
+        place = self.place
         self.store = DaemonStore.open(self.home, place.clock)
         self.app_server = AppServer(self.home, place.clock, place.name, self.store.installation_id())
         workspace = Workspace.seed(place.directory / "workspace" / PROJECT)
@@ -135,6 +144,15 @@ class MockDaemon:
         desktop.attach(self._controller)
         await self._controller.start()
         await self.listener.start()
+
+    async def restart(self, desktop: DesktopApp) -> None:
+        # For real: every socket and the state database are closed, and the new objects read the database anew
+        # (installation id, enrollment, "Allow other devices to connect"); nothing passes between them in memory.
+        self._earlier_log.extend(self.log_lines())
+        await self.stop()
+        self.release()
+        self._open()
+        await self.start(desktop)
 
     @property
     def controller(self) -> RemoteControlController:
@@ -163,7 +181,8 @@ class MockDaemon:
         return [row.to_row() for row in self.store.enrollments()]
 
     def log_lines(self) -> list[str]:
-        return list(self.controller.log_lines)
+        current = [] if self._controller is None else self._controller.log_lines
+        return [*self._earlier_log, *current]
 
     async def wait_for_log(self, pattern: str) -> str | None:
         return await self.controller.wait_for_log(pattern)
@@ -219,6 +238,9 @@ class RealDaemon:
     async def start(self, desktop: DesktopApp) -> None:
         desktop.attach(self.controller)
         await self.controller.start()
+
+    async def restart(self, desktop: DesktopApp) -> None:
+        await self.controller.restart()
 
     @property
     def server_name(self) -> str:

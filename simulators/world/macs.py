@@ -67,6 +67,8 @@ class MacDriver:
         daemon = daemon_for(kind, place)
         desktop = DesktopApp(daemon.home, issuer_url=place.issuer_url, backend_origin=neighbours.phone_backend_url,
                              clock=place.clock, profile=place.profile)
+        # The desktop app asks its daemon over the daemon's own JSON-RPC socket, whichever daemon it is.
+        desktop.daemon_rpc = daemon.request
         mac = cls(place, label, daemon, desktop, neighbours)
         try:
             await daemon.start(desktop)
@@ -106,6 +108,35 @@ class MacDriver:
             workspace=None if workspace == PERSONAL else workspace, remember_device=remember_device,
         )))
         self.wait_settled()
+
+    def sign_out(self) -> str:
+        """Codex on the Mac signs out of ChatGPT (the account menu's "Sign out"); returns the remote-control status
+        once the daemon has settled without a sign-in and the backend has seen it leave the relay."""
+        left = self.environment_id
+        self._n.runner.run(self.desktop.sign_out())
+        return self._settled_away_from(left)
+
+    def switch_account(self, name: str, *, workspace: str = PERSONAL) -> str:
+        """Codex on the Mac switches to `name`'s ChatGPT account, in `workspace` (the account menu's "Switch
+        account": the browser asks who signs in, and the person enters her authenticator code if asked). The
+        daemon's enrollment is per account: it looks for the new account's, and enrolls if it has none. Returns the
+        remote-control status once the daemon has settled."""
+        person = self._n.people.get(name)
+        clock = self._n.time.authenticator(name)
+        totp_code = None if person.totp_secret is None else pyotp.TOTP(person.totp_secret).at(clock.now())
+        left = self.environment_id
+        self._n.runner.run(self.desktop.switch_account(
+            person.email, person.password, totp_code, workspace=None if workspace == PERSONAL else workspace,
+        ))
+        return self._settled_away_from(left)
+
+    def _settled_away_from(self, environment_id: str | None) -> str:
+        """Settle; when the daemon no longer serves `environment_id`, also wait until the backend has seen its relay
+        socket for it end, so that what the backend says about that environment next (offline, since when) holds."""
+        status = self.wait_settled()
+        if environment_id is not None and self.environment_id != environment_id:
+            self._n.runner.run(self._n.backend.remote_control.wait_daemon_disconnected(environment_id))
+        return status
 
     def quit_browser(self) -> None:
         """The person quits the Mac's browser: its sign-in cookie goes, a remembered device stays."""
@@ -187,6 +218,16 @@ class MacDriver:
     @property
     def connections_text(self) -> str:
         return self.desktop.connections_text()
+
+    def phones(self) -> list[str]:
+        """The names of the phones that control this Mac, as Settings › Connections lists them."""
+        return self._n.runner.run(self.desktop.phones())
+
+    def remove_phone(self, name: str) -> None:
+        """The person removes the phone called `name` in Settings › Connections; returns once the backend has
+        closed that phone's connection."""
+        client_id = self._n.runner.run(self.desktop.remove_phone(name))
+        self._n.runner.run(self._n.backend.remote_control.wait_phone_disconnected(client_id))
 
     def show_pairing_qr(self) -> QrShown | Remediation:
         """Press "Pair phone": the QR code, or what the Mac shows instead. While the Mac waits for an answer the
@@ -344,6 +385,13 @@ class MacDriver:
         self._n.runner.run(self.daemon.inherit_environment({variable: proxy.url}))
         self.wait_settled()
         return proxy.url
+
+    def restart_daemon(self) -> str:
+        """Codex's daemon on this Mac restarts (it crashed, or was updated): its process ends, a new one starts
+        with what the old one kept on disk (installation id, enrollment, "Allow other devices to connect"), and the
+        desktop app connects to it again. Returns the remote-control status once it has settled."""
+        self._n.runner.run(self.daemon.restart(self.desktop))
+        return self.wait_settled()
 
     def quit_codex(self) -> None:
         """The person quits Codex: the desktop app and its daemon exit, and the backend sees the daemon's relay

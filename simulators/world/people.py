@@ -93,6 +93,11 @@ class People:
         new_password = self._runner.call(self._control.change_password, self.account_id(name))
         self._update(name, password=new_password)
 
+    def remove_paired_phone(self, name: str, phone: str) -> int:
+        """The person removes the phone called `phone` from the devices in her ChatGPT account's settings on the
+        web; returns how many paired connections that removed, once the backend has closed them."""
+        return self._runner.run(self._control.remove_paired_device(self.account_id(name), phone))
+
     def set_workspace_policy(self, name: str, workspace: str, *, allowed: bool) -> None:
         workspace_id = self.get(name).workspace_ids[workspace]
         self._runner.call(self._control.set_workspace_policy, workspace_id, remote_control_allowed=allowed)

@@ -13,7 +13,7 @@ from typing import Any
 from simulators.camera import Picture, take
 from simulators.daemon.desktop import QrShown, Remediation
 from simulators.phone.app import Approval, HostSession, PairingResult, PhoneApp
-from simulators.phone.screens import Screen
+from simulators.phone.screens import ComputerRow, Screen, computer_row
 from simulators.world.people import People
 from simulators.world.runner import Runner
 from simulators.world.time import WorldTime
@@ -137,6 +137,7 @@ class PhoneDriver:
 
     def view(self) -> PhoneView:
         app = self.app
+        self._runner.run(app.settle())
         return self._runner.call(lambda: PhoneView(tuple(app.hosts), app.active_host, app.screen.to_dict()))
 
     def wait_for_screen(self, title: str, body: str, timeout: float = SCREEN_TIMEOUT) -> dict[str, Any]:
@@ -166,7 +167,46 @@ class PhoneDriver:
         """The person answers on the phone; the phone's confirmation screen."""
         return self._runner.run(self.app.decide(approval, decision))
 
+    # -- the computers it lists, and its chats ---------------------------------------------------------------------
+
+    def open_computers(self) -> list[ComputerRow]:
+        """The person opens the list of her computers on this phone (the app loads it from the backend)."""
+        self._runner.run(self.app.list_computers())
+        return self.computers()
+
+    def computers(self) -> list[ComputerRow]:
+        """The list of computers as the phone shows it now: when each offline one was last seen is worded from
+        the phone's own clock."""
+        app = self.app
+
+        def rows() -> list[ComputerRow]:
+            now = app.clock.now()
+            return [computer_row(c.name, online=c.online, last_seen_at=c.last_seen_at, offline_reason=c.offline_reason,
+                                 now=now, copy=app.failure_copy) for c in app.computers]
+
+        return self._runner.call(rows)
+
+    def open_chat(self) -> Screen:
+        """The person opens her last chat with the computer in use; what the phone shows then."""
+        return self._runner.run(self.app.open_chat())
+
     # -- the device -------------------------------------------------------------------------------------------------
+
+    def relaunch(self) -> PairingOutcome:
+        """The phone app is killed (swiped away, or the phone restarts) and opened again: whatever it held only in
+        memory is gone, what it stored on the phone (its device key, the computers it paired with and their last
+        chats) comes back, and it reconnects to the computer it was using."""
+        old = self.app
+        self._runner.run(old.kill())
+        self.app = self._runner.call(old.relaunched)
+        if self.app.session.claim is None:
+            return PairingOutcome.of(self._runner.call(self.app.result))
+        return PairingOutcome.of(self._runner.run(self.app.reopen()))
+
+    def erase(self) -> None:
+        """The phone leaves the world: what its app stored on it (keychain, credentials) goes with it."""
+        if self.app.storage is not None:
+            self.app.storage.erase()
 
     def restore_from(self, other: PhoneDriver) -> PairingOutcome:
         """This new phone, set up from a device backup of `other`, with the app opened: it holds the paired Macs'

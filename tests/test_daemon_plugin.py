@@ -3,6 +3,7 @@ line of a run that selects nothing, and strict xfails that accept only the known
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -186,4 +187,12 @@ def test_every_known_difference_is_the_tag_of_a_scenario_that_has_the_step_it_na
                     tagged.setdefault(name, []).append([step.name for step in scenario.steps])
     assert sorted(tagged) == sorted(KNOWN_DIFFERENCES)
     for name, steps in tagged.items():
-        assert all(KNOWN_DIFFERENCES[name].step in scenario_steps for scenario_steps in steps), name
+        step = KNOWN_DIFFERENCES[name].step
+        assert all(any(_names(template, step) for template in scenario_steps) for scenario_steps in steps), name
+
+
+def _names(template: str, step: str) -> bool:
+    """Whether an outline's step (`Dana's Mac runs Codex <current>`) renders as `step` for some example row."""
+    parts = re.split(r"(<[^<>]+>)", template)
+    pattern = "".join(".+" if part.startswith("<") and part.endswith(">") else re.escape(part) for part in parts)
+    return re.fullmatch(pattern, step) is not None

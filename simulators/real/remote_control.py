@@ -101,6 +101,8 @@ class RealRemoteControl:
         self._status = EnrollmentStatus.DISABLED
         self._environment_id: str | None = None
         self._seen = 0
+        # Set once a daemon process has started and said what it does; a restart clears it until the new one has.
+        self._started = asyncio.Event()
         write_config_toml(home, chatgpt_base_url=chatgpt_base_url)
 
     # -- the daemon process ------------------------------------------------------------------------------
@@ -121,12 +123,14 @@ class RealRemoteControl:
             # acting on that would think connections are off. Wait for what it says once it has started trying.
             with contextlib.suppress(TimeoutError):
                 await self.wait_left(EnrollmentStatus.DISABLED.value)
+        self._started.set()
 
     async def restart(self) -> None:
         await self.close()
         await self.start()
 
     async def close(self) -> None:
+        self._started.clear()
         client, self.client = self.client, None
         if client is not None:
             await client.close()
@@ -214,6 +218,11 @@ class RealRemoteControl:
                 raise TimeoutError(f"the real daemon stayed `{status}` for {timeout:.0f} s")
             await self._next_status(timeout=remaining)
         return self._status
+
+    async def wait_started(self) -> None:
+        """Until the daemon the desktop (re)started has said what it does. Its enrollment can reach the backend
+        (and be held there) before it says `connecting`; a status read in between is the one it had before."""
+        await self._started.wait()
 
     async def wait_for_status(self, status: EnrollmentStatus | str,
                               timeout: float = SETTLE_TIMEOUT_SECONDS) -> EnrollmentStatus:

@@ -95,6 +95,11 @@ class MacDaemon(Protocol):
 
     async def wait_connected(self) -> None: ...
 
+    async def wait_started(self) -> None:
+        """Until a daemon process the desktop (re)started has said what it is doing (nothing to wait for when the
+        daemon was not restarted)."""
+        ...
+
     @property
     def agent(self) -> ThreadService: ...
 
@@ -205,6 +210,9 @@ class MockDaemon:
     async def wait_connected(self) -> None:
         await self.controller.wait_for_status(EnrollmentStatus.CONNECTED)
 
+    async def wait_started(self) -> None:
+        return None  # the mock's controller changes its status before it sends anything
+
     @property
     def agent(self) -> ThreadService:
         return self.threads
@@ -285,6 +293,9 @@ class RealDaemon:
 
     async def wait_connected(self) -> None:
         await self.controller.wait_for_status(EnrollmentStatus.CONNECTED)
+
+    async def wait_started(self) -> None:
+        await self.controller.wait_started()
 
     @property
     def agent(self) -> ThreadService:

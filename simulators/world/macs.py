@@ -172,6 +172,14 @@ class MacDriver:
         if switching.done():
             switching.result()
             await self._settle()
+        else:
+            # Held, the action goes on in the background; a daemon it restarts must still say what it does.
+            started = asyncio.ensure_future(self.daemon.wait_started())
+            try:
+                await asyncio.wait({switching, started}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                started.cancel()
+                await asyncio.gather(started, return_exceptions=True)
 
     async def _settle(self) -> None:
         """Until the Mac's remote control is no longer `connecting`, or the backend holds its enrollment (then it

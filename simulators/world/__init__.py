@@ -33,6 +33,7 @@ from simulators.phone.screens import FailureCopy, Screen
 from simulators.protocol.redaction import SecretMask, redact_secrets
 from simulators.real.target import DaemonKind
 from simulators.runtime import LoopThread
+from simulators.tls import make_world_tls
 from simulators.world.backend import BackendDriver
 from simulators.world.daemons import MacPlace, one_mac_only
 from simulators.world.macs import MacDriver, MacNeighbours, doctor_lines_of_a_folder_without_codex
@@ -98,21 +99,26 @@ class World:
         return self
 
     async def _start(self) -> None:
+        self.tls = make_world_tls(self.root / "tls")
         self.backend = BackendDriver(self._runner, self.time.clock, seed=self.seed,
-                                     typed_errors=self.profile is Profile.FIXED)
+                                     typed_errors=self.profile is Profile.FIXED, tls=self.tls)
         await self.backend.start()
         self.people = People(self._runner, self.backend.control, seed=self.seed)
-        self.network = Network(self._runner, self.backend.url)
+        self.network = Network(self._runner, self.backend.url, self.backend.https_url)
         await self.network.open(PHONES)
         await self._start_mac(self._first_mac_name, FIRST_MAC, self.root / "mac", seed=self.seed,
                               threads=SEEDED_THREADS)
 
     async def _start_mac(self, name: str, label: str, directory: Path, *, seed: int, threads: int) -> MacDriver:
         route = await self.network.open(label)
+        https_url = self.network.https_url(label)
+        if https_url is not None:
+            # Discovery names the model's HTTPS origin as this Mac reaches it: its model traffic uses its own path.
+            self.backend.model.workspace_origins[f"127.0.0.1:{route.port}"] = https_url
         place = MacPlace(
             name=name, directory=directory, clock=self.time.of(label),
             chatgpt_base_url=f"{route.url}/backend-api/", issuer_url=route.url,
-            profile=self.profile, seed=seed, threads=threads,
+            profile=self.profile, seed=seed, threads=threads, ca_file=self.tls.ca_file,
         )
         neighbours = MacNeighbours(self._runner, self.backend, self.people, self.network, self.phone_backend_url)
         mac = await MacDriver.start(place, label, self.daemon, neighbours)

@@ -11,11 +11,13 @@ from typing import Any
 
 from simulators.backend.admin import BackendControl
 from simulators.backend.faults import Fault
+from simulators.backend.model import ModelService
 from simulators.backend.remote_control import EnrollFault, RemoteControlService
 from simulators.backend.server import BackendServer
 from simulators.backend.state import BackendState
 from simulators.clock import Clock
 from simulators.protocol.redaction import redact_body
+from simulators.tls import WorldTls
 from simulators.world.runner import Runner
 
 
@@ -31,10 +33,11 @@ class Operation(StrEnum):
 
 
 class BackendDriver:
-    def __init__(self, runner: Runner, clock: Clock, *, seed: int, typed_errors: bool) -> None:
+    def __init__(self, runner: Runner, clock: Clock, *, seed: int, typed_errors: bool,
+                 tls: WorldTls | None = None) -> None:
         self._runner = runner
         self.state = BackendState.create(clock, seed=seed, typed_errors=typed_errors)
-        self.server = BackendServer(self.state)
+        self.server = BackendServer(self.state, tls=tls)
         self.control = BackendControl(self.state)
 
     async def start(self) -> str:
@@ -50,8 +53,38 @@ class BackendDriver:
         return self.server.base_url
 
     @property
+    def https_url(self) -> str | None:
+        """The backend's TLS listener (the model's workspace origin), when it has one."""
+        return self.server.https_url
+
+    @property
     def remote_control(self) -> RemoteControlService:
         return self.state.remote_control
+
+    # -- the model ---------------------------------------------------------------------------------------------------
+
+    @property
+    def model(self) -> ModelService:
+        return self.state.model
+
+    def route_model_requests(self, reached_on: str, https_origin: str) -> None:
+        """Discovery answers a party that reaches the backend on `reached_on` (host:port) with `https_origin`."""
+        self._runner.call(self.model.workspace_origins.__setitem__, reached_on, https_origin)
+
+    def hold_model(self) -> None:
+        """The model takes its time: each new response waits until `release_model()` (or a follow-up)."""
+        self._runner.call(self.model.hold)
+
+    def wait_model_held(self) -> None:
+        """Until the model is holding a response (Codex is "thinking")."""
+        self._runner.run(self.model.wait_held())
+
+    def release_model(self) -> None:
+        self._runner.call(self.model.release)
+
+    def model_frames(self) -> list[dict[str, Any]]:
+        """What crossed the model sockets, without content: each frame's type and its input item types."""
+        return self._runner.call(lambda: list(self.model.frames))
 
     # -- what the backend answered -------------------------------------------------------------------------------
 

@@ -51,6 +51,7 @@ class MacPlace:
     profile: Profile
     seed: int
     threads: int
+    ca_file: Path | None = None  # the world's CA: the model's HTTPS origin is signed by it
 
 
 class MacDaemon(Protocol):
@@ -58,6 +59,7 @@ class MacDaemon(Protocol):
 
     kind: DaemonKind
     home: Path
+    workspace: Workspace  # the project the desktop app opened Codex in, on the Mac's disk
 
     async def start(self, desktop: DesktopApp) -> None: ...
 
@@ -118,8 +120,8 @@ class MockDaemon:
         self.home = place.directory / "codex-home"
         self.store = DaemonStore.open(self.home, place.clock)
         self.app_server = AppServer(self.home, place.clock, place.name, self.store.installation_id())
-        workspace = Workspace.seed(place.directory / "workspace" / PROJECT)
-        self.threads = ThreadService(self.app_server, workspace=workspace, seed=place.seed,
+        self.workspace = Workspace.seed(place.directory / "workspace" / PROJECT)
+        self.threads = ThreadService(self.app_server, workspace=self.workspace, seed=place.seed,
                                      seeded_threads=place.threads).install()
         self.listener = AppServerListener(self.app_server, clock=place.clock)
         self._controller: RemoteControlController | None = None
@@ -210,8 +212,10 @@ class RealDaemon:
         self.target = DaemonTarget(DaemonKind.CODEX)
         # Outside /tmp, where the real daemon refuses to install its helpers; `target.stop()` removes it.
         self.home = self.target.new_home()
+        self.workspace = Workspace.seed(place.directory / "workspace" / PROJECT)
         self.controller = RealRemoteControl(self.target, self.home, chatgpt_base_url=place.chatgpt_base_url,
-                                            issuer_url=place.issuer_url)
+                                            issuer_url=place.issuer_url, ca_file=place.ca_file,
+                                            project=self.workspace.root)
 
     async def start(self, desktop: DesktopApp) -> None:
         desktop.attach(self.controller)

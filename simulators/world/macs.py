@@ -207,7 +207,7 @@ class MacDriver:
         link = parse_pairing_link(qr.link)
         return bool(self.request("remoteControl/pairing/status", {"pairingCode": link.pairing_code})["claimed"])
 
-    # -- the agent's work on this Mac (the mock daemon's; the real one cannot be looked into) -----------------
+    # -- the agent's work on this Mac: the project on disk (either daemon), and the mock's own record -----------
 
     @property
     def _agent(self) -> ThreadService:
@@ -244,11 +244,15 @@ class MacDriver:
 
     @property
     def project_folder(self) -> Path:
-        return self._agent.workspace.root
+        return self.daemon.workspace.root
+
+    def project_branch(self) -> str | None:
+        """The branch the project is on, read from its repository on the Mac's disk now."""
+        return self.daemon.workspace.branch()
 
     def workspace_file(self, relative_path: str) -> str:
         """A file of the project the agent works in, read from the Mac's disk now."""
-        root = self._agent.workspace.root.resolve()
+        root = self.daemon.workspace.root.resolve()
         path = (root / relative_path).resolve()
         if not path.is_relative_to(root):
             raise ValueError(f"{relative_path!r} is outside the project folder on the Mac")

@@ -20,6 +20,7 @@ from simulators.daemon.app_server import AppServer
 from simulators.daemon.desktop import DesktopApp
 from simulators.daemon.doctor import run_doctor
 from simulators.daemon.listener import AppServerListener
+from simulators.daemon.model_client import ModelAccess
 from simulators.daemon.profiles import Profile
 from simulators.daemon.remote_control import EnrollmentStatus, RemoteControlController
 from simulators.daemon.store import DaemonStore
@@ -129,6 +130,8 @@ class MockDaemon:
     async def start(self, desktop: DesktopApp) -> None:
         place = self.place
         self.app_server.account_provider = desktop.account
+        # Turns reach the backend's model as the real daemon does: with the desktop's sign-in, over HTTPS.
+        self.threads.model = ModelAccess(place.chatgpt_base_url, desktop.chatgpt_credentials, place.ca_file)
         self._controller = RemoteControlController(
             self.app_server, self.store, desktop, base_url=place.chatgpt_base_url, profile=place.profile,
             clock=place.clock,
@@ -192,6 +195,8 @@ class MockDaemon:
     async def stop(self) -> None:
         with contextlib.suppress(Exception):
             await self.listener.stop()
+        with contextlib.suppress(Exception):
+            await self.threads.close()
         if self._controller is not None:
             with contextlib.suppress(Exception):
                 await self._controller.close()

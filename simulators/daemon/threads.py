@@ -162,6 +162,7 @@ class ThreadService:
         self._item_ids = 0
         self._turn_ids = 0
         self._settled: dict[str, asyncio.Event] = {}
+        self._turns_ended = asyncio.Condition()
         now = server.clock.now_int()
         for index in range(seeded_threads):
             created = now - 86_400 * (seeded_threads - index) - self._rng.randrange(3_600)
@@ -215,6 +216,12 @@ class ThreadService:
         """Until the item is done with: the decision on it acted on (the command run or not, the edit applied or
         not) and recorded, or its turn ended without one."""
         await self._settled_event(item_id).wait()
+
+    async def wait_idle(self, thread_id: str) -> None:
+        """Until the thread has no turn in progress."""
+        thread = self.thread(thread_id)
+        async with self._turns_ended:
+            await self._turns_ended.wait_for(lambda: thread.active_turn is None)
 
     # -- methods ---------------------------------------------------------------------------------------------
 
@@ -349,6 +356,8 @@ class ThreadService:
                 turn.status = "interrupted"
             thread.followups.clear()
             thread.updated_at = self.server.clock.now_int()
+            async with self._turns_ended:
+                self._turns_ended.notify_all()
         await connection.notify("turn/completed", {"threadId": thread.id, "turn": turn.to_wire()})
 
     async def _started(self, connection: AppServerConnection, base: dict[str, Any], item: dict[str, Any]) -> None:

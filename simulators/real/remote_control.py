@@ -227,6 +227,19 @@ class RealRemoteControl:
         self._absorb()
         return result
 
+    async def wait_thread_idle(self, thread_id: str, timeout: float) -> None:
+        """Until the thread has no turn running: subscribe this connection to it (`thread/resume` returns where it
+        stands), then wait for its turn to complete."""
+        client = self._rpc
+        start = len(client.notifications)
+        resumed = await client.request("thread/resume", {"threadId": thread_id, "excludeTurns": True})
+        status = (resumed.get("thread") or {}).get("status") if isinstance(resumed, dict) else None
+        if isinstance(status, dict) and status.get("type") != "active":
+            return
+        await client.wait_for_notification(
+            lambda n: n.method == "turn/completed" and n.params.get("threadId") == thread_id, start=start,
+            timeout=timeout)
+
     # -- what the desktop asks -----------------------------------------------------------------------------
 
     async def enable(self) -> None:

@@ -189,6 +189,10 @@ class World:
         for mac in self._macs:
             if mac.name == name:
                 return mac
+        # A phone names a Mac by the server name its daemon reports: the real daemon reports the host name.
+        for mac in self._macs:
+            if mac.server_name == name:
+                return mac
         raise ValueError(f"this world has no Mac named {name!r} (it has: {', '.join(self.macs)})")
 
     @property
@@ -248,12 +252,12 @@ class World:
 
     def decide(self, approval: Approval, decision: str, *, phone: str = "phone") -> Screen:
         """The person answers an approval on the phone; returns once the Mac that asked has acted on the answer
-        that reached it (with the mock daemon: run the command or not, changed the file or not), so what a step
-        reads from that Mac next is the outcome of this decision."""
+        (run the command or not, changed the file or not) and said so (`item/completed`, which both daemons send
+        only then), so what a step reads from that Mac next is the outcome of this decision."""
         deciding = self.phone(phone)
         screen = deciding.decide(approval, decision)
         if approval.item_id is not None:
-            self.mac(deciding.view().active_host).wait_acted_on(approval.item_id)
+            deciding.wait_item_completed(approval.item_id)
         return screen
 
     def restore_phone_backup(self, *, from_phone: str, to_phone: str) -> PairingOutcome:

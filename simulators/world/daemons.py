@@ -31,6 +31,7 @@ from simulators.real.remote_control import RealRemoteControl
 from simulators.real.target import DaemonKind, DaemonTarget
 
 ACTED_ON_TIMEOUT = 10.0  # seconds for a decision to cross the relay and the Mac to act on it
+TURN_TIMEOUT = 30.0  # seconds for a scripted turn to end once the model has answered
 ENROLL_ROUTE = "rc.server.enroll"
 REFRESH_ROUTE = "rc.server.refresh"
 DESKTOP_CLIENT = ("pairsim_desktop", "0.169.0")
@@ -93,6 +94,8 @@ class MacDaemon(Protocol):
     async def wait_acted_on(self, item_id: str) -> None: ...
 
     async def wait_connected(self) -> None: ...
+
+    async def wait_turns_done(self, thread_id: str) -> None: ...
 
     @property
     def agent(self) -> ThreadService: ...
@@ -188,6 +191,9 @@ class MockDaemon:
     async def wait_connected(self) -> None:
         await self.controller.wait_for_status(EnrollmentStatus.CONNECTED)
 
+    async def wait_turns_done(self, thread_id: str) -> None:
+        await asyncio.wait_for(self.threads.wait_idle(thread_id), TURN_TIMEOUT)
+
     @property
     def agent(self) -> ThreadService:
         return self.threads
@@ -264,6 +270,11 @@ class RealDaemon:
 
     async def wait_connected(self) -> None:
         await self.controller.wait_for_status(EnrollmentStatus.CONNECTED)
+
+    async def wait_turns_done(self, thread_id: str) -> None:
+        # The desktop's own connection follows the thread (`thread/resume` subscribes it and says where the
+        # thread stands), then hears its turn end.
+        await self.controller.wait_thread_idle(thread_id, TURN_TIMEOUT)
 
     @property
     def agent(self) -> ThreadService:

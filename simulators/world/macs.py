@@ -258,6 +258,10 @@ class MacDriver:
             raise ValueError(f"{relative_path!r} is outside the project folder on the Mac")
         return path.read_bytes().decode("utf-8")
 
+    def wait_turns_done(self, thread_id: str) -> None:
+        """Until Codex on this Mac has no turn running on the thread, as the Mac itself knows it."""
+        self._n.runner.run(self.daemon.wait_turns_done(thread_id))
+
     def wait_acted_on(self, item_id: str) -> None:
         """Until the agent has acted on the answer to the approval of `item_id` (run the command or not, changed
         the file or not), where the daemon lets that be seen."""

@@ -66,6 +66,7 @@ class ModelService:
         self._holding = False
         self._released = asyncio.Event()
         self._held = 0
+        self.interrupted = 0  # responses ended by `response.interrupt`
         self._held_changed = asyncio.Condition()
         self._sockets: set[web.WebSocketResponse] = set()
 
@@ -89,6 +90,11 @@ class ModelService:
         """Until some response is being held."""
         async with self._held_changed:
             await self._held_changed.wait_for(lambda: self._held > 0)
+
+    async def wait_interrupted(self, count: int) -> None:
+        """Until at least `count` responses have been interrupted (for a follow-up)."""
+        async with self._held_changed:
+            await self._held_changed.wait_for(lambda: self.interrupted >= count)
 
     # -- routes ----------------------------------------------------------------------------------------------------
 
@@ -166,6 +172,9 @@ class ModelService:
                 except asyncio.CancelledError:
                     # An interrupt (a follow-up arrived): this response ends here, and the turn goes on.
                     await socket.send_json(interrupted(request.response_id))
+                    async with self._held_changed:
+                        self.interrupted += 1
+                        self._held_changed.notify_all()
                     return
             for event in events_for(request.response_id, conversation.answer(request))[1:]:
                 await socket.send_json(event)

@@ -530,6 +530,18 @@ class PhoneApp:
             raise NotReady(f"the host sent no image for {path}")
         return base64.b64decode(data)
 
+    async def wait_item_started(self, item_type: str, *, timeout: float | None = None) -> None:
+        """Until the current turn shows an item of `item_type` (`fileChange`, ...) on this phone."""
+        socket = self._socket()
+        turn_id = self.session.turn_id
+
+        def matches(n: Any) -> bool:
+            params = n.params if isinstance(n.params, dict) else {}
+            item = params.get("item")
+            return params.get("turnId") == turn_id and isinstance(item, dict) and item.get("type") == item_type
+
+        await self._guard(socket.wait_notification("item/started", matches, timeout=timeout), setup=False)
+
     async def wait_item_completed(self, item_id: str, *, timeout: float | None = None) -> None:
         """Until the host reports the item done (`item/completed`): a decision on it has been acted on."""
         socket = self._socket()

@@ -82,6 +82,13 @@ class BackendDriver:
     def release_model(self) -> None:
         self._runner.call(self.model.release)
 
+    def model_interruptions(self) -> int:
+        return self._runner.call(lambda: self.model.interrupted)
+
+    def wait_model_interrupted(self, count: int) -> None:
+        """Until `count` responses in all have been interrupted by a follow-up."""
+        self._runner.run(self.model.wait_interrupted(count))
+
     def model_frames(self) -> list[dict[str, Any]]:
         """What crossed the model sockets, without content: each frame's type and its input item types."""
         return self._runner.call(lambda: list(self.model.frames))

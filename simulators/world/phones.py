@@ -133,6 +133,10 @@ class PhoneDriver:
         """Until the Mac reports the item done: what the person decided on it has been acted on."""
         self._runner.run(self.app.wait_item_completed(item_id))
 
+    def wait_item_started(self, item_type: str) -> None:
+        """Until the current turn shows an item of `item_type` (`fileChange`, `commandExecution`, ...)."""
+        self._runner.run(self.app.wait_item_started(item_type))
+
     def wait_turn_completed(self) -> dict[str, Any]:
         """Until the current turn ends, as the phone sees it; the turn as reported."""
         return self._runner.run(self.app.wait_turn_completed())

@@ -62,6 +62,7 @@ class World:
         root: Path | None = None,
         daemon: DaemonKind | str = DaemonKind.MOCK,
         server_name: str = DEFAULT_SERVER_NAME,
+        threads: int = SEEDED_THREADS,
     ) -> None:
         try:
             self.daemon = DaemonKind(daemon)
@@ -71,6 +72,7 @@ class World:
         self.profile = Profile(profile)
         self.seed = seed
         self._first_mac_name = server_name
+        self._seeded_threads = threads  # the mock's seeded threads on the first Mac (a fresh real home has none)
         self._own_root = root is None
         self.root = Path(tempfile.mkdtemp(prefix="pairsim-world-")) if root is None else root
         self.time = WorldTime()
@@ -105,7 +107,7 @@ class World:
         self.network = Network(self._runner, self.backend.url)
         await self.network.open(PHONES)
         await self._start_mac(self._first_mac_name, FIRST_MAC, self.root / "mac", seed=self.seed,
-                              threads=SEEDED_THREADS)
+                              threads=self._seeded_threads)
 
     async def _start_mac(self, name: str, label: str, directory: Path, *, seed: int, threads: int) -> MacDriver:
         route = await self.network.open(label)

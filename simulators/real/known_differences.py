@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 
 from simulators.real.target import DaemonKind
+from simulators.tui.codex_tui import TuiFailed
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,16 @@ KNOWN_DIFFERENCES: dict[str, KnownDifference] = {
             message=r"^Remote control is errored\.",
             why="with no typed status from the real daemon, the desktop can only show its errored line "
             "(openai/codex#24046)",
+        ),
+        KnownDifference(
+            name="real_daemon_needs_workspace_routing",
+            daemon=DaemonKind.CODEX,
+            step="she opens the TUI's session list",
+            raises=TuiFailed,
+            message=r"workspace routing discovery",
+            why="signed in with ChatGPT, the real daemon answers account/read only after its workspace routing "
+            "discovery (GET /backend-api/wham/accounts/check), which pairsim's backend does not serve in a shape "
+            "it accepts yet; the TUI exits with `account/read failed: ... workspace routing discovery ...`",
         ),
         KnownDifference(
             name="mock_has_no_remote_control_cli",

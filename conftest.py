@@ -29,6 +29,8 @@ pytest_plugins = [
     "steps.backend_faults", "steps.network_faults", "steps.time_faults", "steps.processes_faults",
     # The phone's live view of a turn (issue 11).
     "steps.live_view",
+    # The real Codex TUI in a pseudo-terminal (features/tui).
+    "steps.tui_steps",
     # The daemon features (features/daemon) run against `--daemon mock|codex`; the option and fixtures live here.
     "simulators.real.pytest_plugin",
     # Every report (Allure, JUnit XML, Cucumber JSON, the terminal) masks the secrets each test's fixtures held.
@@ -60,6 +62,7 @@ TAGS: dict[str, str] = {
     "netns": "needs separate network namespaces (root) and OpenSSH",
     "login": "codex login: browser callback, device code, access token, credential stores",
     "real_login": "also runs against the installed real codex 0.169.0 (fails if it is absent)",
+    "tui": "the real Codex TUI (codex 0.169.0 --remote) in a pseudo-terminal, on the daemon --daemon names",
 }
 
 _CUCUMBER_KEY = "pairsim_cucumber_features"

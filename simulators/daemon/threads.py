@@ -23,6 +23,7 @@ import json
 import logging
 import random
 import shlex
+import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,6 +45,7 @@ from simulators.protocol.responses import APPLY_PATCH, ESCALATED, EXEC_COMMAND, 
 log = logging.getLogger("pairsim.daemon.threads")
 
 DEFAULT_PAGE_SIZE = 25
+DEFAULT_MODEL = "gpt-6.1-sol"  # the catalogue's default model (simulators/daemon/data/model_catalogue.json)
 MAX_PAGE_SIZE = 100
 
 ACCEPT_DECISIONS = frozenset({"accept", "acceptForSession"})
@@ -95,6 +97,8 @@ class ThreadRecord:
     created_at: int
     updated_at: int
     turns: list[TurnRecord] = field(default_factory=list)
+    originator: str = "codex_vscode"
+    path: str | None = None  # where the real daemon would keep its rollout (the mock keeps threads in memory)
     approved_for_session: set[str] = field(
         default_factory=set
     )  # item types the user accepted for the session
@@ -106,19 +110,41 @@ class ThreadRecord:
         return next((t for t in self.turns if t.status == "inProgress"), None)
 
     def to_wire(self, include_turns: bool = False) -> dict[str, Any]:
+        # The real daemon's thread object (0.169.0, tests/fixtures/tui_traffic): what pairsim does not simulate
+        # (sections, projects, forks, sub-agents) is null, as on a thread that has none.
         return {
             "id": self.id,
+            "environments": [{"environmentId": "local", "cwd": self.cwd, "runtimeWorkspaceRoots": [self.cwd]}],
+            "extra": None,
+            "sessionId": self.id,
+            "forkedFromId": None,
+            "attachedToThreadId": None,
+            "parentThreadId": None,
             "preview": self.preview,
+            "ephemeral": False,
+            "section": None,
+            "sectionEnteredAt": None,
+            "projectId": None,
+            "historyMode": "paginated",
             "modelProvider": "openai",
+            "model": DEFAULT_MODEL,
+            "reasoningEffort": None,
             "createdAt": self.created_at,
             "updatedAt": self.updated_at,
+            "recencyAt": self.updated_at,
             "status": {"type": "active", "activeFlags": []} if self.active_turn else {"type": "idle"},
-            "path": None,
+            "path": self.path,
             "cwd": self.cwd,
             "cliVersion": APP_SERVER_VERSION,
+            "originator": self.originator,
             "source": "appServer",
+            "canAcceptDirectInput": True,
+            "threadSource": "user",
+            "agentNickname": None,
+            "agentRole": None,
             "gitInfo": None,
             "name": None,
+            "daybreakEnabled": None,
             "turns": [t.to_wire(include_items=True) for t in self.turns] if include_turns else [],
         }
 
@@ -163,6 +189,7 @@ class ThreadService:
         self._turn_ids = 0
         self._settled: dict[str, asyncio.Event] = {}
         self._turns_ended = asyncio.Condition()
+        self.loaded: list[str] = []  # threads started in this process (`thread/loaded/list`)
         now = server.clock.now_int()
         for index in range(seeded_threads):
             created = now - 86_400 * (seeded_threads - index) - self._rng.randrange(3_600)
@@ -237,7 +264,8 @@ class ThreadService:
         if not isinstance(limit, int) or isinstance(limit, bool) or limit < 0:
             raise invalid_type(limit, "u32")
         limit = min(max(limit, 1), MAX_PAGE_SIZE)
-        threads = self.threads
+        # A thread nobody has written to yet is not listed (the real daemon lists threads from their rollouts).
+        threads = [thread for thread in self.threads if thread.preview]
         page = threads[start : start + limit]
         end = start + len(page)
         # The real result's keys and order; read state is not simulated, and there is no backward paging.
@@ -251,15 +279,28 @@ class ThreadService:
     async def _thread_start(self, ctx: RequestContext) -> dict[str, Any]:
         cwd = ctx.params.get("cwd")
         now = self.server.clock.now_int()
-        thread = ThreadRecord(self._new_thread_id(), "", cwd if isinstance(cwd, str) else self.cwd, now, now)
+        thread_id = self._new_thread_id()
+        day = time.strftime("%Y/%m/%d", time.gmtime(now))
+        stamp = time.strftime("%Y-%m-%dT%H-%M-%S", time.gmtime(now))
+        thread = ThreadRecord(thread_id, "", cwd if isinstance(cwd, str) else self.cwd, now, now,
+                              originator=self.server.originator,
+                              path=str(self.server.home / "sessions" / day / f"rollout-{stamp}-{thread_id}.jsonl"))
         self._threads[thread.id] = thread
+        self.loaded.append(thread.id)
         wire = thread.to_wire()
 
         async def announce() -> None:
             await ctx.connection.notify("thread/started", {"thread": wire})
 
         ctx.after_response(announce)
-        return {"thread": wire}
+        # The settings the thread runs with, as the real daemon reports them for a default configuration.
+        return {
+            "thread": wire, "model": DEFAULT_MODEL, "modelProvider": "openai", "serviceTier": None,
+            "disabledPluginIds": [], "cwd": thread.cwd, "runtimeWorkspaceRoots": [thread.cwd],
+            "instructionSources": [], "approvalPolicy": "on-request", "approvalsReviewer": "user",
+            "sandbox": {"type": "readOnly", "networkAccess": False}, "activePermissionProfile": None,
+            "reasoningEffort": None, "multiAgentMode": "explicitRequestOnly",
+        }
 
     async def _thread_read(self, ctx: RequestContext) -> dict[str, Any]:
         thread = self.thread(str(ctx.params["threadId"]))

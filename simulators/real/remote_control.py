@@ -36,6 +36,8 @@ from simulators.real.target import DaemonTarget, RunningDaemon
 from simulators.tls import CA_ENVIRONMENT_VARIABLE
 
 STATUS_CHANGED = "remoteControl/status/changed"
+# The app-server's own ChatGPT sign-in (`account/login/start`) goes to this issuer instead of auth.openai.com.
+LOGIN_ISSUER_ENV = "CODEX_APP_SERVER_LOGIN_ISSUER"
 DESKTOP_CLIENT_NAME = "pairsim_desktop"
 DESKTOP_CLIENT_VERSION = "0.169.0"
 STATE_DB = "state_5.sqlite"
@@ -90,6 +92,8 @@ class RealRemoteControl:
             # Auth recovery refreshes the ChatGPT tokens at our issuer, not at auth.openai.com.
             "CODEX_REFRESH_TOKEN_URL_OVERRIDE": issuer_url.rstrip("/") + "/oauth/token",
             "CODEX_REVOKE_TOKEN_URL_OVERRIDE": issuer_url.rstrip("/") + "/oauth/revoke",
+            # A client's `account/login/start {type: chatgpt}` (the TUI's "Sign in with ChatGPT") signs in here.
+            LOGIN_ISSUER_ENV: issuer_url.rstrip("/"),
             "RUST_LOG": RUST_LOG,
             "TERM": "xterm",
         }

@@ -66,6 +66,7 @@ class World:
         root: Path | None = None,
         daemon: DaemonKind | str = DaemonKind.MOCK,
         server_name: str = DEFAULT_SERVER_NAME,
+        threads: int = SEEDED_THREADS,
     ) -> None:
         try:
             self.daemon = DaemonKind(daemon)
@@ -75,6 +76,7 @@ class World:
         self.profile = Profile(profile)
         self.seed = seed
         self._first_mac_name = server_name
+        self._seeded_threads = threads  # the mock's seeded threads on the first Mac (a fresh real home has none)
         self._own_root = root is None
         self.root = Path(tempfile.mkdtemp(prefix="pairsim-world-")) if root is None else root
         self.time = WorldTime()
@@ -111,7 +113,7 @@ class World:
         await self.network.open(PHONES)
         self.terminals = Terminals(self._runner, self.time, self.profile)
         await self._start_mac(self._first_mac_name, FIRST_MAC, self.root / "mac", seed=self.seed,
-                              threads=SEEDED_THREADS)
+                              threads=self._seeded_threads)
 
     async def _start_mac(self, name: str, label: str, directory: Path, *, seed: int, threads: int) -> MacDriver:
         route = await self.network.open(label)

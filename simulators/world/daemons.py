@@ -24,6 +24,7 @@ from simulators.daemon.profiles import Profile
 from simulators.daemon.remote_control import EnrollmentStatus, RemoteControlController
 from simulators.daemon.store import DaemonStore
 from simulators.daemon.threads import ThreadService
+from simulators.daemon.tui_surface import install_tui_surface
 from simulators.daemon.workspace import PROJECT, Workspace
 from simulators.protocol.errors import PairsimError
 from simulators.real.remote_control import RealRemoteControl
@@ -137,6 +138,8 @@ class MockDaemon:
         self.workspace = Workspace.seed(place.directory / "workspace" / PROJECT)
         self.threads = ThreadService(self.app_server, workspace=self.workspace, seed=place.seed,
                                      seeded_threads=place.threads).install()
+        install_tui_surface(self.app_server, chatgpt_base_url=place.chatgpt_base_url,
+                            loaded_threads=lambda: list(self.threads.loaded))
         self.listener = AppServerListener(self.app_server, clock=place.clock)
         self._controller: RemoteControlController | None = None
 

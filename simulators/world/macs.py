@@ -327,6 +327,13 @@ class MacDriver:
 
         return self._n.runner.call(read)
 
+    def thread_previews(self) -> list[str]:
+        """The threads the daemon lists (their previews, most recent first), asked over its own socket as any
+        client asks, so the answer is the real daemon's too."""
+        result = self._n.runner.run(self.daemon.request("thread/list", {"limit": 25}))
+        data = result.get("data", []) if isinstance(result, dict) else []
+        return [thread["preview"] for thread in data if isinstance(thread, dict) and thread.get("preview")]
+
     def turns_run(self) -> int:
         threads = self._agent
         return self._n.runner.call(lambda: sum(len(thread.turns) for thread in threads.threads))

@@ -27,6 +27,10 @@ from steps.reporting import attach_world
 pytest_plugins = [
     "steps.accounts", "steps.desktop", "steps.phone", "steps.faults", "steps.session", "steps.remote_control_steps",
     "steps.backend_faults", "steps.network_faults", "steps.time_faults", "steps.processes_faults",
+    # The phone's live view of a turn (issue 11).
+    "steps.live_view",
+    # The real Codex TUI in a pseudo-terminal (features/tui).
+    "steps.tui_steps",
     # The daemon features (features/daemon) run against `--daemon mock|codex`; the option and fixtures live here.
     "simulators.real.pytest_plugin",
     # Every report (Allure, JUnit XML, Cucumber JSON, the terminal) masks the secrets each test's fixtures held.
@@ -50,6 +54,7 @@ TAGS: dict[str, str] = {
     "seed": "the password-change failure that started pairsim",
     "refusals": "pairing refused for a known cause",
     "approvals": "deciding on Codex's requests from the phone",
+    "live_view": "following a turn from the phone: output, diffs, images, follow-ups, coming back",
     "daemon": "runs against --daemon mock|codex: the listener (features/daemon), remote control (features/remote_control)",
     "remote_control": "remote control through our backend and relay, with the mock or the real daemon behind it",
     "conformance": "what crosses the wire (bodies, status values, log lines), beside the product features",
@@ -57,6 +62,7 @@ TAGS: dict[str, str] = {
     "netns": "needs separate network namespaces (root) and OpenSSH",
     "login": "codex login: browser callback, device code, access token, credential stores",
     "real_login": "also runs against the installed real codex 0.169.0 (fails if it is absent)",
+    "tui": "the real Codex TUI (codex 0.169.0 --remote) in a pseudo-terminal, on the daemon --daemon names",
 }
 
 _CUCUMBER_KEY = "pairsim_cucumber_features"

@@ -27,6 +27,7 @@ COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "simulators.world_cli": ("world",),
     "simulators.login.cli": ("login", "logout"),
     "simulators.login.remote_client": ("connect",),
+    "simulators.tui.recorder": ("record",),
 }
 
 

@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING
 from pytest_bdd import parsers, then, when
 
 from simulators import messages
-from simulators.daemon.threads import SCRIPT_RESULT
-from simulators.daemon.workspace import SEED_FILES
+from simulators.backend.model_scripts import BRANCH, edited_login_file
+from simulators.daemon.workspace import LOGIN_FILE, MAIN_BRANCH, SEED_FILES
 from steps.context import phone_label
 from steps.copy import quotes_copy
 
@@ -55,27 +55,23 @@ def decide(world: World, ctx: ScenarioContext, name: str, verb: str, session: st
     world.decide(ctx.approval, decision, phone=phone_label(name))
 
 
+# What a command did is read from the project on the Mac's disk, on either daemon: the scripted command
+# (`git switch -c fix-flaky-login`) leaves the project on a new branch, and only running it can.
 @then(parsers.re(rf"{MAC} ran the command (?:she|he|they) approved"))
 def mac_ran_the_command(world: World, ctx: ScenarioContext, mac: str | None) -> None:
     assert ctx.approval is not None and ctx.approval.kind == "command", "the phone has shown no command to approve"
-    ran = [(run.command, run.cwd) for run in world.mac(mac).commands_run()]
-    assert ran == [(ctx.approval.command, ctx.approval.cwd)], ran
-
-
-@then(parsers.re(rf"{MAC} ran the command (?:she|he|they) approved, and will run commands without asking"))
-def mac_ran_and_may_run_again(world: World, ctx: ScenarioContext, mac: str | None) -> None:
-    mac_ran_the_command(world, ctx, mac)
-    assert world.mac(mac).approved_for_the_session() == {"commandExecution"}
+    assert world.mac(mac).project_branch() == BRANCH, world.mac(mac).project_branch()
 
 
 @then(parsers.re(rf"{MAC} has not run the command"))
 def mac_ran_no_command(world: World, mac: str | None) -> None:
-    assert world.mac(mac).commands_run() == []
+    assert world.mac(mac).project_branch() == MAIN_BRANCH, world.mac(mac).project_branch()
 
 
 @then(parsers.re(rf'{MAC} changed "(?P<path>[^"]+)" as (?:she|he|they) approved'))
 def mac_changed_the_file(world: World, mac: str | None, path: str) -> None:
-    assert world.mac(mac).workspace_file(path) == SCRIPT_RESULT[path]
+    assert path == LOGIN_FILE, f"the scripted turn changes {LOGIN_FILE} only"
+    assert world.mac(mac).workspace_file(path) == edited_login_file()
 
 
 @then(parsers.re(rf'{MAC} left "(?P<path>[^"]+)" as it was'))

@@ -6,6 +6,7 @@ import asyncio
 import difflib
 import os
 import shlex
+import subprocess
 import sys
 from collections.abc import Coroutine
 from pathlib import Path
@@ -37,8 +38,13 @@ def test_seeding_writes_the_project_afresh(tmp_path: Path) -> None:
     (root / LOGIN_FILE).write_text("edited by an earlier run\n")
     workspace = Workspace.seed(root)
     assert workspace.root == root and workspace.commands_run == []
-    on_disk = {str(p.relative_to(root)): p.read_text() for p in root.rglob("*") if p.is_file()}
+    on_disk = {str(p.relative_to(root)): p.read_text() for p in root.rglob("*")
+               if p.is_file() and ".git" not in p.relative_to(root).parts}
     assert on_disk == SEED_FILES
+    # A git repository on `main`, everything committed: a command that changes branch leaves its mark.
+    assert workspace.branch() == "main"
+    status = subprocess.run(["git", "status", "--porcelain"], cwd=root, capture_output=True, text=True, check=True)
+    assert status.stdout == ""
 
 
 # ------------------------------------------------------------------------------------------------------------

@@ -34,8 +34,10 @@ Feature: Pairing a phone with Codex on a Mac
         | Connected to Dana's MacBook Pro | You can now follow and approve Codex work from this phone. |
         | Dana's MacBook Pro              | 3 threads                                                  |
 
-  @approvals
+  @approvals @daemon
   Rule: Dana decides on Codex's requests from her phone
+    Codex (the mock daemon or the real one, `--daemon`) plays the backend model's scripted turn: it asks to create
+    a branch for the fix, then to change the login timeout. What it did is read from the project on the Mac.
 
     Background:
       Given Dana shows the pairing code on her Mac
@@ -43,7 +45,7 @@ Feature: Pairing a phone with Codex on a Mac
       And Dana asks Codex from her phone to "Fix the flaky login test"
 
     Scenario Outline: Dana decides on a command from her phone: she <decides>
-      Then her phone asks Dana "Approve command?" with "Codex wants to run `grep -n TIMEOUT src/login.py` in {project folder}."
+      Then her phone asks Dana "Approve command?" with "Codex wants to run `git switch -c fix-flaky-login` in {project folder}."
       When Dana <decides> on her phone
       Then her phone shows "Decision sent" and says "<phone says>"
       And Codex on her Mac <did with the command>
@@ -51,12 +53,12 @@ Feature: Pairing a phone with Codex on a Mac
       Examples:
         | decides                                 | phone says                                              | did with the command         |
         | approves it                             | You approved this request.                              | ran the command she approved |
-        | approves it for the rest of the session | You approved this request for the rest of the session. | ran the command she approved, and will run commands without asking |
+        | approves it for the rest of the session | You approved this request for the rest of the session. | ran the command she approved |
         | declines it                             | You declined this request.                              | has not run the command      |
         | cancels it                              | You cancelled this turn.                                | has not run the command      |
 
     Scenario Outline: Dana decides on a file change from her phone: she <decides>
-      Then her phone asks Dana "Approve command?" with "Codex wants to run `grep -n TIMEOUT src/login.py` in {project folder}."
+      Then her phone asks Dana "Approve command?" with "Codex wants to run `git switch -c fix-flaky-login` in {project folder}."
       When Dana approves it on her phone
       Then her phone asks Dana "Approve file change?" with "Codex wants to change {project folder}/src/login.py."
       When Dana <decides> on her phone

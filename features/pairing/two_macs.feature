@@ -46,7 +46,7 @@ Feature: One phone with two Macs
     Scenario Outline: What Dana approves happens only on the Mac her phone is switched to
       When Dana switches her phone to "<mac>"
       And Dana asks Codex from her phone to "Fix the flaky login test"
-      Then her phone asks Dana "Approve command?" with "Codex wants to run `grep -n TIMEOUT src/login.py` in {project folder}."
+      Then her phone asks Dana "Approve command?" with "Codex wants to run `git switch -c fix-flaky-login` in {project folder}."
       When Dana approves it on her phone
       Then Codex on "<mac>" ran the command she approved
       And her phone asks Dana "Approve file change?" with "Codex wants to change {project folder}/src/login.py."

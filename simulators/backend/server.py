@@ -32,6 +32,7 @@ from simulators.backend.faults import path_key
 from simulators.backend.state import BackendState
 from simulators.clock import Clock
 from simulators.protocol.errors import PairsimError
+from simulators.tls import WorldTls
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +52,7 @@ def default_route_groups() -> list[RouteGroup]:
         lambda app, state: state.remote_control.add_routes(app),
         rc_admin.add_routes,
         lambda app, state: device_auth.add_routes(app, state.device_auth),
+        lambda app, state: state.model.add_routes(app),
     ]
 
 
@@ -132,6 +134,7 @@ class BackendServer:
         host: str = "127.0.0.1",
         port: int = 0,
         route_groups: Iterable[RouteGroup] | None = None,
+        tls: WorldTls | None = None,
     ) -> None:
         if clock is not None and clock is not state.clock:
             raise ValueError("the server and its state must share one clock")
@@ -143,6 +146,9 @@ class BackendServer:
         self._runner: web.AppRunner | None = None
         self.app: web.Application | None = None
         self.base_url: str | None = None
+        # The same app also listens with TLS when given a certificate: the model's workspace origin must be HTTPS.
+        self.tls = tls
+        self.https_url: str | None = None
 
     @property
     def clock(self) -> Clock:
@@ -180,6 +186,11 @@ class BackendServer:
         await site.start()
         self._runner = runner
         port = runner.addresses[0][1]
+        if self.tls is not None:
+            secure = web.TCPSite(runner, self.host, 0, ssl_context=self.tls.server_context())
+            await secure.start()
+            self.https_url = f"https://{self.host}:{runner.addresses[1][1]}"
+            self.state.model.https_origin = self.https_url
         self.base_url = f"http://{self.host}:{port}"
         self.state.base_url = self.base_url
         self.state.issuer.bind(self.base_url)

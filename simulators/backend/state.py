@@ -17,6 +17,7 @@ from simulators.backend.accounts import AccountFactory, AccountStore
 from simulators.backend.device_auth import DeviceAuthRegistry
 from simulators.backend.faults import FaultRegistry
 from simulators.backend.issuer import Issuer, IssuerSettings
+from simulators.backend.model import ModelService
 from simulators.backend.remote_control import CREDENTIALS_POLL_INTERVAL, RemoteControlService
 from simulators.clock import Clock
 from simulators.protocol.oauth import RandomBytes, b64url_encode, system_random_bytes
@@ -76,6 +77,7 @@ class BackendState:
     faults: FaultRegistry
     remote_control: RemoteControlService
     device_auth: DeviceAuthRegistry
+    model: ModelService
     admin_token: str = field(repr=False)
     base_url: str | None = None
     traffic: TrafficLog = field(default_factory=lambda: TrafficLog())
@@ -110,6 +112,7 @@ class BackendState:
                 credentials_poll_interval=credentials_poll_interval,
             ),
             device_auth=DeviceAuthRegistry(clock, accounts, issuer, random_bytes=random_bytes),
+            model=ModelService(accounts=accounts, verify_access_token=issuer.verify_access_token),
             admin_token=b64url_encode(random_bytes(32)),
         )
 

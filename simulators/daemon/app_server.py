@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import logging
 import os
 import platform
@@ -268,7 +269,9 @@ class AppServer:
         self._tasks: set[asyncio.Task[None]] = set()
         self._first_client_name: str | None = None
         self._remote_control_status: RemoteControlStatusProvider = self._remote_control_disabled
+        self._api_key_saved = _api_key_saved(home)
         self.register_method("account/read", self._account_read)
+        self.register_method("account/login/start", self._account_login_start, required_params=("type",))
 
     # -- registry --------------------------------------------------------------------------------------------
 
@@ -345,6 +348,11 @@ class AppServer:
 
     # -- built-in methods ------------------------------------------------------------------------------------
 
+    @property
+    def originator(self) -> str:
+        """The first client ever initialized on this server: the real daemon's originator for what it starts."""
+        return self._first_client_name or "codex_vscode"
+
     def initialize_result(self, client: jsonrpc.ClientInfo) -> dict[str, Any]:
         # The prefix is the first client ever initialized on this server (process-wide in the real one).
         if self._first_client_name is None:
@@ -363,6 +371,8 @@ class AppServer:
 
     async def _account_read(self, ctx: RequestContext) -> dict[str, Any]:
         account = self.account_provider()
+        if account is None and self._api_key_saved:
+            account = ApiKeyAccount()
         wire: dict[str, Any] | None
         user_id = None
         if isinstance(account, ChatGptAccount):
@@ -373,3 +383,50 @@ class AppServer:
         else:
             wire = None
         return {"account": wire, "userId": user_id, "requiresOpenaiAuth": True, "workspaceRouting": None}
+
+    async def _account_login_start(self, ctx: RequestContext) -> dict[str, Any]:
+        """Sign-in from a client (the TUI's API-key screen): the key is saved in the daemon's auth.json, as the real
+        daemon saves it, then the caller hears `account/login/completed` and every client `account/updated`."""
+        kind = ctx.params.get("type")
+        if kind != "apiKey":
+            raise RpcMethodError(
+                jsonrpc.METHOD_NOT_FOUND,
+                f"`account/login/start` with type {kind!r} is a sign-in that pairsim's mock does not simulate",
+            )
+        api_key = ctx.params.get("apiKey")
+        if not isinstance(api_key, str):
+            raise jsonrpc.invalid_request_shape("missing field `apiKey`")
+        _save_api_key(self.home, api_key)
+        self._api_key_saved = True
+        connection = ctx.connection
+
+        async def announce() -> None:
+            await connection.notify(
+                "account/login/completed",
+                {"loginId": None, "success": True, "error": None, "onboardingEntrypoint": None},
+            )
+            await self.broadcast("account/updated", {"authMode": "apikey", "planType": None})
+
+        ctx.after_response(announce)
+        return {"type": "apiKey"}
+
+
+AUTH_FILE = "auth.json"
+
+
+def _api_key_saved(home: Path) -> bool:
+    """Whether the home's auth.json holds an API-key sign-in (what `codex login --with-api-key` writes)."""
+    try:
+        document = json.loads((home / AUTH_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(document, dict) and document.get("auth_mode") == "apikey" and bool(document.get("OPENAI_API_KEY"))
+
+
+def _save_api_key(home: Path, api_key: str) -> None:
+    path = home / AUTH_FILE
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        json.dump({"auth_mode": "apikey", "OPENAI_API_KEY": api_key}, handle, indent=2)
+        handle.write("\n")
+    os.chmod(path, 0o600)

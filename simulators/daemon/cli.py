@@ -41,6 +41,7 @@ from simulators.daemon.options import (
 )
 from simulators.daemon.stdio_transport import serve_stdio
 from simulators.daemon.threads import install_threads
+from simulators.daemon.tui_surface import install_tui_surface
 from simulators.daemon.workspace import PROJECT, Workspace
 from simulators.protocol.errors import PairsimError
 
@@ -115,7 +116,8 @@ async def serve(options: DaemonOptions) -> int:
             installation_id=load_or_create_installation_id(home),
         )
         # The agent's project lives in the daemon's home: a temporary home takes it away on exit.
-        install_threads(app_server, workspace=Workspace.seed(home / "workspace" / PROJECT))
+        threads = install_threads(app_server, workspace=Workspace.seed(home / "workspace" / PROJECT))
+        install_tui_surface(app_server, loaded_threads=lambda: list(threads.loaded))
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):

@@ -1,21 +1,29 @@
-"""A small scripted agent behind the mock app-server: threads, turns, and the approvals a phone answers.
+"""The mock daemon's threads and turns: a turn is a conversation with the backend's model, as the real daemon has it.
 
-Every turn runs the same script, so a scenario knows what to expect: the agent wants to run a command
-(approval requested), then to edit a file (approval requested), then says what it did. The work is real: the
-threads' folder is the Mac's `Workspace`, an accepted command runs there as a child process whose output, exit
-code and duration go into `item/completed`, and an accepted edit is applied to the file on disk. A declined
-command never starts and a declined edit never touches the file. The message order per approval is the real
-server's: `item/started`, the approval request, the client's `{decision}`, `serverRequest/resolved`,
-`item/completed`. A `cancel` decision ends the turn as `interrupted`. Turn events go to the connection that
-started the turn. Threads are seeded deterministically, so a phone has something to list.
+A turn sends the person's words to the model (`model_client.py`: workspace routing discovery, then the Responses
+socket) and does what the model asks, in the tool shape this daemon offers (`exec_command`, `apply_patch`,
+`view_image`), until the model answers without a tool call. The model is the backend's scripted one
+(`simulators/backend/model_scripts.py`), so the mock and the real daemon play the same scripts. The work is real: a
+command the model asks for runs in the Mac's project folder (`Workspace`) as `/bin/bash -c <cmd>`, its output
+streaming to the client as `item/commandExecution/outputDelta`; a patch is applied to the file on disk; an image is
+read from the project. A command the model wants to run outside the sandbox, and every file change, waits for the
+person's approval first; a declined command never starts and a declined edit never touches the file. The message
+order per approval is the real server's: `item/started`, the approval request, the client's `{decision}`,
+`serverRequest/resolved`, `item/completed`; `cancel` ends the turn `interrupted`. A follow-up sent with `turn/steer`
+while the model is answering interrupts that answer (`response.interrupt`) and goes with the next request. Turn
+events go to the connection that started the turn; a turn goes on when that client leaves, unless it was waiting
+for that client's approval. Threads are seeded deterministically, so a phone has something to list.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import json
 import logging
 import random
 import shlex
+import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,18 +36,16 @@ from simulators.daemon.app_server import (
     ConnectionClosed,
     RequestContext,
 )
-from simulators.daemon.workspace import (
-    LOGIN_FILE,
-    SEED_FILES,
-    CommandNotStarted,
-    EditNotApplied,
-    Workspace,
-)
-from simulators.protocol.jsonrpc import Response, invalid_request, invalid_type
+from simulators.daemon.model_client import INTERRUPTED, ModelAccess, ModelClient, ModelUnavailable
+from simulators.daemon.workspace import CommandNotStarted, EditNotApplied, Workspace
+from simulators.protocol.apply_patch import PatchNotApplied, parse_patch, unified_diff
+from simulators.protocol.jsonrpc import Response, invalid_request, invalid_request_shape, invalid_type
+from simulators.protocol.responses import APPLY_PATCH, ESCALATED, EXEC_COMMAND, VIEW_IMAGE
 
 log = logging.getLogger("pairsim.daemon.threads")
 
 DEFAULT_PAGE_SIZE = 25
+DEFAULT_MODEL = "gpt-6.1-sol"  # the catalogue's default model (simulators/daemon/data/model_catalogue.json)
 MAX_PAGE_SIZE = 100
 
 ACCEPT_DECISIONS = frozenset({"accept", "acceptForSession"})
@@ -53,22 +59,22 @@ SEEDED_PREVIEWS = (
     "Write a migration for the sessions table",
 )
 
-# Cheap (a millisecond or two), present on every machine that runs pairsim, and what an agent would do first:
-# find where the timeout is set. Shown to the person exactly as it is executed.
-SCRIPT_ARGV = ("grep", "-n", "TIMEOUT", LOGIN_FILE)
-SCRIPT_COMMAND = shlex.join(SCRIPT_ARGV)
-SCRIPT_FILE = LOGIN_FILE
-SCRIPT_DIFF = (
-    "@@ -2,3 +2,3 @@\n"
-    " \n"
-    "-TIMEOUT = 1  # seconds to wait for the service to answer\n"
-    "+TIMEOUT = 5  # seconds to wait for the service to answer\n"
-    " \n"
-)
-# The project's files that the accepted edit changes, as they read afterwards.
-SCRIPT_RESULT = {SCRIPT_FILE: SEED_FILES[SCRIPT_FILE].replace("TIMEOUT = 1 ", "TIMEOUT = 5 ")}
-SCRIPT_MESSAGE_EDITED = f"I raised the login timeout in {SCRIPT_FILE} from 1 to 5 seconds."
-SCRIPT_MESSAGE_NOT_EDITED = f"I left {SCRIPT_FILE} as it was."
+# The tools this daemon offers the model: the real binary's tools for models without code mode.
+FUNCTION_TOOLS: list[dict[str, Any]] = [
+    {"type": "function", "name": EXEC_COMMAND, "strict": False,
+     "description": "Runs a command in a PTY, returning output or a session ID for ongoing interaction.",
+     "parameters": {"type": "object", "additionalProperties": False, "required": ["cmd"], "properties": {
+         "cmd": {"type": "string"}, "justification": {"type": "string"}, "login": {"type": "boolean"},
+         "sandbox_permissions": {"type": "string", "enum": ["use_default", ESCALATED]},
+         "workdir": {"type": "string"}}}},
+    {"type": "custom", "name": APPLY_PATCH,
+     "description": "Use the `apply_patch` tool to edit files. This is a FREEFORM tool."},
+    {"type": "function", "name": VIEW_IMAGE, "strict": False,
+     "description": "View a local image file from the filesystem when visual inspection is needed.",
+     "parameters": {"type": "object", "additionalProperties": False, "required": ["path"],
+                    "properties": {"path": {"type": "string"}}}},
+]
+REJECTED = "rejected by user"
 
 
 @dataclass
@@ -76,9 +82,11 @@ class TurnRecord:
     id: str
     status: str = "inProgress"
     error: dict[str, Any] | None = None
+    items: list[dict[str, Any]] = field(default_factory=list)  # each item as completed, in order
 
-    def to_wire(self) -> dict[str, Any]:
-        return {"id": self.id, "status": self.status, "items": [], "error": self.error}
+    def to_wire(self, include_items: bool = False) -> dict[str, Any]:
+        return {"id": self.id, "status": self.status, "items": list(self.items) if include_items else [],
+                "error": self.error}
 
 
 @dataclass
@@ -89,29 +97,55 @@ class ThreadRecord:
     created_at: int
     updated_at: int
     turns: list[TurnRecord] = field(default_factory=list)
+    originator: str = "codex_vscode"
+    path: str | None = None  # where the real daemon would keep its rollout (the mock keeps threads in memory)
     approved_for_session: set[str] = field(
         default_factory=set
     )  # item types the user accepted for the session
+    followups: list[str] = field(default_factory=list)  # sent with turn/steer, for the model's next request
+    model: ModelClient | None = None
 
     @property
     def active_turn(self) -> TurnRecord | None:
         return next((t for t in self.turns if t.status == "inProgress"), None)
 
     def to_wire(self, include_turns: bool = False) -> dict[str, Any]:
+        # The real daemon's thread object (0.169.0, tests/fixtures/tui_traffic): what pairsim does not simulate
+        # (sections, projects, forks, sub-agents) is null, as on a thread that has none.
         return {
             "id": self.id,
+            "environments": [{"environmentId": "local", "cwd": self.cwd, "runtimeWorkspaceRoots": [self.cwd]}],
+            "extra": None,
+            "sessionId": self.id,
+            "forkedFromId": None,
+            "attachedToThreadId": None,
+            "parentThreadId": None,
             "preview": self.preview,
+            "ephemeral": False,
+            "section": None,
+            "sectionEnteredAt": None,
+            "projectId": None,
+            "historyMode": "paginated",
             "modelProvider": "openai",
+            "model": DEFAULT_MODEL,
+            "reasoningEffort": None,
             "createdAt": self.created_at,
             "updatedAt": self.updated_at,
+            "recencyAt": self.updated_at,
             "status": {"type": "active", "activeFlags": []} if self.active_turn else {"type": "idle"},
-            "path": None,
+            "path": self.path,
             "cwd": self.cwd,
             "cliVersion": APP_SERVER_VERSION,
+            "originator": self.originator,
             "source": "appServer",
+            "canAcceptDirectInput": True,
+            "threadSource": "user",
+            "agentNickname": None,
+            "agentRole": None,
             "gitInfo": None,
             "name": None,
-            "turns": [t.to_wire() for t in self.turns] if include_turns else [],
+            "daybreakEnabled": None,
+            "turns": [t.to_wire(include_items=True) for t in self.turns] if include_turns else [],
         }
 
 
@@ -133,20 +167,29 @@ def _decision(answer: Response | Any) -> str:
     return "decline"
 
 
+def _user_input(words: str) -> dict[str, Any]:
+    return {"type": "message", "role": "user", "content": [{"type": "input_text", "text": words}]}
+
+
 class ThreadService:
-    """Threads and the scripted turn, registered on an `AppServer` by `install`. Threads work in `workspace`."""
+    """Threads and their turns, registered on an `AppServer` by `install`. Threads work in `workspace`; turns reach
+    the model through `model` (set once the Mac knows its backend and sign-in; without it a turn fails)."""
 
     def __init__(
-        self, server: AppServer, *, workspace: Workspace, seed: int = 0, seeded_threads: int = 3
+        self, server: AppServer, *, workspace: Workspace, seed: int = 0, seeded_threads: int = 3,
+        model: ModelAccess | None = None,
     ) -> None:
         self.server = server
         self.workspace = workspace
+        self.model = model
         self.cwd = str(workspace.root)
         self._rng = random.Random(seed)
         self._threads: dict[str, ThreadRecord] = {}
         self._item_ids = 0
         self._turn_ids = 0
         self._settled: dict[str, asyncio.Event] = {}
+        self._turns_ended = asyncio.Condition()
+        self.loaded: list[str] = []  # threads started in this process (`thread/loaded/list`)
         now = server.clock.now_int()
         for index in range(seeded_threads):
             created = now - 86_400 * (seeded_threads - index) - self._rng.randrange(3_600)
@@ -164,7 +207,16 @@ class ThreadService:
         self.server.register_method("thread/start", self._thread_start)
         self.server.register_method("thread/read", self._thread_read, required_params=("threadId",))
         self.server.register_method("turn/start", self._turn_start, required_params=("threadId", "input"))
+        self.server.register_method("turn/steer", self._turn_steer,
+                                    required_params=("threadId", "expectedTurnId", "input"))
+        self.server.register_method("fs/readFile", self._fs_read_file, required_params=("path",))
         return self
+
+    async def close(self) -> None:
+        """Close the threads' model sockets."""
+        for thread in self._threads.values():
+            if thread.model is not None:
+                await thread.model.close()
 
     @property
     def threads(self) -> list[ThreadRecord]:
@@ -192,6 +244,12 @@ class ThreadService:
         not) and recorded, or its turn ended without one."""
         await self._settled_event(item_id).wait()
 
+    async def wait_idle(self, thread_id: str) -> None:
+        """Until the thread has no turn in progress."""
+        thread = self.thread(thread_id)
+        async with self._turns_ended:
+            await self._turns_ended.wait_for(lambda: thread.active_turn is None)
+
     # -- methods ---------------------------------------------------------------------------------------------
 
     async def _thread_list(self, ctx: RequestContext) -> dict[str, Any]:
@@ -206,7 +264,8 @@ class ThreadService:
         if not isinstance(limit, int) or isinstance(limit, bool) or limit < 0:
             raise invalid_type(limit, "u32")
         limit = min(max(limit, 1), MAX_PAGE_SIZE)
-        threads = self.threads
+        # A thread nobody has written to yet is not listed (the real daemon lists threads from their rollouts).
+        threads = [thread for thread in self.threads if thread.preview]
         page = threads[start : start + limit]
         end = start + len(page)
         # The real result's keys and order; read state is not simulated, and there is no backward paging.
@@ -220,15 +279,28 @@ class ThreadService:
     async def _thread_start(self, ctx: RequestContext) -> dict[str, Any]:
         cwd = ctx.params.get("cwd")
         now = self.server.clock.now_int()
-        thread = ThreadRecord(self._new_thread_id(), "", cwd if isinstance(cwd, str) else self.cwd, now, now)
+        thread_id = self._new_thread_id()
+        day = time.strftime("%Y/%m/%d", time.gmtime(now))
+        stamp = time.strftime("%Y-%m-%dT%H-%M-%S", time.gmtime(now))
+        thread = ThreadRecord(thread_id, "", cwd if isinstance(cwd, str) else self.cwd, now, now,
+                              originator=self.server.originator,
+                              path=str(self.server.home / "sessions" / day / f"rollout-{stamp}-{thread_id}.jsonl"))
         self._threads[thread.id] = thread
+        self.loaded.append(thread.id)
         wire = thread.to_wire()
 
         async def announce() -> None:
             await ctx.connection.notify("thread/started", {"thread": wire})
 
         ctx.after_response(announce)
-        return {"thread": wire}
+        # The settings the thread runs with, as the real daemon reports them for a default configuration.
+        return {
+            "thread": wire, "model": DEFAULT_MODEL, "modelProvider": "openai", "serviceTier": None,
+            "disabledPluginIds": [], "cwd": thread.cwd, "runtimeWorkspaceRoots": [thread.cwd],
+            "instructionSources": [], "approvalPolicy": "on-request", "approvalsReviewer": "user",
+            "sandbox": {"type": "readOnly", "networkAccess": False}, "activePermissionProfile": None,
+            "reasoningEffort": None, "multiAgentMode": "explicitRequestOnly",
+        }
 
     async def _thread_read(self, ctx: RequestContext) -> dict[str, Any]:
         thread = self.thread(str(ctx.params["threadId"]))
@@ -242,27 +314,73 @@ class ThreadService:
         turn = TurnRecord(f"turn-{self._turn_ids}")
         thread.turns.append(turn)
         thread.updated_at = self.server.clock.now_int()
+        words = _first_text(ctx.params.get("input")) or ""
         if not thread.preview:
-            thread.preview = _first_text(ctx.params.get("input")) or ""
+            thread.preview = words
         connection = ctx.connection
 
         async def run() -> None:
-            await self._run_turn(connection, thread, turn)
+            await self._run_turn(connection, thread, turn, words)
 
         ctx.after_response(run)
         return {"turn": turn.to_wire()}
 
-    # -- the script ------------------------------------------------------------------------------------------
+    async def _turn_steer(self, ctx: RequestContext) -> dict[str, Any]:
+        thread = self.thread(str(ctx.params["threadId"]))
+        turn = thread.active_turn
+        expected = ctx.params.get("expectedTurnId")
+        if turn is None or turn.id != expected:
+            raise invalid_request(f"no active turn {expected} to steer on thread {thread.id}")
+        words = _first_text(ctx.params.get("input"))
+        if not words:
+            raise invalid_request("input must not be empty")
+        thread.followups.append(words)
+        await self._user_message(ctx.connection, {"threadId": thread.id, "turnId": turn.id}, turn, words)
+        if thread.model is not None:
+            await thread.model.interrupt()
+        return {"turnId": turn.id}
+
+    async def _fs_read_file(self, ctx: RequestContext) -> dict[str, Any]:
+        path = ctx.params["path"]
+        if not isinstance(path, str) or not Path(path).is_absolute():
+            raise invalid_request_shape("AbsolutePathBuf deserialized without a base path")
+        try:
+            data = await asyncio.to_thread(Path(path).read_bytes)
+        except OSError as exc:
+            raise invalid_request(f"failed to read {path}: {exc.strerror}") from None
+        return {"dataBase64": base64.b64encode(data).decode("ascii")}
+
+    # -- a turn: the model says, the Mac does ----------------------------------------------------------------------
+
+    def _model_for(self, thread: ThreadRecord) -> ModelClient:
+        if self.model is None:
+            raise ModelUnavailable("Codex is not signed in to ChatGPT")
+        if thread.model is None:
+            thread.model = ModelClient(self.model, thread.id)
+        return thread.model
 
     async def _run_turn(
-        self, connection: AppServerConnection, thread: ThreadRecord, turn: TurnRecord
+        self, connection: AppServerConnection, thread: ThreadRecord, turn: TurnRecord, words: str
     ) -> None:
         base = {"threadId": thread.id, "turnId": turn.id}
         try:
             await connection.notify("turn/started", {"threadId": thread.id, "turn": turn.to_wire()})
-            await self._command_step(connection, thread, base)
-            edited = await self._file_change_step(connection, thread, base)
-            await self._agent_message_step(connection, base, edited)
+            await self._user_message(connection, base, turn, words)
+            model = self._model_for(thread)
+            pending = [_user_input(words)]
+            while True:
+                answer = await model.respond(turn.id, pending, FUNCTION_TOOLS)
+                pending = []
+                if answer is not INTERRUPTED:
+                    assert isinstance(answer, list)
+                    for item in answer:
+                        output = await self._act(connection, thread, turn, base, item)
+                        if output is not None:
+                            pending.append(output)
+                pending.extend(_user_input(followup) for followup in thread.followups)
+                thread.followups.clear()
+                if not pending and answer is not INTERRUPTED:
+                    break
             turn.status = "completed"
         except _TurnCancelled:
             turn.status = "interrupted"
@@ -270,11 +388,55 @@ class ThreadService:
             # The client left mid-approval: the turn ends and nobody waits for an answer that cannot come.
             turn.status = "interrupted"
             return
+        except ModelUnavailable as exc:
+            turn.status = "failed"
+            turn.error = {"message": exc.message, "codexErrorInfo": "other", "additionalDetails": None}
+            await connection.notify("error", {"error": turn.error, "willRetry": False, **base})
         finally:
             if turn.status == "inProgress":
                 turn.status = "interrupted"
+            thread.followups.clear()
             thread.updated_at = self.server.clock.now_int()
+            async with self._turns_ended:
+                self._turns_ended.notify_all()
         await connection.notify("turn/completed", {"threadId": thread.id, "turn": turn.to_wire()})
+
+    async def _started(self, connection: AppServerConnection, base: dict[str, Any], item: dict[str, Any]) -> None:
+        await connection.notify("item/started", {**base, "item": dict(item)})
+
+    async def _completed(self, connection: AppServerConnection, base: dict[str, Any], turn: TurnRecord,
+                         item: dict[str, Any]) -> None:
+        turn.items.append(dict(item))
+        await connection.notify("item/completed", {**base, "item": dict(item)})
+
+    async def _user_message(self, connection: AppServerConnection, base: dict[str, Any], turn: TurnRecord,
+                            words: str) -> None:
+        item = {"type": "userMessage", "id": self._new_item_id(), "content": [{"type": "text", "text": words}]}
+        await self._started(connection, base, item)
+        await self._completed(connection, base, turn, item)
+
+    async def _act(self, connection: AppServerConnection, thread: ThreadRecord, turn: TurnRecord,
+                   base: dict[str, Any], item: dict[str, Any]) -> dict[str, Any] | None:
+        """Do one output item of the model's; the tool output to send back, or None for a message."""
+        kind, name, call_id = item.get("type"), item.get("name"), str(item.get("call_id", ""))
+        if kind == "message":
+            text = "".join(part.get("text", "") for part in item.get("content") or [] if isinstance(part, dict))
+            message = {"type": "agentMessage", "id": self._new_item_id(), "text": text}
+            await self._started(connection, base, message)
+            await self._completed(connection, base, turn, message)
+            return None
+        if kind == "function_call" and name == EXEC_COMMAND:
+            output = await self._command(connection, thread, turn, base, _arguments(item))
+            return {"type": "function_call_output", "call_id": call_id, "output": output}
+        if kind == "custom_tool_call" and name == APPLY_PATCH:
+            output = await self._file_change(connection, thread, turn, base, str(item.get("input", "")))
+            return {"type": "custom_tool_call_output", "call_id": call_id, "output": output}
+        if kind == "function_call" and name == VIEW_IMAGE:
+            output = await self._view_image(connection, thread, turn, base, _arguments(item))
+            return {"type": "function_call_output", "call_id": call_id, "output": output}
+        if kind in ("function_call", "custom_tool_call"):
+            return {"type": f"{kind}_output", "call_id": call_id, "output": f"unsupported call: {name}"}
+        return None
 
     async def _approve(
         self,
@@ -293,24 +455,26 @@ class ThreadService:
             thread.approved_for_session.add(kind)
         return decision
 
-    async def _command_step(
-        self, connection: AppServerConnection, thread: ThreadRecord, base: dict[str, Any]
-    ) -> None:
-        """Ask, then run or skip the command. Raises `_TurnCancelled` when the person cancelled the turn."""
+    async def _command(self, connection: AppServerConnection, thread: ThreadRecord, turn: TurnRecord,
+                       base: dict[str, Any], arguments: dict[str, Any]) -> str:
+        """Ask (when the model wants it run outside the sandbox), then run or skip the command. Raises
+        `_TurnCancelled` when the person cancelled the turn."""
         item_id = self._new_item_id()
         try:
-            await self._command_item(connection, thread, base, item_id)
+            return await self._command_item(connection, thread, turn, base, item_id, arguments)
         finally:
             self._settled_event(item_id).set()
 
-    async def _command_item(
-        self, connection: AppServerConnection, thread: ThreadRecord, base: dict[str, Any], item_id: str
-    ) -> None:
-        actions = [{"type": "unknown", "command": SCRIPT_COMMAND}]
+    async def _command_item(self, connection: AppServerConnection, thread: ThreadRecord, turn: TurnRecord,
+                            base: dict[str, Any], item_id: str, arguments: dict[str, Any]) -> str:
+        cmd = str(arguments.get("cmd", ""))
+        argv = ["/bin/bash", "-lc" if arguments.get("login", True) else "-c", cmd]
+        command = shlex.join(argv)
+        actions = [{"type": "unknown", "command": cmd}]
         item: dict[str, Any] = {
             "type": "commandExecution",
             "id": item_id,
-            "command": SCRIPT_COMMAND,
+            "command": command,
             "cwd": thread.cwd,
             "processId": None,
             "status": "inProgress",
@@ -319,33 +483,37 @@ class ThreadService:
             "exitCode": None,
             "durationMs": None,
         }
-        await connection.notify("item/started", {**base, "item": item})
-        decision = await self._approve(
-            connection,
-            thread,
-            "commandExecution",
-            "item/commandExecution/requestApproval",
-            {
-                **base,
-                "itemId": item_id,
-                "reason": "Find where the login timeout is set",
-                "command": SCRIPT_COMMAND,
-                "cwd": thread.cwd,
-                "commandActions": actions,
-            },
-        )
+        await self._started(connection, base, item)
+        decision = "accept"
+        if arguments.get("sandbox_permissions") == ESCALATED:
+            decision = await self._approve(
+                connection,
+                thread,
+                "commandExecution",
+                "item/commandExecution/requestApproval",
+                {**base, "itemId": item_id, "reason": arguments.get("justification"), "command": command,
+                 "cwd": thread.cwd, "commandActions": actions},
+            )
         if decision in ACCEPT_DECISIONS:
-            item.update(await self._run_command(thread.cwd))
+
+            async def stream(delta: str) -> None:
+                await connection.notify("item/commandExecution/outputDelta", {**base, "itemId": item_id,
+                                                                              "delta": delta})
+
+            item.update(await self._run_command(argv, thread.cwd, stream))
+            output = f"Exit code: {item['exitCode']}\nOutput:\n{item['aggregatedOutput']}"
         else:
             item.update(status="declined")
-        await connection.notify("item/completed", {**base, "item": item})
+            output = f"exec_command failed: {REJECTED}"
+        await self._completed(connection, base, turn, item)
         if decision == "cancel":
             raise _TurnCancelled
+        return output
 
-    async def _run_command(self, cwd: str) -> dict[str, Any]:
+    async def _run_command(self, argv: list[str], cwd: str, stream: Any) -> dict[str, Any]:
         """The item's outcome fields for the approved command, from the process the Mac really ran."""
         try:
-            run = await self.workspace.run(SCRIPT_ARGV, cwd)
+            run = await self.workspace.run(argv, cwd, on_output=stream)
         except CommandNotStarted as exc:
             log.warning("the approved command did not start: %s", exc.message)
             return {"status": "failed", "aggregatedOutput": exc.message, "exitCode": None, "durationMs": None}
@@ -356,59 +524,76 @@ class ThreadService:
             "durationMs": run.duration_ms,
         }
 
-    async def _file_change_step(
-        self, connection: AppServerConnection, thread: ThreadRecord, base: dict[str, Any]
-    ) -> bool:
-        """Ask, then apply or skip the edit; True when the file was changed. Raises `_TurnCancelled` when the
-        person cancelled the turn."""
+    async def _file_change(self, connection: AppServerConnection, thread: ThreadRecord, turn: TurnRecord,
+                           base: dict[str, Any], patch: str) -> str:
+        """Ask, then apply or skip the patch. Raises `_TurnCancelled` when the person cancelled the turn."""
         item_id = self._new_item_id()
         try:
-            return await self._file_change_item(connection, thread, base, item_id)
+            return await self._file_change_item(connection, thread, turn, base, item_id, patch)
         finally:
             self._settled_event(item_id).set()
 
-    async def _file_change_item(
-        self, connection: AppServerConnection, thread: ThreadRecord, base: dict[str, Any], item_id: str
-    ) -> bool:
-        path = Path(thread.cwd) / SCRIPT_FILE
+    async def _file_change_item(self, connection: AppServerConnection, thread: ThreadRecord, turn: TurnRecord,
+                                base: dict[str, Any], item_id: str, patch: str) -> str:
+        try:
+            updates = parse_patch(patch)
+            edits = []
+            for update in updates:
+                path = Path(thread.cwd) / update.path
+                before = path.read_text(encoding="utf-8")
+                edits.append((path, unified_diff(before, update.apply(before))))
+        except (PatchNotApplied, OSError, UnicodeDecodeError) as exc:
+            # Like the real daemon: a patch that does not verify is refused before anyone is asked.
+            return f"apply_patch verification failed: {getattr(exc, 'message', type(exc).__name__)}"
         item: dict[str, Any] = {
             "type": "fileChange",
             "id": item_id,
-            "changes": [
-                {"path": str(path), "kind": {"type": "update", "move_path": None}, "diff": SCRIPT_DIFF}
-            ],
+            "changes": [{"path": str(path), "kind": {"type": "update", "move_path": None}, "diff": diff}
+                        for path, diff in edits],
             "status": "inProgress",
         }
-        await connection.notify("item/started", {**base, "item": item})
+        await self._started(connection, base, item)
         decision = await self._approve(
             connection,
             thread,
             "fileChange",
             "item/fileChange/requestApproval",
-            {**base, "itemId": item_id, "reason": "Raise the login timeout", "grantRoot": None},
+            {**base, "itemId": item_id, "reason": None, "grantRoot": None},
         )
-        status = "declined"
+        status, output = "declined", f"patch {REJECTED}"
         if decision in ACCEPT_DECISIONS:
             try:
-                self.workspace.apply(path, SCRIPT_DIFF)
+                for path, diff in edits:
+                    self.workspace.apply(path, diff)
                 status = "completed"
+                output = "Success. Updated the following files:\n" + "\n".join(f"M {path}" for path, _ in edits)
             except EditNotApplied as exc:
-                # E.g. a second turn: the file already says what the diff would make it say.
+                # E.g. the file changed since the model read it.
                 log.warning("the approved file change did not apply: %s", exc.message)
-                status = "failed"
+                status, output = "failed", f"apply_patch failed: {exc.message}"
         item.update(status=status)
-        await connection.notify("item/completed", {**base, "item": item})
+        await self._completed(connection, base, turn, item)
         if decision == "cancel":
             raise _TurnCancelled
-        return status == "completed"
+        return output
 
-    async def _agent_message_step(
-        self, connection: AppServerConnection, base: dict[str, Any], edited: bool
-    ) -> None:
-        item = {"type": "agentMessage", "id": self._new_item_id(), "text": ""}
-        text = SCRIPT_MESSAGE_EDITED if edited else SCRIPT_MESSAGE_NOT_EDITED
-        await connection.notify("item/started", {**base, "item": item})
-        await connection.notify("item/completed", {**base, "item": {**item, "text": text}})
+    async def _view_image(self, connection: AppServerConnection, thread: ThreadRecord, turn: TurnRecord,
+                          base: dict[str, Any], arguments: dict[str, Any]) -> str:
+        path = Path(thread.cwd) / str(arguments.get("path", ""))
+        if not path.is_file():
+            return f"unable to locate image at `{path}`"
+        item = {"type": "imageView", "id": self._new_item_id(), "path": str(path)}
+        await self._started(connection, base, item)
+        await self._completed(connection, base, turn, item)
+        return f"viewed {path}"
+
+
+def _arguments(item: dict[str, Any]) -> dict[str, Any]:
+    try:
+        arguments = json.loads(str(item.get("arguments") or "{}"))
+    except ValueError:
+        return {}
+    return arguments if isinstance(arguments, dict) else {}
 
 
 def _first_text(items: object) -> str | None:
@@ -420,6 +605,7 @@ def _first_text(items: object) -> str | None:
     return None
 
 
-def install_threads(server: AppServer, *, workspace: Workspace, seed: int = 0) -> ThreadService:
-    """Seed a few threads working in `workspace` and serve `thread/*` and `turn/start` on `server`."""
-    return ThreadService(server, workspace=workspace, seed=seed).install()
+def install_threads(server: AppServer, *, workspace: Workspace, seed: int = 0,
+                    model: ModelAccess | None = None) -> ThreadService:
+    """Seed a few threads working in `workspace` and serve `thread/*`, `turn/*` and `fs/readFile` on `server`."""
+    return ThreadService(server, workspace=workspace, seed=seed, model=model).install()

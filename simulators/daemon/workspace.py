@@ -9,13 +9,19 @@ showed.
 from __future__ import annotations
 
 import asyncio
+import atexit
+import codecs
 import contextlib
+import functools
 import os
 import re
 import shlex
+import shutil
 import signal
+import subprocess
+import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,6 +29,9 @@ from simulators.protocol.errors import PairsimError
 
 PROJECT = "login-service"
 LOGIN_FILE = "src/login.py"
+LOGIN_TEST = "tests/test_login.py"
+DRAWING_TOOL = "tools/draw_login_flow.py"
+MAIN_BRANCH = "main"
 SEED_FILES: dict[str, str] = {
     "README.md": "# login-service\n\nSigns people in to the demo service.\n",
     LOGIN_FILE: (
@@ -34,7 +43,49 @@ SEED_FILES: dict[str, str] = {
         "def login(user: str, password: str) -> bool:\n"
         "    return bool(user and password)\n"
     ),
+    LOGIN_TEST: (
+        "import unittest\n"
+        "\n"
+        "from src.login import TIMEOUT\n"
+        "\n"
+        "\n"
+        "class LoginTimeoutTest(unittest.TestCase):\n"
+        "    def test_waits_long_enough_for_the_service(self) -> None:\n"
+        "        # Under load the service takes up to 3 seconds to answer: shorter waits made this test flaky.\n"
+        "        self.assertGreaterEqual(TIMEOUT, 3)\n"
+    ),
+    # Draws the sign-in flow (three boxes joined by a line) as a PNG, with the standard library only.
+    DRAWING_TOOL: (
+        "import struct\n"
+        "import sys\n"
+        "import zlib\n"
+        "\n"
+        "WIDTH, HEIGHT = 96, 32\n"
+        "BOXES = ((4, 28), (38, 58), (68, 92))\n"
+        "\n"
+        "\n"
+        "def pixel(x: int, y: int) -> bytes:\n"
+        "    inside = any(left <= x < right for left, right in BOXES) and 8 <= y < 24\n"
+        "    on_line = y == 16 and BOXES[0][0] <= x < BOXES[-1][1]\n"
+        "    return b\"\\x1f\\x6f\\xeb\" if inside else b\"\\x33\\x33\\x33\" if on_line else b\"\\xff\\xff\\xff\"\n"
+        "\n"
+        "\n"
+        "def chunk(kind: bytes, data: bytes) -> bytes:\n"
+        "    return struct.pack(\">I\", len(data)) + kind + data + struct.pack(\">I\", zlib.crc32(kind + data))\n"
+        "\n"
+        "\n"
+        "rows = b\"\".join(b\"\\x00\" + b\"\".join(pixel(x, y) for x in range(WIDTH)) for y in range(HEIGHT))\n"
+        "png = (b\"\\x89PNG\\r\\n\\x1a\\n\" + chunk(b\"IHDR\", struct.pack(\">IIBBBBB\", WIDTH, HEIGHT, 8, 2, 0, 0, 0))\n"
+        "       + chunk(b\"IDAT\", zlib.compress(rows)) + chunk(b\"IEND\", b\"\"))\n"
+        "with open(sys.argv[1], \"wb\") as out:\n"
+        "    out.write(png)\n"
+        "print(f\"Drew the login flow in {sys.argv[1]} ({WIDTH}x{HEIGHT})\")\n"
+    ),
 }
+# The project is a git repository on `main` with the seed files committed, as a real project would be; a command
+# Codex runs can leave its mark there (a new branch), which is how a scenario proves it ran or did not.
+_GIT_IDENTITY = ("-c", "user.name=Dana", "-c", "user.email=dana@example.com", "-c", "commit.gpgsign=false")
+_GIT_DATE = "2026-01-05T09:00:00+00:00"
 
 COMMAND_TIMEOUT = 10.0  # seconds; the scripted command takes milliseconds
 TIMEOUT_EXIT_CODE = 124  # what Codex reports for a command it killed at its timeout, as `timeout(1)` does
@@ -78,17 +129,30 @@ class Workspace:
     @classmethod
     def seed(cls, root: Path) -> Workspace:
         """The tiny project at `root`, written afresh: each daemon start (and each world) begins from the same
-        files, so the scripted edit applies."""
+        files on `main`, so the scripted edit applies."""
         workspace = cls(root)
-        for relative, text in SEED_FILES.items():
-            path = workspace.root / relative
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(text.encode("utf-8"))
+        if workspace.root.exists():
+            shutil.rmtree(workspace.root)
+        workspace.root.parent.mkdir(parents=True, exist_ok=True)
+        # Copied from one repository made per process: git takes tens of milliseconds per call, and every world
+        # seeds a project.
+        shutil.copytree(_seeded_repository(), workspace.root, symlinks=True)
         return workspace
 
-    async def run(self, argv: Sequence[str], cwd: str, *, timeout: float = COMMAND_TIMEOUT) -> CommandRun:
+    def branch(self) -> str | None:
+        """The branch the project is on, read from the repository on disk (None: not on a branch)."""
+        try:
+            head = (self.root / ".git" / "HEAD").read_text(encoding="utf-8").strip()
+        except OSError:
+            return None
+        prefix = "ref: refs/heads/"
+        return head.removeprefix(prefix) if head.startswith(prefix) else None
+
+    async def run(self, argv: Sequence[str], cwd: str, *, timeout: float = COMMAND_TIMEOUT,
+                  on_output: Callable[[str], Awaitable[None]] | None = None) -> CommandRun:
         """Run `argv` in `cwd` as a child process in its own process group, with no shell and no input; kill the
-        group at `timeout`. Raises `CommandNotStarted` when nothing could be started (and records nothing)."""
+        group at `timeout`. `on_output` gets the output as it arrives, chunk by chunk (what a client sees stream).
+        Raises `CommandNotStarted` when nothing could be started (and records nothing)."""
         started = time.monotonic()
         try:
             process = await asyncio.create_subprocess_exec(
@@ -102,7 +166,7 @@ class Workspace:
         except OSError as exc:
             raise CommandNotStarted(f"could not run {shlex.join(argv)} in {cwd}: {exc.strerror}") from exc
         assert process.stdout is not None
-        output = asyncio.ensure_future(process.stdout.read())
+        output = asyncio.ensure_future(_collect(process.stdout, on_output))
         timed_out = False
         try:
             await asyncio.wait_for(process.wait(), timeout)
@@ -130,7 +194,7 @@ class Workspace:
             command=shlex.join(argv),
             cwd=cwd,
             exit_code=exit_code,
-            output=(await output).decode("utf-8", errors="replace"),
+            output=await output,
             duration_ms=round((time.monotonic() - started) * 1000),
         )
         self.commands_run.append(run)
@@ -153,6 +217,39 @@ class Workspace:
         except OSError as exc:
             staging.unlink(missing_ok=True)
             raise EditNotApplied(f"cannot write {path}: {exc.strerror}") from exc
+
+
+async def _collect(stream: asyncio.StreamReader, on_output: Callable[[str], Awaitable[None]] | None) -> str:
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    parts: list[str] = []
+    while chunk := await stream.read(4096):
+        text = decoder.decode(chunk)
+        if text:
+            parts.append(text)
+            if on_output is not None:
+                await on_output(text)
+    tail = decoder.decode(b"", final=True)
+    if tail:
+        parts.append(tail)
+        if on_output is not None:
+            await on_output(tail)
+    return "".join(parts)
+
+
+@functools.cache
+def _seeded_repository() -> Path:
+    folder = Path(tempfile.mkdtemp(prefix="pairsim-seed-project-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    for relative, text in SEED_FILES.items():
+        path = folder / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(text.encode("utf-8"))
+    environment = {**os.environ, "GIT_AUTHOR_DATE": _GIT_DATE, "GIT_COMMITTER_DATE": _GIT_DATE,
+                   "GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1"}
+    for command in (("init", "-q", "-b", MAIN_BRANCH), ("add", "-A"), ("commit", "-q", "-m", "The login service")):
+        subprocess.run(["git", *_GIT_IDENTITY, *command], cwd=folder, env=environment, check=True,
+                       stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    return folder
 
 
 def apply_unified_diff(text: str, diff: str) -> str:

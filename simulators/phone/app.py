@@ -11,6 +11,7 @@ All network calls are async (httpx, websockets); use `BlockingPhone` from synchr
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import inspect
 import os
@@ -26,6 +27,7 @@ from simulators import messages
 from simulators.browser import Browser
 from simulators.clock import Clock
 from simulators.phone import screens
+from simulators.phone.live import TurnView, display_command, live_turns, read_turns
 from simulators.phone.machine import PhoneEvent, PhoneMachine, PhoneState
 from simulators.phone.relay_client import (
     DEFAULT_TIMEOUT,
@@ -133,6 +135,8 @@ class HostSession:
     threads: list[dict[str, Any]] = field(default_factory=list)
     thread_id: str | None = None
     turn_id: str | None = None
+    # The thread as the phone last read it (`catch_up`): what happened while it was not watching.
+    read_back: dict[str, TurnView] = field(default_factory=dict)
 
     @property
     def name(self) -> str | None:
@@ -711,6 +715,68 @@ class PhoneApp:
             await self.wait_turn_completed(self.session.turn_id, timeout=timeout)
         return await self.start_turn(text, thread_id=self.session.thread_id)
 
+    async def steer(self, text: str) -> str:
+        """Send a follow-up into the turn that is running (`turn/steer`): Codex takes it into account in that same
+        turn. Returns the turn's id."""
+        if not self.session.thread_id or not self.session.turn_id:
+            raise NotReady("start a turn before steering it")
+        result = await self._guard(self._socket().request("turn/steer", {
+            "threadId": self.session.thread_id, "expectedTurnId": self.session.turn_id,
+            "input": [{"type": "text", "text": text}]}), setup=False)
+        return str(result.get("turnId")) if isinstance(result, dict) else self.session.turn_id
+
+    def turn_view(self, turn_id: str | None = None) -> TurnView:
+        """What the phone shows of a turn (the current one by default): live, from what it watched on this
+        connection, or as it read it back after being away."""
+        wanted = turn_id or self.session.turn_id
+        if wanted is None:
+            raise NotReady("no turn to show")
+        socket = self.session.socket
+        watched = live_turns(socket.notifications) if socket is not None else {}
+        view = self.session.read_back.get(wanted) or watched.get(wanted)
+        return view if view is not None else TurnView(wanted)
+
+    async def catch_up(self) -> TurnView:
+        """Read the current thread back from the host (`thread/read` with its turns): how the phone learns what
+        happened while it was away. Returns the current turn as read."""
+        if not self.session.thread_id:
+            raise NotReady("no thread to read")
+        result = await self._guard(self._socket().request(
+            "thread/read", {"threadId": self.session.thread_id, "includeTurns": True}), setup=False)
+        thread = result.get("thread") if isinstance(result, dict) else None
+        self.session.read_back = read_turns(thread) if isinstance(thread, dict) else {}
+        return self.turn_view()
+
+    async def fetch_image(self, path: str) -> bytes:
+        """The bytes of an image on the host (one Codex showed), read through the host (`fs/readFile`)."""
+        result = await self._guard(self._socket().request("fs/readFile", {"path": path}), setup=False)
+        data = result.get("dataBase64") if isinstance(result, dict) else None
+        if not isinstance(data, str):
+            raise NotReady(f"the host sent no image for {path}")
+        return base64.b64decode(data)
+
+    async def wait_item_started(self, item_type: str, *, timeout: float | None = None) -> None:
+        """Until the current turn shows an item of `item_type` (`fileChange`, ...) on this phone."""
+        socket = self._socket()
+        turn_id = self.session.turn_id
+
+        def matches(n: Any) -> bool:
+            params = n.params if isinstance(n.params, dict) else {}
+            item = params.get("item")
+            return params.get("turnId") == turn_id and isinstance(item, dict) and item.get("type") == item_type
+
+        await self._guard(socket.wait_notification("item/started", matches, timeout=timeout), setup=False)
+
+    async def wait_item_completed(self, item_id: str, *, timeout: float | None = None) -> None:
+        """Until the host reports the item done (`item/completed`): a decision on it has been acted on."""
+        socket = self._socket()
+
+        def matches(n: Any) -> bool:
+            item = n.params.get("item", {}) if isinstance(n.params, dict) else {}
+            return isinstance(item, dict) and item.get("id") == item_id
+
+        await self._guard(socket.wait_notification("item/completed", matches, timeout=timeout), setup=False)
+
     def pending_approvals(self) -> list[Approval]:
         socket = self._socket()
         changes = self._file_changes(socket)
@@ -902,9 +968,7 @@ def _str_or_none(value: Any) -> str | None:
 
 
 def _command_text(command: Any) -> str:
-    if isinstance(command, list):
-        return " ".join(str(part) for part in command)
-    return str(command) if command is not None else ""
+    return display_command(command) if command is not None else ""
 
 
 class BlockingPhone:

@@ -33,8 +33,11 @@ from simulators.protocol import jsonrpc
 from simulators.real.app_server_client import AppServerClient, AppServerGone, AppServerRpcError
 from simulators.real.codex import write_config_toml
 from simulators.real.target import DaemonTarget, RunningDaemon
+from simulators.tls import CA_ENVIRONMENT_VARIABLE
 
 STATUS_CHANGED = "remoteControl/status/changed"
+# The app-server's own ChatGPT sign-in (`account/login/start`) goes to this issuer instead of auth.openai.com.
+LOGIN_ISSUER_ENV = "CODEX_APP_SERVER_LOGIN_ISSUER"
 DESKTOP_CLIENT_NAME = "pairsim_desktop"
 DESKTOP_CLIENT_VERSION = "0.169.0"
 STATE_DB = "state_5.sqlite"
@@ -79,17 +82,24 @@ class _ServerIdentity:
 class RealRemoteControl:
     """One real daemon behind the desktop app. All coroutines run on the world's loop."""
 
-    def __init__(self, target: DaemonTarget, home: Path, *, chatgpt_base_url: str, issuer_url: str) -> None:
+    def __init__(self, target: DaemonTarget, home: Path, *, chatgpt_base_url: str, issuer_url: str,
+                 ca_file: Path | None = None, project: Path | None = None) -> None:
         self.target = target
         self.home = home
         self.chatgpt_base_url = chatgpt_base_url
+        self.project = project  # the folder the desktop app opened Codex in: threads start there
         self.environment = {
             # Auth recovery refreshes the ChatGPT tokens at our issuer, not at auth.openai.com.
             "CODEX_REFRESH_TOKEN_URL_OVERRIDE": issuer_url.rstrip("/") + "/oauth/token",
             "CODEX_REVOKE_TOKEN_URL_OVERRIDE": issuer_url.rstrip("/") + "/oauth/revoke",
+            # A client's `account/login/start {type: chatgpt}` (the TUI's "Sign in with ChatGPT") signs in here.
+            LOGIN_ISSUER_ENV: issuer_url.rstrip("/"),
             "RUST_LOG": RUST_LOG,
             "TERM": "xterm",
         }
+        if ca_file is not None:
+            # The model's workspace origin is the backend's HTTPS listener, under the world's own CA.
+            self.environment[CA_ENVIRONMENT_VARIABLE] = str(ca_file)
         self.profile = Profile.LEGACY  # the real daemon is today's product
         self.behaviour = behaviour(self.profile)
         self.store = _DesktopSettings()
@@ -110,7 +120,8 @@ class RealRemoteControl:
     async def start(self) -> None:
         flags = ["--remote-control"] if self.store.settings().allow_other_devices else []
         self.daemon = await asyncio.to_thread(
-            self.target.start_app_server, "ws://127.0.0.1:0", *flags, home=self.home, env=self.environment
+            self.target.start_app_server, "ws://127.0.0.1:0", *flags, home=self.home, env=self.environment,
+            cwd=self.project,
         )
         self.client = await AppServerClient.connect(
             self.daemon.url, client_name=DESKTOP_CLIENT_NAME, client_version=DESKTOP_CLIENT_VERSION
@@ -242,6 +253,19 @@ class RealRemoteControl:
         result = await self._rpc.request(method, params or {})
         self._absorb()
         return result
+
+    async def wait_thread_idle(self, thread_id: str, timeout: float) -> None:
+        """Until the thread has no turn running: subscribe this connection to it (`thread/resume` returns where it
+        stands), then wait for its turn to complete."""
+        client = self._rpc
+        start = len(client.notifications)
+        resumed = await client.request("thread/resume", {"threadId": thread_id, "excludeTurns": True})
+        status = (resumed.get("thread") or {}).get("status") if isinstance(resumed, dict) else None
+        if isinstance(status, dict) and status.get("type") != "active":
+            return
+        await client.wait_for_notification(
+            lambda n: n.method == "turn/completed" and n.params.get("threadId") == thread_id, start=start,
+            timeout=timeout)
 
     # -- what the desktop asks -----------------------------------------------------------------------------
 

@@ -248,9 +248,8 @@ class DaemonTarget:
         base["CODEX_HOME"] = str(home)
         return base
 
-    def _spawn(self, args: Sequence[str], home: Path | None, env: Mapping[str, str | None] | None) -> tuple[
-        subprocess.Popen[bytes], Path
-    ]:
+    def _spawn(self, args: Sequence[str], home: Path | None, env: Mapping[str, str | None] | None,
+               cwd: Path | None = None) -> tuple[subprocess.Popen[bytes], Path]:
         if home is None:
             home = self.new_home()
         else:
@@ -262,7 +261,9 @@ class DaemonTarget:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             env=self._environment(home, env),
-            cwd=home,  # relative secret-file paths resolve against the home, never against the repo
+            # Relative secret-file paths resolve against the home, never against the repo; a daemon given a `cwd`
+            # (the project it was opened in) starts its threads there.
+            cwd=cwd or home,
             start_new_session=True,
         )
         with self._lock:
@@ -275,13 +276,14 @@ class DaemonTarget:
         *flags: str,
         home: Path | None = None,
         env: Mapping[str, str | None] | None = None,
+        cwd: Path | None = None,
     ) -> RunningDaemon:
         """Start `app-server --listen LISTEN FLAGS` and wait for its banner. Raises DaemonStartFailed.
 
         `home` is a CODEX_HOME to use (e.g. one from `new_home()` with config.toml and auth.json written); by
         default a fresh one. `env` adds or overrides environment variables; a None value unsets one.
         """
-        process, home = self._spawn(["--listen", listen, *flags], home, env)
+        process, home = self._spawn(["--listen", listen, *flags], home, env, cwd)
         reader = _StderrReader(process.stderr)
         banner = reader.wait_for(find_banner, self.startup_timeout)
         if not isinstance(banner, Banner):

@@ -34,6 +34,7 @@ from simulators.phone.storage import PhoneStorage
 from simulators.protocol.redaction import SecretMask, redact_secrets
 from simulators.real.target import DaemonKind
 from simulators.runtime import LoopThread
+from simulators.tls import make_world_tls
 from simulators.world.backend import BackendDriver
 from simulators.world.daemons import MacPlace, one_mac_only
 from simulators.world.macs import MacDriver, MacNeighbours, doctor_lines_of_a_folder_without_codex
@@ -65,6 +66,7 @@ class World:
         root: Path | None = None,
         daemon: DaemonKind | str = DaemonKind.MOCK,
         server_name: str = DEFAULT_SERVER_NAME,
+        threads: int = SEEDED_THREADS,
     ) -> None:
         try:
             self.daemon = DaemonKind(daemon)
@@ -74,6 +76,7 @@ class World:
         self.profile = Profile(profile)
         self.seed = seed
         self._first_mac_name = server_name
+        self._seeded_threads = threads  # the mock's seeded threads on the first Mac (a fresh real home has none)
         self._own_root = root is None
         self.root = Path(tempfile.mkdtemp(prefix="pairsim-world-")) if root is None else root
         self.time = WorldTime()
@@ -101,22 +104,27 @@ class World:
         return self
 
     async def _start(self) -> None:
+        self.tls = make_world_tls(self.root / "tls")
         self.backend = BackendDriver(self._runner, self.time.clock, seed=self.seed,
-                                     typed_errors=self.profile is Profile.FIXED)
+                                     typed_errors=self.profile is Profile.FIXED, tls=self.tls)
         await self.backend.start()
         self.people = People(self._runner, self.backend.control, seed=self.seed)
-        self.network = Network(self._runner, self.backend.url, self.time, self.root)
+        self.network = Network(self._runner, self.backend.url, self.time, self.root, self.backend.https_url)
         await self.network.open(PHONES)
         self.terminals = Terminals(self._runner, self.time, self.profile)
         await self._start_mac(self._first_mac_name, FIRST_MAC, self.root / "mac", seed=self.seed,
-                              threads=SEEDED_THREADS)
+                              threads=self._seeded_threads)
 
     async def _start_mac(self, name: str, label: str, directory: Path, *, seed: int, threads: int) -> MacDriver:
         route = await self.network.open(label)
+        https_url = self.network.https_url(label)
+        if https_url is not None:
+            # Discovery names the model's HTTPS origin as this Mac reaches it: its model traffic uses its own path.
+            self.backend.model.workspace_origins[f"127.0.0.1:{route.port}"] = https_url
         place = MacPlace(
             name=name, directory=directory, clock=self.time.of(label),
             chatgpt_base_url=f"{route.url}/backend-api/", issuer_url=route.url,
-            profile=self.profile, seed=seed, threads=threads,
+            profile=self.profile, seed=seed, threads=threads, ca_file=self.tls.ca_file,
         )
         neighbours = MacNeighbours(self._runner, self.backend, self.people, self.network, self.phone_backend_url,
                                    self.time)
@@ -194,6 +202,10 @@ class World:
         for mac in self._macs:
             if mac.name == name:
                 return mac
+        # A phone names a Mac by the server name its daemon reports: the real daemon reports the host name.
+        for mac in self._macs:
+            if mac.server_name == name:
+                return mac
         raise ValueError(f"this world has no Mac named {name!r} (it has: {', '.join(self.macs)})")
 
     @property
@@ -258,12 +270,12 @@ class World:
 
     def decide(self, approval: Approval, decision: str, *, phone: str = "phone") -> Screen:
         """The person answers an approval on the phone; returns once the Mac that asked has acted on the answer
-        that reached it (with the mock daemon: run the command or not, changed the file or not), so what a step
-        reads from that Mac next is the outcome of this decision."""
+        (run the command or not, changed the file or not) and said so (`item/completed`, which both daemons send
+        only then), so what a step reads from that Mac next is the outcome of this decision."""
         deciding = self.phone(phone)
         screen = deciding.decide(approval, decision)
         if approval.item_id is not None:
-            self.mac(deciding.view().active_host).wait_acted_on(approval.item_id)
+            deciding.wait_item_completed(approval.item_id)
         return screen
 
     def restore_phone_backup(self, *, from_phone: str, to_phone: str) -> PairingOutcome:

@@ -12,11 +12,13 @@ from typing import Any
 
 from simulators.backend.admin import BackendControl
 from simulators.backend.faults import PATH_KEY_PREFIX, Fault
+from simulators.backend.model import ModelService
 from simulators.backend.remote_control import EnrollFault, RemoteControlService
 from simulators.backend.server import BackendServer
 from simulators.backend.state import BackendState
 from simulators.clock import Clock
 from simulators.protocol.redaction import redact_body
+from simulators.tls import WorldTls
 from simulators.world.relay import RelayDriver
 from simulators.world.runner import Runner
 
@@ -60,10 +62,11 @@ OPERATION_NAMES: dict[str, Operation] = {
 
 
 class BackendDriver:
-    def __init__(self, runner: Runner, clock: Clock, *, seed: int, typed_errors: bool) -> None:
+    def __init__(self, runner: Runner, clock: Clock, *, seed: int, typed_errors: bool,
+                 tls: WorldTls | None = None) -> None:
         self._runner = runner
         self.state = BackendState.create(clock, seed=seed, typed_errors=typed_errors)
-        self.server = BackendServer(self.state)
+        self.server = BackendServer(self.state, tls=tls)
         self.control = BackendControl(self.state)
         # The relay's faults against one party's sockets (refused upgrades, closes, drops, delays, pings).
         self.relay = RelayDriver(runner, self.state.remote_control.relay)
@@ -81,8 +84,45 @@ class BackendDriver:
         return self.server.base_url
 
     @property
+    def https_url(self) -> str | None:
+        """The backend's TLS listener (the model's workspace origin), when it has one."""
+        return self.server.https_url
+
+    @property
     def remote_control(self) -> RemoteControlService:
         return self.state.remote_control
+
+    # -- the model ---------------------------------------------------------------------------------------------------
+
+    @property
+    def model(self) -> ModelService:
+        return self.state.model
+
+    def route_model_requests(self, reached_on: str, https_origin: str) -> None:
+        """Discovery answers a party that reaches the backend on `reached_on` (host:port) with `https_origin`."""
+        self._runner.call(self.model.workspace_origins.__setitem__, reached_on, https_origin)
+
+    def hold_model(self) -> None:
+        """The model takes its time: each new response waits until `release_model()` (or a follow-up)."""
+        self._runner.call(self.model.hold)
+
+    def wait_model_held(self) -> None:
+        """Until the model is holding a response (Codex is "thinking")."""
+        self._runner.run(self.model.wait_held())
+
+    def release_model(self) -> None:
+        self._runner.call(self.model.release)
+
+    def model_interruptions(self) -> int:
+        return self._runner.call(lambda: self.model.interrupted)
+
+    def wait_model_interrupted(self, count: int) -> None:
+        """Until `count` responses in all have been interrupted by a follow-up."""
+        self._runner.run(self.model.wait_interrupted(count))
+
+    def model_frames(self) -> list[dict[str, Any]]:
+        """What crossed the model sockets, without content: each frame's type and its input item types."""
+        return self._runner.call(lambda: list(self.model.frames))
 
     # -- what the backend answered -------------------------------------------------------------------------------
 

@@ -19,16 +19,19 @@ from simulators.daemon.app_server import AppServer
 from simulators.daemon.desktop import DesktopApp
 from simulators.daemon.doctor import run_doctor
 from simulators.daemon.listener import AppServerListener
+from simulators.daemon.model_client import ModelAccess
 from simulators.daemon.profiles import Profile
 from simulators.daemon.remote_control import EnrollmentStatus, RemoteControlController
 from simulators.daemon.store import DaemonStore
 from simulators.daemon.threads import ThreadService
+from simulators.daemon.tui_surface import install_tui_surface
 from simulators.daemon.workspace import PROJECT, Workspace
 from simulators.protocol.errors import PairsimError
 from simulators.real.remote_control import RealRemoteControl
 from simulators.real.target import DaemonKind, DaemonTarget
 
 ACTED_ON_TIMEOUT = 10.0  # seconds for a decision to cross the relay and the Mac to act on it
+TURN_TIMEOUT = 30.0  # seconds for a scripted turn to end once the model has answered
 ENROLL_ROUTE = "rc.server.enroll"
 REFRESH_ROUTE = "rc.server.refresh"
 DESKTOP_CLIENT = ("pairsim_desktop", "0.169.0")
@@ -50,6 +53,7 @@ class MacPlace:
     profile: Profile
     seed: int
     threads: int
+    ca_file: Path | None = None  # the world's CA: the model's HTTPS origin is signed by it
 
 
 class MacDaemon(Protocol):
@@ -57,6 +61,7 @@ class MacDaemon(Protocol):
 
     kind: DaemonKind
     home: Path
+    workspace: Workspace  # the project the desktop app opened Codex in, on the Mac's disk
 
     async def start(self, desktop: DesktopApp) -> None: ...
 
@@ -100,6 +105,8 @@ class MacDaemon(Protocol):
         daemon was not restarted)."""
         ...
 
+    async def wait_turns_done(self, thread_id: str) -> None: ...
+
     @property
     def agent(self) -> ThreadService: ...
 
@@ -133,15 +140,19 @@ class MockDaemon:
         place = self.place
         self.store = DaemonStore.open(self.home, place.clock)
         self.app_server = AppServer(self.home, place.clock, place.name, self.store.installation_id())
-        workspace = Workspace.seed(place.directory / "workspace" / PROJECT)
-        self.threads = ThreadService(self.app_server, workspace=workspace, seed=place.seed,
+        self.workspace = Workspace.seed(place.directory / "workspace" / PROJECT)
+        self.threads = ThreadService(self.app_server, workspace=self.workspace, seed=place.seed,
                                      seeded_threads=place.threads).install()
+        install_tui_surface(self.app_server, chatgpt_base_url=place.chatgpt_base_url,
+                            loaded_threads=lambda: list(self.threads.loaded))
         self.listener = AppServerListener(self.app_server, clock=place.clock)
         self._controller: RemoteControlController | None = None
 
     async def start(self, desktop: DesktopApp) -> None:
         place = self.place
         self.app_server.account_provider = desktop.account
+        # Turns reach the backend's model as the real daemon does: with the desktop's sign-in, over HTTPS.
+        self.threads.model = ModelAccess(place.chatgpt_base_url, desktop.chatgpt_credentials, place.ca_file)
         self._controller = RemoteControlController(
             self.app_server, self.store, desktop, base_url=place.chatgpt_base_url, profile=place.profile,
             clock=place.clock,
@@ -213,6 +224,9 @@ class MockDaemon:
     async def wait_started(self) -> None:
         return None  # the mock's controller changes its status before it sends anything
 
+    async def wait_turns_done(self, thread_id: str) -> None:
+        await asyncio.wait_for(self.threads.wait_idle(thread_id), TURN_TIMEOUT)
+
     @property
     def agent(self) -> ThreadService:
         return self.threads
@@ -220,6 +234,8 @@ class MockDaemon:
     async def stop(self) -> None:
         with contextlib.suppress(Exception):
             await self.listener.stop()
+        with contextlib.suppress(Exception):
+            await self.threads.close()
         if self._controller is not None:
             with contextlib.suppress(Exception):
                 await self._controller.close()
@@ -240,8 +256,10 @@ class RealDaemon:
         self.target = DaemonTarget(DaemonKind.CODEX)
         # Outside /tmp, where the real daemon refuses to install its helpers; `target.stop()` removes it.
         self.home = self.target.new_home()
+        self.workspace = Workspace.seed(place.directory / "workspace" / PROJECT)
         self.controller = RealRemoteControl(self.target, self.home, chatgpt_base_url=place.chatgpt_base_url,
-                                            issuer_url=place.issuer_url)
+                                            issuer_url=place.issuer_url, ca_file=place.ca_file,
+                                            project=self.workspace.root)
 
     async def start(self, desktop: DesktopApp) -> None:
         desktop.attach(self.controller)
@@ -296,6 +314,11 @@ class RealDaemon:
 
     async def wait_started(self) -> None:
         await self.controller.wait_started()
+
+    async def wait_turns_done(self, thread_id: str) -> None:
+        # The desktop's own connection follows the thread (`thread/resume` subscribes it and says where the
+        # thread stands), then hears its turn end.
+        await self.controller.wait_thread_idle(thread_id, TURN_TIMEOUT)
 
     @property
     def agent(self) -> ThreadService:

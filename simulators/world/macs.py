@@ -314,7 +314,7 @@ class MacDriver:
         link = parse_pairing_link(qr.link)
         return bool(self.request("remoteControl/pairing/status", {"pairingCode": link.pairing_code})["claimed"])
 
-    # -- the agent's work on this Mac (the mock daemon's; the real one cannot be looked into) -----------------
+    # -- the agent's work on this Mac: the project on disk (either daemon), and the mock's own record -----------
 
     @property
     def _agent(self) -> ThreadService:
@@ -335,6 +335,13 @@ class MacDriver:
 
         return self._n.runner.call(read)
 
+    def thread_previews(self) -> list[str]:
+        """The threads the daemon lists (their previews, most recent first), asked over its own socket as any
+        client asks, so the answer is the real daemon's too."""
+        result = self._n.runner.run(self.daemon.request("thread/list", {"limit": 25}))
+        data = result.get("data", []) if isinstance(result, dict) else []
+        return [thread["preview"] for thread in data if isinstance(thread, dict) and thread.get("preview")]
+
     def turns_run(self) -> int:
         threads = self._agent
         return self._n.runner.call(lambda: sum(len(thread.turns) for thread in threads.threads))
@@ -351,15 +358,23 @@ class MacDriver:
 
     @property
     def project_folder(self) -> Path:
-        return self._agent.workspace.root
+        return self.daemon.workspace.root
+
+    def project_branch(self) -> str | None:
+        """The branch the project is on, read from its repository on the Mac's disk now."""
+        return self.daemon.workspace.branch()
 
     def workspace_file(self, relative_path: str) -> str:
         """A file of the project the agent works in, read from the Mac's disk now."""
-        root = self._agent.workspace.root.resolve()
+        root = self.daemon.workspace.root.resolve()
         path = (root / relative_path).resolve()
         if not path.is_relative_to(root):
             raise ValueError(f"{relative_path!r} is outside the project folder on the Mac")
         return path.read_bytes().decode("utf-8")
+
+    def wait_turns_done(self, thread_id: str) -> None:
+        """Until Codex on this Mac has no turn running on the thread, as the Mac itself knows it."""
+        self._n.runner.run(self.daemon.wait_turns_done(thread_id))
 
     def wait_acted_on(self, item_id: str) -> None:
         """Until the agent has acted on the answer to the approval of `item_id` (run the command or not, changed

@@ -13,6 +13,7 @@ from typing import Any
 from simulators.camera import Picture, take
 from simulators.daemon.desktop import QrShown, Remediation
 from simulators.phone.app import Approval, HostSession, PairingResult, PhoneApp
+from simulators.phone.live import TurnView
 from simulators.phone.screens import ComputerRow, Screen, computer_row
 from simulators.world.people import People
 from simulators.world.runner import Runner
@@ -189,6 +190,38 @@ class PhoneDriver:
     def open_chat(self) -> Screen:
         """The person opens her last chat with the computer in use; what the phone shows then."""
         return self._runner.run(self.app.open_chat())
+
+    def wait_item_completed(self, item_id: str) -> None:
+        """Until the Mac reports the item done: what the person decided on it has been acted on."""
+        self._runner.run(self.app.wait_item_completed(item_id))
+
+    def wait_item_started(self, item_type: str) -> None:
+        """Until the current turn shows an item of `item_type` (`fileChange`, `commandExecution`, ...)."""
+        self._runner.run(self.app.wait_item_started(item_type))
+
+    def wait_turn_completed(self) -> dict[str, Any]:
+        """Until the current turn ends, as the phone sees it; the turn as reported."""
+        return self._runner.run(self.app.wait_turn_completed())
+
+    def turn_view(self) -> TurnView:
+        """What the phone shows of the current turn (live, or as read back after being away)."""
+        return self._runner.call(self.app.turn_view)
+
+    def steer(self, text: str) -> str:
+        """The person sends a follow-up while the turn runs: it goes into that turn."""
+        return self._runner.run(self.app.steer(text))
+
+    def reopen_thread(self) -> TurnView:
+        """The person opens the app again (after being offline): it reconnects to the Mac and reads the thread it
+        was showing, turns included; the current turn as read."""
+        result = self._runner.run(self.app.reopen())
+        if not result.paired:
+            raise AssertionError(f"the phone could not reconnect: {result.message}")
+        return self._runner.run(self.app.catch_up())
+
+    def fetch_image(self, path: str) -> bytes:
+        """An image on the Mac, as the phone loads it to show it."""
+        return self._runner.run(self.app.fetch_image(path))
 
     # -- the device -------------------------------------------------------------------------------------------------
 

@@ -1,0 +1,162 @@
+"""Play a recording's client side against a live daemon and compare what it answers with what the real one did.
+
+The client's frames are sent in recorded order over one WebSocket per recorded connection. Before each client frame,
+the replay waits (bounded) for the live counterparts of the daemon frames recorded before it: a response or error
+by the request's id, a notification by its method, in order. So causality is kept (a client that sent something
+after it saw an answer sends it after the live answer) without any sleep. Each recorded daemon frame is then
+compared by shape (`simulators.protocol.traffic.message_shape`) with its live counterpart, or reported missing.
+
+`configWarning` is left out: the real daemon sends it for the machine it runs on (bubblewrap not on PATH), not for
+anything the client did.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+
+from simulators.protocol.traffic import (
+    Frame,
+    MessageKind,
+    Recording,
+    Side,
+    differences,
+    kind_of,
+    message_shape,
+)
+
+ENVIRONMENT_NOTIFICATIONS = frozenset({"configWarning"})
+ANSWER_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """One recorded daemon frame and what the live daemon sent for it."""
+
+    method: str  # the method it answers (a response) or its own (a notification)
+    kind: MessageKind
+    seq: int
+    differences: tuple[str, ...]
+
+    @property
+    def identical(self) -> bool:
+        return not self.differences
+
+
+@dataclass
+class ReplayReport:
+    session: str
+    comparisons: list[Comparison] = field(default_factory=list)
+
+    def by_method(self) -> dict[str, list[Comparison]]:
+        grouped: dict[str, list[Comparison]] = defaultdict(list)
+        for comparison in self.comparisons:
+            grouped[comparison.method].append(comparison)
+        return dict(grouped)
+
+    def identical_methods(self) -> list[str]:
+        return [method for method, items in self.by_method().items() if all(c.identical for c in items)]
+
+    def describe(self) -> str:
+        lines = []
+        for method, items in self.by_method().items():
+            bad = [c for c in items if not c.identical]
+            lines.append(f"{method}: {'identical' if not bad else 'differs'} ({len(items)} compared)")
+            for comparison in bad[:3]:
+                lines += [f"    #{comparison.seq} {line}" for line in comparison.differences[:8]]
+        return "\n".join(lines)
+
+
+class _Live:
+    """What the live daemon sent on one connection, and a way to wait for a particular message."""
+
+    def __init__(self, ws: ClientConnection) -> None:
+        self.ws = ws
+        self.messages: list[dict[str, Any]] = []
+        self.taken: set[int] = set()
+        self._changed = asyncio.Condition()
+        self._reader = asyncio.ensure_future(self._read())
+
+    async def _read(self) -> None:
+        with contextlib.suppress(ConnectionClosed):
+            async for text in self.ws:
+                try:
+                    message = json.loads(text)
+                except ValueError:
+                    continue
+                if isinstance(message, dict):
+                    async with self._changed:
+                        self.messages.append(message)
+                        self._changed.notify_all()
+        async with self._changed:
+            self._changed.notify_all()
+
+    def _find(self, expected: Frame) -> int | None:
+        for index, message in enumerate(self.messages):
+            if index in self.taken:
+                continue
+            kind = kind_of(message)
+            if expected.kind in (MessageKind.RESPONSE, MessageKind.ERROR):
+                if kind in (MessageKind.RESPONSE, MessageKind.ERROR) and message.get("id") == expected.id:
+                    return index
+            elif kind is expected.kind and message.get("method") == expected.method:
+                return index
+        return None
+
+    async def take(self, expected: Frame, timeout: float) -> dict[str, Any] | None:
+        """The live counterpart of `expected`, waiting up to `timeout`; None if it never came."""
+        async with self._changed:
+            try:
+                await asyncio.wait_for(
+                    self._changed.wait_for(lambda: self._find(expected) is not None or self._reader.done()), timeout
+                )
+            except TimeoutError:
+                return None
+            index = self._find(expected)
+            if index is None:
+                return None
+            self.taken.add(index)
+            return self.messages[index]
+
+    async def close(self) -> None:
+        self.ws.transport.abort()
+        self._reader.cancel()
+        await asyncio.gather(self._reader, return_exceptions=True)
+
+
+async def replay(recording: Recording, url: str, *, answer_seconds: float = ANSWER_SECONDS) -> ReplayReport:
+    report = ReplayReport(recording.header.session)
+    methods_by_id: dict[tuple[int, Any], str] = {}
+    connections: dict[int, _Live] = {}
+    try:
+        for frame in recording.frames:
+            if frame.side is Side.CLIENT:
+                live = connections.get(frame.connection)
+                if live is None:
+                    ws = await connect(url, compression=None, max_size=None, ping_interval=None, open_timeout=10.0)
+                    live = connections[frame.connection] = _Live(ws)
+                if frame.kind is MessageKind.REQUEST and frame.method:
+                    methods_by_id[(frame.connection, frame.id)] = frame.method
+                await live.ws.send(json.dumps(frame.message))
+                continue
+            if frame.method in ENVIRONMENT_NOTIFICATIONS:
+                continue
+            live = connections[frame.connection]
+            method = frame.method or methods_by_id.get((frame.connection, frame.id), "?")
+            got = await live.take(frame, answer_seconds)
+            if got is None:
+                found: tuple[str, ...] = (f"$: the daemon sent nothing for recorded frame #{frame.seq} ({frame.kind})",)
+            else:
+                found = tuple(differences(message_shape(frame.message), message_shape(got)))
+            report.comparisons.append(Comparison(method, frame.kind, frame.seq, found))
+    finally:
+        for live in connections.values():
+            await live.close()
+    return report

@@ -1,0 +1,198 @@
+"""What a person does with the real Codex TUI, as named sessions, and the recording of each against a daemon.
+
+    python -m simulators.tui.sessions --daemon codex --out tests/fixtures/tui_traffic [SESSION ...]
+
+Each session starts a world (`World(daemon=...)`: the backend, and the Mac's daemon, real or mock), brings the
+daemon into the session's starting state (`Setup`), starts `pairsim record` as its own process between the TUI and
+the daemon, runs the real TUI through it in a pseudo-terminal and does what a person does. The recording (redacted
+as it is written) is the fixture `tests/fixtures/tui_traffic/<session>.jsonl` that `simulators.tui.replay` plays
+against the mock daemon. The same `Setup` brings the mock into the same starting state for the replay.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import secrets
+import subprocess
+import sys
+import tempfile
+import zlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from simulators.browser import Browser
+from simulators.login.lab import fixed_ports_lock
+from simulators.login.user import Person, walk
+from simulators.protocol.errors import PairsimError
+from simulators.real.target import DaemonKind
+from simulators.tui.codex_tui import CodexTui
+from simulators.world import World
+
+REPO = Path(__file__).resolve().parents[2]
+FIXTURES = REPO / "tests" / "fixtures" / "tui_traffic"
+PERSON = "Dana"
+TUI_CLIENT = "codex-tui 0.169.0"
+PROXY_START_SECONDS = 30.0
+
+
+@dataclass(frozen=True)
+class Setup:
+    """The daemon's state when the TUI connects: who is signed in on the Mac (nobody, or Dana with ChatGPT)."""
+
+    signed_in: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return {"account": "chatgpt" if self.signed_in else "signed_out", "person": PERSON}
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any]) -> Setup:
+        return cls(signed_in=raw.get("account") == "chatgpt")
+
+    def apply(self, world: World) -> None:
+        world.people.create(PERSON, mfa=False)
+        if self.signed_in:
+            world.mac().sign_in(PERSON)
+
+
+@dataclass
+class SessionRun:
+    """A session in progress: the world, the TUI, and Dana's credentials for the browser."""
+
+    world: World
+    tui: CodexTui
+    notes: list[str] = field(default_factory=list)
+
+    def sign_in_in_browser(self, link: str) -> None:
+        """Dana opens the sign-in link in her browser and signs in (the browser follows the redirect to the
+        daemon's callback server on 127.0.0.1:1455)."""
+        persona = self.world.people.get(PERSON)
+        person = Person(persona.email, persona.password, persona.totp_secret)
+
+        async def sign_in() -> None:
+            async with Browser() as browser:
+                await walk(browser, link, person, self.world.clock)
+
+        self.world._runner.run(sign_in())
+
+
+@dataclass(frozen=True)
+class Session:
+    name: str
+    summary: str
+    setup: Setup
+    act: Callable[[SessionRun], None]
+    uses_fixed_ports: bool = False
+
+
+def _signed_out_start(run: SessionRun) -> None:
+    run.tui.wait_for_sign_in_menu()
+
+
+def _api_key_sign_in(run: SessionRun) -> None:
+    run.tui.sign_in_with_api_key("sk-proj-" + secrets.token_urlsafe(24))
+    run.tui.wait_for_main_screen()
+    run.tui.status_card()
+
+
+def _chatgpt_sign_in(run: SessionRun) -> None:
+    run.tui.start_chatgpt_sign_in()
+    run.sign_in_in_browser(run.tui.wait_for_browser())
+    run.tui.wait_for_main_screen()
+    run.tui.status_card()
+
+
+def _signed_in_start(run: SessionRun) -> None:
+    run.tui.wait_for_main_screen()
+    run.tui.status_card()
+    run.tui.resume_picker()
+    run.tui.leave_picker()
+
+
+SESSIONS: dict[str, Session] = {
+    session.name: session
+    for session in (
+        Session("signed-out-start", "the TUI starts against a daemon nobody is signed in to and shows its sign-in "
+                "menu", Setup(signed_in=False), _signed_out_start),
+        Session("api-key-sign-in", "signed out, Dana signs in with an API key (Sign in another way › Use an "
+                "OpenAI API key), reaches the main screen and opens /status", Setup(signed_in=False),
+                _api_key_sign_in),
+        Session("chatgpt-sign-in", "signed out, Dana chooses Sign in with ChatGPT, signs in in her browser, "
+                "reaches the main screen and opens /status", Setup(signed_in=False), _chatgpt_sign_in,
+                uses_fixed_ports=True),
+        Session("signed-in-start", "the Mac is signed in with ChatGPT; the TUI starts on its main screen, Dana "
+                "opens /status, then /resume (her threads) and leaves it", Setup(signed_in=True), _signed_in_start),
+    )
+}
+
+
+# -------------------------------------------------------------------------------------------------- the relay
+
+
+@contextlib.contextmanager
+def recording_relay(upstream: str, out: Path, session: Session, daemon: str) -> Iterator[str]:
+    """`pairsim record` as its own process, relaying to `upstream` and writing `out`; yields its ws:// URL."""
+    import json
+
+    command = [
+        sys.executable, "-m", "simulators.cli", "record", "--upstream", upstream, "--out", str(out),
+        "--session", session.name, "--summary", session.summary, "--client", TUI_CLIENT, "--daemon", daemon,
+        "--setup", json.dumps(session.setup.to_json()),
+    ]
+    process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()  # the relay prints its address once it accepts connections
+        if not line.startswith("recording "):
+            process.kill()
+            raise PairsimError(f"pairsim record did not start: {line or process.stderr.read() if process.stderr else ''}")
+        yield line.split()[1]
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def record(session: Session, kind: DaemonKind, out_dir: Path) -> Path:
+    """Play `session` against a daemon of `kind` through the relay; the recording's path."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    out = out_dir / f"{session.name}.jsonl"
+    daemon = "codex app-server 0.169.0" if kind is DaemonKind.CODEX else "pairsim mock daemon"
+    lock = fixed_ports_lock() if session.uses_fixed_ports else contextlib.nullcontext()
+    with tempfile.TemporaryDirectory(prefix="pairsim-tui-") as root, lock:
+        world = World(daemon=kind, seed=zlib.crc32(session.name.encode()), root=Path(root)).start()
+        try:
+            session.setup.apply(world)
+            with recording_relay(world.mac().url, out, session, daemon) as url:
+                tui = CodexTui.launch(url, cwd=Path(root))
+                try:
+                    session.act(SessionRun(world, tui))
+                finally:
+                    tui.close()
+        finally:
+            world.stop()
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m simulators.tui.sessions", description=__doc__)
+    parser.add_argument("--daemon", choices=[kind.value for kind in DaemonKind], default=DaemonKind.CODEX.value)
+    parser.add_argument("--out", type=Path, default=FIXTURES)
+    parser.add_argument("sessions", nargs="*", help=f"default: every session ({', '.join(SESSIONS)})")
+    args = parser.parse_args(argv)
+    unknown = [name for name in args.sessions if name not in SESSIONS]
+    if unknown:
+        parser.error(f"no session is called {', '.join(unknown)}; the sessions are {', '.join(SESSIONS)}")
+    for name in args.sessions or SESSIONS:
+        path = record(SESSIONS[name], DaemonKind(args.daemon), args.out)
+        print(f"{name}: {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

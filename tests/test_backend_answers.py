@@ -101,7 +101,7 @@ async def test_stopping_the_server_answers_what_it_still_holds_or_delays() -> No
 
 @ANYIO
 async def test_a_path_no_route_serves_can_be_given_an_answer(server: BackendServer, http: httpx.AsyncClient) -> None:
-    path = "/backend-api/wham/accounts/check"
+    path = "/backend-api/wham/usage"
     assert (await http.get(path)).status_code == 404
     server.control.inject_fault(path_key(path), Fault(status=200, body={"accounts": []}))
     answered = await http.get(path)

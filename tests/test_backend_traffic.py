@@ -20,7 +20,7 @@ def test_unrouted_requests_are_recorded_and_admin_calls_are_not() -> None:
         base = await server.start()
         try:
             async with httpx.AsyncClient(base_url=base) as http:
-                assert (await http.get("/backend-api/wham/accounts/check")).status_code == 404
+                assert (await http.get("/backend-api/wham/usage")).status_code == 404
                 await http.get("/_pairsim/admin/accounts")
             return list(server.state.traffic.entries)
         finally:
@@ -28,7 +28,7 @@ def test_unrouted_requests_are_recorded_and_admin_calls_are_not() -> None:
 
     entries = asyncio.run(scenario())
     assert [(e["method"], e["url"], e["status"]) for e in entries] == [
-        ("GET", "/backend-api/wham/accounts/check", 404)
+        ("GET", "/backend-api/wham/usage", 404)
     ]
 
 

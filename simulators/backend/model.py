@@ -1,7 +1,7 @@
 """The model behind the backend: workspace routing discovery and the Responses socket, answered from scripts.
 
 What the real daemon (0.169.0, signed in with ChatGPT) calls to run a turn, observed against this backend
-(docs/protocol.md §8):
+(docs/protocol.md §9):
 
 1. `GET {chatgpt_base_url}wham/accounts/check` with the ChatGPT token and `chatgpt-account-id`: the accounts the
    sign-in may use, each with `workspace_backend_origin` (where its model requests go) and

@@ -1,5 +1,5 @@
 """The mock daemon's way to the model, as the real daemon goes: workspace routing discovery, then one Responses
-socket per thread on the HTTPS origin discovery names (docs/protocol.md §8).
+socket per thread on the HTTPS origin discovery names (docs/protocol.md §9).
 
 `ModelClient.respond` sends one `response.create` and returns the response's output items, or `Interrupted` when a
 follow-up made the agent interrupt it (`interrupt()` sends `response.interrupt`; the model ends the response

@@ -1,7 +1,7 @@
 """The model's side of Codex's Responses traffic, as plain values: no sockets, no clock.
 
 What the real daemon (0.169.0, signed in with ChatGPT) sends, observed against pairsim's backend (docs/protocol.md
-§8): after workspace routing discovery it opens a WebSocket to `<workspace origin>/backend-api/codex/responses` and
+§9): after workspace routing discovery it opens a WebSocket to `<workspace origin>/backend-api/codex/responses` and
 sends one `response.create` frame per model request. Frames after the first name `previous_response_id` and carry
 only the new input (tool outputs, a follow-up the person sent); `client_metadata.root_turn_id` says which turn a
 request belongs to. A follow-up that arrives while a response is being produced makes the daemon send

@@ -16,7 +16,7 @@ import pytest
 
 from simulators.protocol.traffic import Recording, Side
 from simulators.tui.replay import ReplayReport, replay
-from simulators.tui.sessions import FIXTURES, Setup
+from simulators.tui.sessions import FIXTURES, WORLD_ROOT, Setup
 from simulators.world import World
 
 # Known differences, each a strict xfail: a fix fails the test until the entry goes.
@@ -62,7 +62,8 @@ def reports(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Repl
             world = World(daemon="mock", profile="legacy", threads=0, root=tmp_path_factory.mktemp(name)).start()
             try:
                 Setup.from_json(recording.header.setup).apply(world)
-                done[name] = asyncio.run(replay(recording, world.mac().url))
+                done[name] = asyncio.run(replay(recording, world.mac().url,
+                                                substitutions={WORLD_ROOT: str(world.root)}))
             finally:
                 world.stop()
         return done[name]

@@ -40,6 +40,17 @@ COMPOSER = "Ask Codex to do anything"  # the empty composer: the main screen tak
 CHATGPT_WAITING = "Finish signing in via your browser"
 STATUS_CARD_END = "Collaboration mode:"
 RESUME_TITLE = "Resume a previous session"
+# -- a turn (issue 11: approvals and interrupting) --
+COMMAND_APPROVAL = "Would you like to run the following command?"
+FILE_CHANGE_APPROVAL = "Would you like to make the following edits?"
+APPROVE_KEY = "y"  # "1. Yes, proceed (y)"
+DECLINE_KEY = "3"  # "3. No, and tell Codex what to do differently (esc)": the TUI cancels the turn
+WORKING = "esc to interrupt"
+TURN_INTERRUPTED = "Conversation interrupted"
+TURN_COMPLETED = "Worked for"
+# Esc twice on an idle composer opens the TUI's "edit a previous message"; a person who pressed Esc once waits a
+# good while for the turn to stop before pressing again.
+INTERRUPT_AGAIN_SECONDS = 10.0
 
 
 class TuiFailed(PairsimError):
@@ -201,6 +212,49 @@ class CodexTui:
         self.terminal.press("escape")
         self.wait_for_main_screen()
 
+    # -- a turn: approvals and interrupting (issue 11) --------------------------------------------------------
+
+    def ask(self, request: str) -> None:
+        """Ask Codex for something in the composer: a new turn on the TUI's thread."""
+        self.enter(request)
+
+    def wait_for_command_approval(self, timeout: float = STEP_SECONDS) -> Approval:
+        return self._wait_for_approval(COMMAND_APPROVAL, timeout)
+
+    def wait_for_file_change_approval(self, timeout: float = STEP_SECONDS) -> Approval:
+        return self._wait_for_approval(FILE_CHANGE_APPROVAL, timeout)
+
+    def _wait_for_approval(self, question: str, timeout: float) -> Approval:
+        screen = self.wait_for(question, timeout)
+        return Approval.read(question, screen)
+
+    def _answer_approval(self, key: str) -> None:
+        """Press `key` until the approval prompt has gone (the TUI drops a key sent as the prompt appears)."""
+        self.terminal.press_until(
+            key, lambda s: s if not s.contains(COMMAND_APPROVAL) and not s.contains(FILE_CHANGE_APPROVAL) else None,
+            "the approval prompt answered", timeout=STEP_SECONDS,
+        )
+
+    def approve(self) -> None:
+        self._answer_approval(APPROVE_KEY)
+
+    def decline(self) -> None:
+        self._answer_approval(DECLINE_KEY)
+
+    def interrupt(self) -> None:
+        """Esc while Codex is working: the TUI interrupts the turn and says so."""
+        self.wait_for(WORKING)
+        self.terminal.press_until("escape", _has(TURN_INTERRUPTED), repr(TURN_INTERRUPTED),
+                                  again_after=INTERRUPT_AGAIN_SECONDS, timeout=STEP_SECONDS)
+
+    def wait_for_turn_end(self, timeout: float = STEP_SECONDS) -> str:
+        """Until the turn has ended; how, as the TUI says it (`TURN_COMPLETED` or `TURN_INTERRUPTED`)."""
+        screen = self.terminal.wait_until(
+            lambda s: s if s.contains(TURN_COMPLETED) or s.contains(TURN_INTERRUPTED) else None,
+            "the turn's end", timeout,
+        )
+        return TURN_INTERRUPTED if screen.contains(TURN_INTERRUPTED) else TURN_COMPLETED
+
     # -- the end -----------------------------------------------------------------------------------------------
 
     def close(self) -> None:
@@ -212,6 +266,26 @@ class CodexTui:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+@dataclass(frozen=True)
+class Approval:
+    """An approval prompt as a person reads it: the question, and what it is about (the command after `$`, or
+    the file after `Destination:`)."""
+
+    question: str
+    subject: str
+
+    @classmethod
+    def read(cls, question: str, screen: Snapshot) -> Approval:
+        rows = [row.strip() for row in screen.rows]
+        start = next(index for index, row in enumerate(rows) if question in row)
+        for row in rows[start:]:
+            if row.startswith("$ "):
+                return cls(question, row[2:])
+            if row.startswith("Destination: "):
+                return cls(question, row.removeprefix("Destination: "))
+        return cls(question, "")
 
 
 def _sign_in_link(screen: Snapshot) -> str | None:
@@ -243,5 +317,5 @@ def last_words(screen: str) -> str:
     return lines[-1] if lines else ""
 
 
-__all__ = ["CodexTui", "ScreenNeverShowed", "StatusCard", "TuiFailed", "last_words"]
+__all__ = ["Approval", "CodexTui", "ScreenNeverShowed", "StatusCard", "TuiFailed", "last_words"]
 

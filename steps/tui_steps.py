@@ -13,10 +13,11 @@ from typing import TYPE_CHECKING
 import pytest
 from pytest_bdd import given, parsers, then, when
 
-from simulators.tui.codex_tui import CodexTui
+from simulators.tui.codex_tui import TURN_COMPLETED, TURN_INTERRUPTED, CodexTui
 
 if TYPE_CHECKING:
     from simulators.world import World
+    from steps.context import ScenarioContext
 
 PRONOUN = r"(?:her|his|their)"
 
@@ -92,3 +93,66 @@ def shows_threads(world: World, codex_tui: TuiHolder, name: str) -> None:
     assert previews, "the Mac has no threads to show"
     for preview in previews:
         codex_tui.running.wait_for(preview)
+
+
+# -- a turn in the TUI: approvals and interrupting (issue 11) -------------------------------------------------------
+# What Codex did with a decision is read from the project on the Mac by the steps of `steps/session.py`
+# ("Codex on her Mac ran the command she approved", ... "left "src/login.py" as it was"), never off the screen.
+
+_TURN_ENDS = {"completed": TURN_COMPLETED, "interrupted": TURN_INTERRUPTED}
+
+
+@given(parsers.re(rf"(?P<name>\w+) opens the Codex TUI in {PRONOUN} project on {PRONOUN} Mac"))
+@when(parsers.re(rf"(?P<name>\w+) opens the Codex TUI in {PRONOUN} project on {PRONOUN} Mac"))
+def open_tui_in_project(world: World, codex_tui: TuiHolder, name: str) -> None:
+    codex_tui.tui = CodexTui.launch(world.mac().url, cwd=world.mac().project_folder)
+    codex_tui.tui.wait_for_main_screen()
+
+
+@when(parsers.re(r'(?:she|he|they) asks? Codex in the TUI to "(?P<text>[^"]+)"'))
+def ask_in_tui(codex_tui: TuiHolder, text: str) -> None:
+    codex_tui.running.ask(text)
+
+
+@then(parsers.re(r'the TUI asks to approve the command "(?P<command>[^"]+)"'))
+def tui_asks_command(codex_tui: TuiHolder, ctx: ScenarioContext, command: str) -> None:
+    ctx.approval = codex_tui.running.wait_for_command_approval()
+    assert ctx.approval.subject == command, ctx.approval
+
+
+@then(parsers.re(r'the TUI asks to approve the change to "(?P<path>[^"]+)"'))
+def tui_asks_file_change(world: World, codex_tui: TuiHolder, ctx: ScenarioContext, path: str) -> None:
+    ctx.approval = codex_tui.running.wait_for_file_change_approval()
+    assert ctx.approval.subject == str(world.mac().project_folder / path), ctx.approval
+
+
+@when(parsers.re(r"(?:she|he|they) (?P<verb>approves|declines) it in the TUI"))
+def decide_in_tui(codex_tui: TuiHolder, verb: str) -> None:
+    if verb == "approves":
+        codex_tui.running.approve()
+    else:
+        codex_tui.running.decline()
+    # What the Mac did is read from its project next: wait until Codex has acted on the decision and gone on.
+    codex_tui.running.wait_until_moved_on()
+
+
+@when(parsers.re(r"(?:she|he|they) interrupts? Codex in the TUI while it is thinking"))
+def interrupt_in_tui(world: World, codex_tui: TuiHolder) -> None:
+    world.backend.wait_model_held()
+    codex_tui.running.interrupt()
+
+
+@when("Codex answers at once again")
+def model_answers_again(world: World) -> None:
+    world.backend.release_model()
+
+
+@then(parsers.re(r"the TUI shows the turn (?P<ended>completed|interrupted)"))
+def tui_turn_ended(codex_tui: TuiHolder, ended: str) -> None:
+    assert codex_tui.running.wait_for_turn_end() == _TURN_ENDS[ended], codex_tui.running.screen
+
+
+@then("Codex's model saw the turn interrupted")
+def model_saw_interruption(world: World) -> None:
+    world.backend.wait_model_interrupted(1)
+    assert world.backend.model_interruptions() == 1, world.backend.model_interruptions()

@@ -170,11 +170,14 @@ class ModelService:
                 try:
                     await self._wait_released()
                 except asyncio.CancelledError:
-                    # An interrupt (a follow-up arrived): this response ends here, and the turn goes on.
-                    await socket.send_json(interrupted(request.response_id))
+                    # An interrupt: `response.interrupt` (a follow-up arrived; the turn goes on) or the daemon
+                    # closing the socket mid-response (codex 0.169.0 does so on `turn/interrupt`). Either way the
+                    # model saw it; only the first still has a socket to say `response.incomplete` on.
                     async with self._held_changed:
                         self.interrupted += 1
                         self._held_changed.notify_all()
+                    if not socket.closed:
+                        await socket.send_json(interrupted(request.response_id))
                     return
             for event in events_for(request.response_id, conversation.answer(request))[1:]:
                 await socket.send_json(event)

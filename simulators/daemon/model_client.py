@@ -68,6 +68,7 @@ class ModelClient:
         self._in_flight: str | None = None
         self._requesting = False
         self._interrupt_wanted = False
+        self.last_usage: tuple[int, int] = (0, 0)  # input and output tokens of the last completed response
 
     async def _open(self) -> ClientConnection:
         if self._socket is not None:
@@ -140,6 +141,7 @@ class ModelClient:
                     output.append(event["item"])
                 elif kind == "response.completed":
                     self._previous, self._in_flight = self._in_flight, None
+                    self.last_usage = _usage(response)
                     return output
                 elif kind == "response.incomplete":
                     self._previous, self._in_flight = self._in_flight, None
@@ -173,3 +175,12 @@ class ModelClient:
         socket, self._socket = self._socket, None
         if socket is not None:
             await socket.close()
+
+
+def _usage(response: object) -> tuple[int, int]:
+    """Input and output tokens a completed response reports (0 for what it leaves out)."""
+    usage = response.get("usage") if isinstance(response, dict) else None
+    if not isinstance(usage, dict):
+        return (0, 0)
+    inputs, outputs = usage.get("input_tokens"), usage.get("output_tokens")
+    return (inputs if isinstance(inputs, int) else 0, outputs if isinstance(outputs, int) else 0)

@@ -9,7 +9,11 @@ streaming to the client as `item/commandExecution/outputDelta`; a patch is appli
 read from the project. A command the model wants to run outside the sandbox, and every file change, waits for the
 person's approval first; a declined command never starts and a declined edit never touches the file. The message
 order per approval is the real server's: `item/started`, the approval request, the client's `{decision}`,
-`serverRequest/resolved`, `item/completed`; `cancel` ends the turn `interrupted`. A follow-up sent with `turn/steer`
+`serverRequest/resolved`, `item/completed`; `cancel` ends the turn `interrupted`. Around them, as the real server
+(0.169.0, the TUI's recordings in tests/fixtures/tui_traffic): `thread/status/changed` (active, waiting on an
+approval, idle), `thread/tokenUsage/updated` after each model response, `turn/diff/updated` once a file changed,
+`thread/readState/changed` when a turn completed, and `turn/interrupt` closes the model socket mid-response and ends
+the turn `interrupted`. A follow-up sent with `turn/steer`
 while the model is answering interrupts that answer (`response.interrupt`) and goes with the next request. Turn
 events go to the connection that started the turn; a turn goes on when that client leaves, unless it was waiting
 for that client's approval. Threads are seeded deterministically, so a phone has something to list.
@@ -19,6 +23,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import difflib
+import hashlib
 import json
 import logging
 import random
@@ -76,6 +82,40 @@ FUNCTION_TOOLS: list[dict[str, Any]] = [
 ]
 REJECTED = "rejected by user"
 
+# -- what the real server adds to a turn (issue 11, the TUI's recordings) ---------------------------------------------
+DATA = Path(__file__).resolve().parent / "data"
+MODEL_CONTEXT_WINDOW = 258_400  # the catalogue model's, as the real daemon reports it in token usage
+ENVIRONMENT = "local"
+WAITING_ON_APPROVAL = "waitingOnApproval"
+
+
+def _collaboration_instructions() -> str:
+    return (DATA / "collaboration_mode_default.md").read_text(encoding="utf-8")
+
+
+def _git_blob(text: str) -> str:
+    data = text.encode("utf-8")
+    return hashlib.sha1(b"blob %d\0" % len(data) + data, usedforsecurity=False).hexdigest()
+
+
+def turn_diff(root: Path, baselines: dict[Path, str]) -> str:
+    """The turn's changes as `git diff` shows them (the real `turn/diff/updated`): each file the turn changed,
+    against its content before the turn's first change to it."""
+    parts = []
+    for path, before in baselines.items():
+        try:
+            after = path.read_text(encoding="utf-8")
+        except OSError:
+            after = ""
+        if after == before:
+            continue
+        name = path.relative_to(root).as_posix() if path.is_relative_to(root) else path.as_posix()
+        body = difflib.unified_diff(before.splitlines(keepends=True), after.splitlines(keepends=True), n=3)
+        hunks = "".join(line for index, line in enumerate(body) if index >= 2)
+        parts.append(f"diff --git a/{name} b/{name}\nindex {_git_blob(before)}..{_git_blob(after)}\n"
+                     f"--- a/{name}\n+++ b/{name}\n{hunks}")
+    return "".join(parts)
+
 
 @dataclass
 class TurnRecord:
@@ -83,10 +123,25 @@ class TurnRecord:
     status: str = "inProgress"
     error: dict[str, Any] | None = None
     items: list[dict[str, Any]] = field(default_factory=list)  # each item as completed, in order
+    started_at: int | None = None  # seconds, set when the turn starts running (`turn/started`)
+    completed_at: int | None = None
+    duration_ms: int | None = None
+    baselines: dict[Path, str] = field(default_factory=dict)  # files the turn changed, as they were before
+    interrupt_requested: bool = False  # `turn/interrupt` asked for it to stop
 
-    def to_wire(self, include_items: bool = False) -> dict[str, Any]:
-        return {"id": self.id, "status": self.status, "items": list(self.items) if include_items else [],
-                "error": self.error}
+    def to_wire(self, include_items: bool = False, *, summary: bool = False) -> dict[str, Any]:
+        # The real turn object: `itemsView` says which items it carries: none yet (`notLoaded`), the answer of a
+        # completed turn (`summary`: its last agent message), or all of them (`full`, a thread read back).
+        if include_items:
+            items, view = list(self.items), "full"
+        elif summary:
+            answers = [item for item in self.items if item.get("type") == "agentMessage"]
+            items, view = answers[-1:], "summary"
+        else:
+            items, view = [], "notLoaded"
+        return {"id": self.id, "rootTurnId": self.id, "items": items, "itemsView": view, "status": self.status,
+                "error": self.error, "startedAt": self.started_at, "completedAt": self.completed_at,
+                "durationMs": self.duration_ms}
 
 
 @dataclass
@@ -104,6 +159,10 @@ class ThreadRecord:
     )  # item types the user accepted for the session
     followups: list[str] = field(default_factory=list)  # sent with turn/steer, for the model's next request
     model: ModelClient | None = None
+    settings: dict[str, Any] | None = None  # as last announced (`thread/settings/updated`)
+    turn_task: asyncio.Task[None] | None = None
+    token_totals: tuple[int, int] = (0, 0)  # input, output tokens over the thread's model responses
+    read_revision: str = ""
 
     @property
     def active_turn(self) -> TurnRecord | None:
@@ -210,6 +269,11 @@ class ThreadService:
         self.server.register_method("turn/steer", self._turn_steer,
                                     required_params=("threadId", "expectedTurnId", "input"))
         self.server.register_method("fs/readFile", self._fs_read_file, required_params=("path",))
+        # -- issue 11: what the TUI calls around a turn
+        self.server.register_method("turn/interrupt", self._turn_interrupt, required_params=("threadId", "turnId"))
+        self.server.register_method("thread/readState/update", self._read_state_update,
+                                    required_params=("threadId",))
+        self.server.register_method("app/installed", self._apps_installed)
         return self
 
     async def close(self) -> None:
@@ -318,12 +382,78 @@ class ThreadService:
         if not thread.preview:
             thread.preview = words
         connection = ctx.connection
+        message = _first_input(ctx.params.get("input"))
+        client_id = ctx.params.get("clientUserMessageId")
+        settings = self._turn_settings(thread, ctx.params)
+        if settings != (thread.settings or self._thread_settings(thread)):
+            # Before the answer, as the real server: the client's turn settings now hold for the thread.
+            thread.settings = settings
+            await connection.notify("thread/settings/updated", {"threadId": thread.id, "threadSettings": settings})
 
         async def run() -> None:
-            await self._run_turn(connection, thread, turn, words)
+            thread.turn_task = asyncio.current_task()
+            await self._run_turn(connection, thread, turn, words, message=message,
+                                 client_id=client_id if isinstance(client_id, str) else None)
 
         ctx.after_response(run)
         return {"turn": turn.to_wire()}
+
+    def _thread_settings(self, thread: ThreadRecord) -> dict[str, Any]:
+        """A new thread's settings (what `thread/start` answered)."""
+        return {
+            "disabledPluginIds": [], "cwd": thread.cwd,
+            "environments": [{"environmentId": ENVIRONMENT, "cwd": thread.cwd, "runtimeWorkspaceRoots": [thread.cwd]}],
+            "approvalPolicy": "on-request", "approvalsReviewer": "user",
+            "sandboxPolicy": {"type": "readOnly", "networkAccess": False}, "activePermissionProfile": None,
+            "model": DEFAULT_MODEL, "modelProvider": "openai", "serviceTier": None, "effort": None, "summary": None,
+            "collaborationMode": None, "multiAgentMode": "explicitRequestOnly", "personality": None,
+        }
+
+    def _turn_settings(self, thread: ThreadRecord, params: dict[str, Any]) -> dict[str, Any]:
+        """The thread's settings with what a `turn/start` overrides (a key given as null keeps the setting)."""
+        settings = dict(thread.settings or self._thread_settings(thread))
+        for key, setting in (("model", "model"), ("serviceTier", "serviceTier"), ("effort", "effort"),
+                             ("summary", "summary"), ("approvalPolicy", "approvalPolicy"),
+                             ("personality", "personality")):
+            if params.get(key) is not None:
+                settings[setting] = params[key]
+        mode = params.get("collaborationMode")
+        if isinstance(mode, dict) and isinstance(mode.get("mode"), str):
+            chosen = mode.get("settings") if isinstance(mode.get("settings"), dict) else {}
+            instructions = chosen.get("developer_instructions")
+            settings["collaborationMode"] = {"mode": mode["mode"], "settings": {
+                "model": chosen.get("model") or settings["model"],
+                "reasoning_effort": chosen.get("reasoning_effort"),
+                # The server fills in the mode's own instructions when the client sends none.
+                "developer_instructions": instructions if isinstance(instructions, str)
+                else _collaboration_instructions() if mode["mode"] == "default" else None,
+            }}
+        return settings
+
+    async def _turn_interrupt(self, ctx: RequestContext) -> dict[str, Any]:
+        thread = self.thread(str(ctx.params["threadId"]))
+        turn = thread.active_turn
+        if turn is None or turn.id != ctx.params.get("turnId"):
+            raise invalid_request(f"no active turn {ctx.params.get('turnId')} to interrupt on thread {thread.id}")
+        turn.interrupt_requested = True
+        task = thread.turn_task
+
+        async def stop() -> None:
+            if task is not None and not task.done():
+                task.cancel()
+
+        ctx.after_response(stop)
+        return {}
+
+    async def _read_state_update(self, ctx: RequestContext) -> dict[str, Any]:
+        thread = self.thread(str(ctx.params["threadId"]))
+        thread.read_revision = str(uuid.uuid4())
+        state = {"firstUnread": None, "revision": thread.read_revision}
+        await ctx.connection.notify("thread/readState/changed", {"threadId": thread.id, "readState": state})
+        return {"readState": state}
+
+    async def _apps_installed(self, ctx: RequestContext) -> dict[str, Any]:
+        return {"apps": []}  # pairsim's Mac has no ChatGPT apps installed
 
     async def _turn_steer(self, ctx: RequestContext) -> dict[str, Any]:
         thread = self.thread(str(ctx.params["threadId"]))
@@ -359,13 +489,42 @@ class ThreadService:
             thread.model = ModelClient(self.model, thread.id)
         return thread.model
 
+    async def _status(self, connection: AppServerConnection, thread: ThreadRecord, *flags: str,
+                      idle: bool = False) -> None:
+        status = {"type": "idle"} if idle else {"type": "active", "activeFlags": list(flags)}
+        await connection.notify("thread/status/changed", {"threadId": thread.id, "status": status})
+
+    async def _token_usage(self, connection: AppServerConnection, thread: ThreadRecord, turn: TurnRecord,
+                           base: dict[str, Any], usage: tuple[int, int]) -> None:
+        """After each model response: what it used, and the thread's total; then the turn's diff again, if any."""
+        total_in, total_out = thread.token_totals[0] + usage[0], thread.token_totals[1] + usage[1]
+        thread.token_totals = (total_in, total_out)
+
+        def breakdown(inputs: int, outputs: int) -> dict[str, int]:
+            return {"totalTokens": inputs + outputs, "inputTokens": inputs, "cachedInputTokens": 0,
+                    "cacheWriteInputTokens": 0, "outputTokens": outputs, "reasoningOutputTokens": 0}
+
+        await connection.notify("thread/tokenUsage/updated", {**base, "tokenUsage": {
+            "total": breakdown(total_in, total_out), "last": breakdown(*usage),
+            "modelContextWindow": MODEL_CONTEXT_WINDOW}})
+        await self._diff(connection, turn, base)
+
+    async def _diff(self, connection: AppServerConnection, turn: TurnRecord, base: dict[str, Any]) -> None:
+        if turn.baselines:
+            diff = await asyncio.to_thread(turn_diff, self.workspace.root, turn.baselines)
+            await connection.notify("turn/diff/updated", {**base, "diff": diff})
+
     async def _run_turn(
-        self, connection: AppServerConnection, thread: ThreadRecord, turn: TurnRecord, words: str
+        self, connection: AppServerConnection, thread: ThreadRecord, turn: TurnRecord, words: str,
+        *, message: dict[str, Any] | None = None, client_id: str | None = None,
     ) -> None:
         base = {"threadId": thread.id, "turnId": turn.id}
+        started = time.monotonic()
         try:
+            await self._status(connection, thread)
+            turn.started_at = self.server.clock.now_int()
             await connection.notify("turn/started", {"threadId": thread.id, "turn": turn.to_wire()})
-            await self._user_message(connection, base, turn, words)
+            await self._user_message(connection, base, turn, words, message=message, client_id=client_id)
             model = self._model_for(thread)
             pending = [_user_input(words)]
             while True:
@@ -373,10 +532,15 @@ class ThreadService:
                 pending = []
                 if answer is not INTERRUPTED:
                     assert isinstance(answer, list)
-                    for item in answer:
-                        output = await self._act(connection, thread, turn, base, item)
-                        if output is not None:
-                            pending.append(output)
+                    try:
+                        for item in answer:
+                            output = await self._act(connection, thread, turn, base, item)
+                            if output is not None:
+                                pending.append(output)
+                    finally:
+                        # The response was complete: its usage counts even when the person cancelled the turn.
+                        if not turn.interrupt_requested:
+                            await self._token_usage(connection, thread, turn, base, model.last_usage)
                 pending.extend(_user_input(followup) for followup in thread.followups)
                 thread.followups.clear()
                 if not pending and answer is not INTERRUPTED:
@@ -392,26 +556,57 @@ class ThreadService:
             turn.status = "failed"
             turn.error = {"message": exc.message, "codexErrorInfo": "other", "additionalDetails": None}
             await connection.notify("error", {"error": turn.error, "willRetry": False, **base})
+        except asyncio.CancelledError:
+            if not turn.interrupt_requested:
+                raise
+            # `turn/interrupt`: as the real daemon, drop the model's socket mid-response (the model sees the
+            # interruption) and end the turn.
+            turn.status = "interrupted"
+            if thread.model is not None:
+                model_client, thread.model = thread.model, None
+                await model_client.close()
         finally:
             if turn.status == "inProgress":
                 turn.status = "interrupted"
+            turn.completed_at = self.server.clock.now_int()
+            turn.duration_ms = round((time.monotonic() - started) * 1000)
             thread.followups.clear()
+            thread.turn_task = None
             thread.updated_at = self.server.clock.now_int()
             async with self._turns_ended:
                 self._turns_ended.notify_all()
-        await connection.notify("turn/completed", {"threadId": thread.id, "turn": turn.to_wire()})
+        if turn.status == "completed":
+            thread.read_revision = str(uuid.uuid4())
+            await connection.notify("thread/readState/changed", {"threadId": thread.id, "readState": {
+                "firstUnread": {"type": "turn", "turnId": turn.id}, "revision": thread.read_revision}})
+        await self._status(connection, thread, idle=True)
+        await connection.notify("turn/completed", {"threadId": thread.id,
+                                                   "turn": turn.to_wire(summary=turn.status == "completed")})
 
     async def _started(self, connection: AppServerConnection, base: dict[str, Any], item: dict[str, Any]) -> None:
-        await connection.notify("item/started", {**base, "item": dict(item)})
+        now = self.server.clock.now_ms()
+        item.setdefault("startedAtMs", now)
+        item.setdefault("completedAtMs", None)
+        await connection.notify("item/started", {**base, "item": dict(item), "startedAtMs": item["startedAtMs"]})
 
     async def _completed(self, connection: AppServerConnection, base: dict[str, Any], turn: TurnRecord,
                          item: dict[str, Any]) -> None:
+        item["completedAtMs"] = now = self.server.clock.now_ms()
         turn.items.append(dict(item))
-        await connection.notify("item/completed", {**base, "item": dict(item)})
+        await connection.notify("item/completed", {**base, "item": dict(item), "contentTokenCount": None,
+                                                   "completedAtMs": now})
 
     async def _user_message(self, connection: AppServerConnection, base: dict[str, Any], turn: TurnRecord,
-                            words: str) -> None:
-        item = {"type": "userMessage", "id": self._new_item_id(), "content": [{"type": "text", "text": words}]}
+                            words: str, *, message: dict[str, Any] | None = None,
+                            client_id: str | None = None) -> None:
+        elements = (message or {}).get("text_elements")
+        content: dict[str, Any] = {"type": "text", "text": words}
+        if isinstance(elements, list):
+            content["text_elements"] = elements
+        item: dict[str, Any] = {"type": "userMessage", "id": self._new_item_id()}
+        if client_id is not None:
+            item["clientId"] = client_id
+        item["content"] = [content]
         await self._started(connection, base, item)
         await self._completed(connection, base, turn, item)
 
@@ -421,7 +616,8 @@ class ThreadService:
         kind, name, call_id = item.get("type"), item.get("name"), str(item.get("call_id", ""))
         if kind == "message":
             text = "".join(part.get("text", "") for part in item.get("content") or [] if isinstance(part, dict))
-            message = {"type": "agentMessage", "id": self._new_item_id(), "text": text}
+            message = {"type": "agentMessage", "moderation": None, "id": self._new_item_id(), "text": text,
+                       "phase": None, "memoryCitation": None, "delivery": None, "questions": None}
             await self._started(connection, base, message)
             await self._completed(connection, base, turn, message)
             return None
@@ -450,6 +646,7 @@ class ThreadService:
             return "acceptForSession"
         answer = await connection.request(method, params)
         await connection.notify("serverRequest/resolved", {"threadId": thread.id, "requestId": answer.id})
+        await self._status(connection, thread)
         decision = _decision(answer)
         if decision == "acceptForSession":
             thread.approved_for_session.add(kind)
@@ -474,25 +671,39 @@ class ThreadService:
         item: dict[str, Any] = {
             "type": "commandExecution",
             "id": item_id,
+            "pluginId": None,
+            "scriptPath": None,
             "command": command,
             "cwd": thread.cwd,
             "processId": None,
+            "source": "agent",
             "status": "inProgress",
             "commandActions": actions,
             "aggregatedOutput": None,
             "exitCode": None,
             "durationMs": None,
         }
+        escalated = arguments.get("sandbox_permissions") == ESCALATED
+        asks = escalated and "commandExecution" not in thread.approved_for_session
+        if asks:
+            await self._status(connection, thread, WAITING_ON_APPROVAL)
         await self._started(connection, base, item)
         decision = "accept"
-        if arguments.get("sandbox_permissions") == ESCALATED:
+        if escalated:
+            try:
+                amendment = shlex.split(cmd)
+            except ValueError:
+                amendment = [cmd]
             decision = await self._approve(
                 connection,
                 thread,
                 "commandExecution",
                 "item/commandExecution/requestApproval",
-                {**base, "itemId": item_id, "reason": arguments.get("justification"), "command": command,
-                 "cwd": thread.cwd, "commandActions": actions},
+                {"kind": "command", **base, "itemId": item_id, "startedAtMs": item["startedAtMs"],
+                 "environmentId": ENVIRONMENT, "reason": arguments.get("justification"), "command": command,
+                 "cwd": thread.cwd, "commandActions": actions, "proposedExecpolicyAmendment": amendment,
+                 "availableDecisions": ["accept", {"acceptWithExecpolicyAmendment": {
+                     "execpolicy_amendment": amendment}}, "cancel"]},
             )
         if decision in ACCEPT_DECISIONS:
 
@@ -522,6 +733,9 @@ class ThreadService:
             "aggregatedOutput": run.output,
             "exitCode": run.exit_code,
             "durationMs": run.duration_ms,
+            # As the real daemon reports a command it ran: the process, started by its unified exec.
+            "processId": None if run.pid is None else str(run.pid),
+            "source": "unifiedExecStartup",
         }
 
     async def _file_change(self, connection: AppServerConnection, thread: ThreadRecord, turn: TurnRecord,
@@ -553,17 +767,21 @@ class ThreadService:
             "status": "inProgress",
         }
         await self._started(connection, base, item)
+        if "fileChange" not in thread.approved_for_session:
+            await self._status(connection, thread, WAITING_ON_APPROVAL)
         decision = await self._approve(
             connection,
             thread,
             "fileChange",
             "item/fileChange/requestApproval",
-            {**base, "itemId": item_id, "reason": None, "grantRoot": None},
+            {**base, "itemId": item_id, "startedAtMs": item["startedAtMs"], "reason": None, "grantRoot": None},
         )
         status, output = "declined", f"patch {REJECTED}"
         if decision in ACCEPT_DECISIONS:
             try:
                 for path, diff in edits:
+                    if path not in turn.baselines:
+                        turn.baselines[path] = path.read_text(encoding="utf-8")
                     self.workspace.apply(path, diff)
                 status = "completed"
                 output = "Success. Updated the following files:\n" + "\n".join(f"M {path}" for path, _ in edits)
@@ -573,6 +791,8 @@ class ThreadService:
                 status, output = "failed", f"apply_patch failed: {exc.message}"
         item.update(status=status)
         await self._completed(connection, base, turn, item)
+        if status == "completed":
+            await self._diff(connection, turn, base)
         if decision == "cancel":
             raise _TurnCancelled
         return output
@@ -594,6 +814,13 @@ def _arguments(item: dict[str, Any]) -> dict[str, Any]:
     except ValueError:
         return {}
     return arguments if isinstance(arguments, dict) else {}
+
+
+def _first_input(items: object) -> dict[str, Any] | None:
+    """The first text entry of a turn's input, as the client sent it."""
+    if not isinstance(items, list):
+        return None
+    return next((entry for entry in items if isinstance(entry, dict) and entry.get("type") == "text"), None)
 
 
 def _first_text(items: object) -> str | None:

@@ -113,6 +113,7 @@ class CommandRun:
     exit_code: int
     output: str  # stdout and stderr, interleaved as the process wrote them
     duration_ms: int
+    pid: int | None = None  # the process's id on the Mac (a client shows it as the item's `processId`)
 
 
 @dataclass
@@ -196,6 +197,7 @@ class Workspace:
             exit_code=exit_code,
             output=await output,
             duration_ms=round((time.monotonic() - started) * 1000),
+            pid=process.pid,
         )
         self.commands_run.append(run)
         return run

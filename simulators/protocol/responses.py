@@ -339,15 +339,20 @@ class ModelConversation:
         if frame.get("generate") is False:
             return ModelRequest(response_id, None)
         turn = self._turn(frame)
+        said: list[str] = []
         for item in inputs:
             if not isinstance(item, dict):
                 continue
             words = person_said(item)
             if words is not None:
-                turn.said.append(words)
+                said.append(words)
             result = read_tool_result(item)
             if result is not None:
                 turn.results.append(result)
+        # A turn's first request may carry the thread's history before its own words (the real daemon sends it
+        # all again on a new socket, e.g. after `turn/interrupt` closed the last one): the turn is what the person
+        # asked last, not an earlier, interrupted request.
+        turn.said.extend(said if turn.said else said[-1:])
         return ModelRequest(response_id, turn)
 
     def _turn(self, frame: dict[str, Any]) -> Turn:

@@ -40,6 +40,17 @@ COMPOSER = "Ask Codex to do anything"  # the empty composer: the main screen tak
 CHATGPT_WAITING = "Finish signing in via your browser"
 STATUS_CARD_END = "Collaboration mode:"
 RESUME_TITLE = "Resume a previous session"
+# -- a turn (issue 11: approvals and interrupting) --
+COMMAND_APPROVAL = "Would you like to run the following command?"
+FILE_CHANGE_APPROVAL = "Would you like to make the following edits?"
+APPROVE_KEY = "y"  # "1. Yes, proceed (y)"
+DECLINE_KEY = "3"  # "3. No, and tell Codex what to do differently (esc)": the TUI cancels the turn
+WORKING = "esc to interrupt"
+TURN_INTERRUPTED = "Conversation interrupted"
+TURN_COMPLETED = "Worked for"
+# Esc twice on an idle composer opens the TUI's "edit a previous message"; a person who pressed Esc once waits a
+# good while for the turn to stop before pressing again.
+INTERRUPT_AGAIN_SECONDS = 10.0
 
 
 class TuiFailed(PairsimError):
@@ -70,6 +81,7 @@ class CodexTui:
         self.terminal = terminal
         self.home = home
         self._browser_log = browser_log
+        self._asked: str | None = None  # the last request asked in the composer
 
     @classmethod
     def launch(
@@ -201,6 +213,69 @@ class CodexTui:
         self.terminal.press("escape")
         self.wait_for_main_screen()
 
+    # -- a turn: approvals and interrupting (issue 11) --------------------------------------------------------
+
+    def ask(self, request: str) -> None:
+        """Ask Codex for something in the composer: a new turn on the TUI's thread."""
+        self.enter(request)
+        self._asked = request
+
+    def wait_for_command_approval(self, timeout: float = STEP_SECONDS) -> Approval:
+        return self._wait_for_approval(COMMAND_APPROVAL, timeout)
+
+    def wait_for_file_change_approval(self, timeout: float = STEP_SECONDS) -> Approval:
+        return self._wait_for_approval(FILE_CHANGE_APPROVAL, timeout)
+
+    def _wait_for_approval(self, question: str, timeout: float) -> Approval:
+        self.wait_for(question, timeout)
+        # The prompt may be drawn over more than one frame: wait for what it is about too.
+        return self.terminal.wait_until(lambda s: (a := Approval.read(question, s)).subject and a,
+                                        f"what {question!r} is about", timeout)
+
+    def _answer_approval(self, key: str) -> None:
+        """Press `key` until the approval prompt has gone (the TUI drops a key sent as the prompt appears)."""
+        self.terminal.press_until(
+            key, lambda s: s if not s.contains(COMMAND_APPROVAL) and not s.contains(FILE_CHANGE_APPROVAL) else None,
+            "the approval prompt answered", timeout=STEP_SECONDS,
+        )
+
+    def approve(self) -> None:
+        self._answer_approval(APPROVE_KEY)
+
+    def decline(self) -> None:
+        self._answer_approval(DECLINE_KEY)
+
+    def wait_until_moved_on(self, timeout: float = STEP_SECONDS) -> None:
+        """After a decision: until Codex has acted on it and gone on (the next approval prompt, or the turn's end).
+        The daemon acts on a decision before it asks anything else or ends the turn, so from here the Mac's
+        project shows what it did."""
+        self.terminal.wait_until(
+            lambda s: s.contains(COMMAND_APPROVAL) or s.contains(FILE_CHANGE_APPROVAL) or self._ended(s) is not None,
+            "Codex going on after the decision", timeout,
+        )
+
+    def interrupt(self) -> None:
+        """Esc while Codex is working: the TUI interrupts the turn and says so."""
+        self.wait_for(WORKING)
+        self.terminal.press_until("escape", _has(TURN_INTERRUPTED), repr(TURN_INTERRUPTED),
+                                  again_after=INTERRUPT_AGAIN_SECONDS, timeout=STEP_SECONDS)
+
+    def wait_for_turn_end(self, timeout: float = STEP_SECONDS) -> str:
+        """Until the turn has ended; how, as the TUI says it (`TURN_COMPLETED` or `TURN_INTERRUPTED`)."""
+        return self.terminal.wait_until(self._ended, "the turn's end", timeout)
+
+    def _ended(self, screen: Snapshot) -> str | None:
+        """How the turn asked last ended, if the screen says so. Only what follows that request counts: an earlier
+        turn's end may still be on the screen."""
+        rows = list(screen.rows)
+        asked = [index for index, row in enumerate(rows) if self._asked and f"› {self._asked}" in row]
+        for row in rows[asked[-1] + 1 :] if asked else rows:
+            if TURN_INTERRUPTED in row:
+                return TURN_INTERRUPTED
+            if TURN_COMPLETED in row:
+                return TURN_COMPLETED
+        return None
+
     # -- the end -----------------------------------------------------------------------------------------------
 
     def close(self) -> None:
@@ -212,6 +287,37 @@ class CodexTui:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+@dataclass(frozen=True)
+class Approval:
+    """An approval prompt as a person reads it: the question, and what it is about (the command after `$`, or
+    the file after `Destination:`)."""
+
+    question: str
+    subject: str
+
+    @property
+    def kind(self) -> str:
+        """`command` or `file_change`, as the phone names the approvals it shows."""
+        return "command" if self.question == COMMAND_APPROVAL else "file_change"
+
+    @classmethod
+    def read(cls, question: str, screen: Snapshot) -> Approval:
+        rows = [row.strip() for row in screen.rows]
+        start = next((index for index, row in enumerate(rows) if question in row), len(rows))
+        for index, row in enumerate(rows[start:], start):
+            if row.startswith("$ "):
+                return cls(question, row[2:])
+            if row.startswith("Destination:"):
+                # A long path goes on the next row, and wraps onto further rows that hold nothing else.
+                path = row.removeprefix("Destination:").strip()
+                for following in rows[index + 1 :]:
+                    if not following or " " in following:
+                        break
+                    path += following
+                return cls(question, path)
+        return cls(question, "")
 
 
 def _sign_in_link(screen: Snapshot) -> str | None:
@@ -243,5 +349,5 @@ def last_words(screen: str) -> str:
     return lines[-1] if lines else ""
 
 
-__all__ = ["CodexTui", "ScreenNeverShowed", "StatusCard", "TuiFailed", "last_words"]
+__all__ = ["Approval", "CodexTui", "ScreenNeverShowed", "StatusCard", "TuiFailed", "last_words"]
 

@@ -6,6 +6,12 @@ by the request's id, a notification by its method, in order. So causality is kep
 after it saw an answer sends it after the live answer) without any sleep. Each recorded daemon frame is then
 compared by shape (`simulators.protocol.traffic.message_shape`) with its live counterpart, or reported missing.
 
+What the client sends back names what the daemon made (a thread's id in `turn/start`, the id of the daemon's
+approval request in the client's answer): the replay learns each recorded value's live counterpart from the
+daemon frames it compares (`ID_KEYS`, and the ids of the daemon's own requests) and puts it in the client's later
+frames. Paths under the recording's world folder (`substitutions`, e.g. `{world}` → the live world's root) are put
+in the same way, so a thread starts in the live Mac's project.
+
 `configWarning` is left out: the real daemon sends it for the machine it runs on (bubblewrap not on PATH), not for
 anything the client did.
 """
@@ -16,6 +22,7 @@ import asyncio
 import contextlib
 import json
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,6 +40,8 @@ from simulators.protocol.traffic import (
 )
 
 ENVIRONMENT_NOTIFICATIONS = frozenset({"configWarning"})
+# Keys whose values the daemon makes and the client sends back.
+ID_KEYS = frozenset({"id", "threadId", "turnId", "itemId", "callId", "approvalId", "responseId"})
 ANSWER_SECONDS = 5.0
 
 
@@ -131,10 +140,43 @@ class _Live:
         await asyncio.gather(self._reader, return_exceptions=True)
 
 
-async def replay(recording: Recording, url: str, *, answer_seconds: float = ANSWER_SECONDS) -> ReplayReport:
+def learn_ids(recorded: Any, live: Any, learned: dict[str, str]) -> None:
+    """Note, for each string under an `ID_KEYS` key, the live value at the same place in `live`."""
+    if isinstance(recorded, dict) and isinstance(live, dict):
+        for key, value in recorded.items():
+            if key not in live:
+                continue
+            if key in ID_KEYS and isinstance(value, str) and isinstance(live[key], str) and value != live[key]:
+                learned.setdefault(value, live[key])
+            else:
+                learn_ids(value, live[key], learned)
+    elif isinstance(recorded, list) and isinstance(live, list):
+        for old, new in zip(recorded, live, strict=False):
+            learn_ids(old, new, learned)
+
+
+def put_live_values(value: Any, learned: Mapping[str, str], substitutions: Mapping[str, str]) -> Any:
+    """A client frame's value with recorded ids replaced by their live counterparts and paths moved."""
+    if isinstance(value, dict):
+        return {key: put_live_values(item, learned, substitutions) for key, item in value.items()}
+    if isinstance(value, list):
+        return [put_live_values(item, learned, substitutions) for item in value]
+    if isinstance(value, str):
+        if value in learned:
+            return learned[value]
+        for recorded, live in substitutions.items():
+            value = value.replace(recorded, live)
+    return value
+
+
+async def replay(recording: Recording, url: str, *, answer_seconds: float = ANSWER_SECONDS,
+                 substitutions: Mapping[str, str] | None = None) -> ReplayReport:
     report = ReplayReport(recording.header.session)
     methods_by_id: dict[tuple[int, Any], str] = {}
     connections: dict[int, _Live] = {}
+    learned: dict[str, str] = {}
+    # The daemon's own requests (an approval) by recorded id: the client's answer names the live one.
+    server_requests: dict[tuple[int, Any], Any] = {}
     try:
         for frame in recording.frames:
             if frame.side is Side.CLIENT:
@@ -144,7 +186,10 @@ async def replay(recording: Recording, url: str, *, answer_seconds: float = ANSW
                     live = connections[frame.connection] = _Live(ws)
                 if frame.kind is MessageKind.REQUEST and frame.method:
                     methods_by_id[(frame.connection, frame.id)] = frame.method
-                await live.ws.send(json.dumps(frame.message))
+                message = put_live_values(frame.message, learned, substitutions or {})
+                if frame.kind in (MessageKind.RESPONSE, MessageKind.ERROR):
+                    message["id"] = server_requests.get((frame.connection, frame.id), frame.id)
+                await live.ws.send(json.dumps(message))
                 continue
             if frame.method in ENVIRONMENT_NOTIFICATIONS:
                 continue
@@ -155,6 +200,10 @@ async def replay(recording: Recording, url: str, *, answer_seconds: float = ANSW
                 found: tuple[str, ...] = (f"$: the daemon sent nothing for recorded frame #{frame.seq} ({frame.kind})",)
             else:
                 found = tuple(differences(message_shape(frame.message), message_shape(got)))
+                learn_ids(frame.message.get("result", frame.message.get("params")),
+                          got.get("result", got.get("params")), learned)
+                if frame.kind is MessageKind.REQUEST:
+                    server_requests[(frame.connection, frame.id)] = got.get("id")
             report.comparisons.append(Comparison(method, frame.kind, frame.seq, found))
     finally:
         for live in connections.values():

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from simulators.backend.model_scripts import EXPLAIN_TIMEOUT, FIX_FLAKY_TEST
 from simulators.browser import Browser
 from simulators.login.lab import fixed_ports_lock
 from simulators.login.user import Person, walk
@@ -36,6 +37,9 @@ FIXTURES = REPO / "tests" / "fixtures" / "tui_traffic"
 PERSON = "Dana"
 TUI_CLIENT = "codex-tui 0.169.0"
 PROXY_START_SECONDS = 30.0
+# The world's temporary folder as a recording names it: paths under it (the project a thread runs in) are the
+# same under any world's folder, so a replay puts its own in their place.
+WORLD_ROOT = "{world}"
 
 
 @dataclass(frozen=True)
@@ -43,18 +47,26 @@ class Setup:
     """The daemon's state when the TUI connects: who is signed in on the Mac (nobody, or Dana with ChatGPT)."""
 
     signed_in: bool = False
+    # The backend's model keeps each response after `response.created` until released: Codex is "thinking" when
+    # the person interrupts it, on the recording's daemon and on the replay's alike.
+    model_held: bool = False
 
     def to_json(self) -> dict[str, Any]:
-        return {"account": "chatgpt" if self.signed_in else "signed_out", "person": PERSON}
+        raw: dict[str, Any] = {"account": "chatgpt" if self.signed_in else "signed_out", "person": PERSON}
+        if self.model_held:
+            raw["model"] = "held"
+        return raw
 
     @classmethod
     def from_json(cls, raw: dict[str, Any]) -> Setup:
-        return cls(signed_in=raw.get("account") == "chatgpt")
+        return cls(signed_in=raw.get("account") == "chatgpt", model_held=raw.get("model") == "held")
 
     def apply(self, world: World) -> None:
         world.people.create(PERSON, mfa=False)
         if self.signed_in:
             world.mac().sign_in(PERSON)
+        if self.model_held:
+            world.backend.hold_model()
 
 
 @dataclass
@@ -85,6 +97,8 @@ class Session:
     setup: Setup
     act: Callable[[SessionRun], None]
     uses_fixed_ports: bool = False
+    # The TUI starts in the Mac's project (a person `cd`s there first), so its threads' turns run in that project.
+    in_project: bool = False
 
 
 def _signed_out_start(run: SessionRun) -> None:
@@ -111,6 +125,58 @@ def _signed_in_start(run: SessionRun) -> None:
     run.tui.leave_picker()
 
 
+# -- turns: approvals and interrupting (issue 11) -------------------------------------------------------------------
+
+
+def _command_and_file_change_approved(run: SessionRun) -> None:
+    run.tui.ask(FIX_FLAKY_TEST)
+    run.tui.wait_for_command_approval()
+    run.tui.approve()
+    run.tui.wait_for_file_change_approval()
+    run.tui.approve()
+    run.tui.wait_for_turn_end()
+
+
+def _command_declined(run: SessionRun) -> None:
+    run.tui.ask(FIX_FLAKY_TEST)
+    run.tui.wait_for_command_approval()
+    run.tui.decline()
+    run.tui.wait_for_turn_end()
+
+
+def _file_change_declined(run: SessionRun) -> None:
+    run.tui.ask(FIX_FLAKY_TEST)
+    run.tui.wait_for_command_approval()
+    run.tui.approve()
+    run.tui.wait_for_file_change_approval()
+    run.tui.decline()
+    run.tui.wait_for_turn_end()
+
+
+def _turn_interrupted(run: SessionRun) -> None:
+    run.tui.ask(EXPLAIN_TIMEOUT)
+    run.world.backend.wait_model_held()
+    run.tui.interrupt()
+    run.world.backend.wait_model_interrupted(1)
+    run.world.backend.release_model()
+
+
+TURN_SESSIONS = (
+    Session("command-and-file-change-approved", f"signed in with ChatGPT, in the Mac's project, Dana asks "
+            f"{FIX_FLAKY_TEST!r}; she approves the command, then the file change, and the turn completes",
+            Setup(signed_in=True), _command_and_file_change_approved, in_project=True),
+    Session("command-declined", f"signed in with ChatGPT, in the Mac's project, Dana asks {FIX_FLAKY_TEST!r} and "
+            "declines the command (No, and tell Codex what to do differently): the turn ends",
+            Setup(signed_in=True), _command_declined, in_project=True),
+    Session("file-change-declined", f"signed in with ChatGPT, in the Mac's project, Dana asks {FIX_FLAKY_TEST!r}, "
+            "approves the command and declines the file change: the turn ends", Setup(signed_in=True),
+            _file_change_declined, in_project=True),
+    Session("turn-interrupted", f"signed in with ChatGPT, in the Mac's project, Dana asks {EXPLAIN_TIMEOUT!r} and "
+            "presses Esc while the model is answering", Setup(signed_in=True, model_held=True), _turn_interrupted,
+            in_project=True),
+)
+
+
 SESSIONS: dict[str, Session] = {
     session.name: session
     for session in (
@@ -126,6 +192,7 @@ SESSIONS: dict[str, Session] = {
                 "opens /status, then /resume (her threads) and leaves it", Setup(signed_in=True), _signed_in_start),
     )
 }
+SESSIONS.update({session.name: session for session in TURN_SESSIONS})
 
 
 # -------------------------------------------------------------------------------------------------- the relay
@@ -169,13 +236,15 @@ def record(session: Session, kind: DaemonKind, out_dir: Path) -> Path:
         try:
             session.setup.apply(world)
             with recording_relay(world.mac().url, out, session, daemon) as url:
-                tui = CodexTui.launch(url, cwd=Path(root))
+                cwd = world.mac().project_folder if session.in_project else Path(root)
+                tui = CodexTui.launch(url, cwd=cwd)
                 try:
                     session.act(SessionRun(world, tui))
                 finally:
                     tui.close()
         finally:
             world.stop()
+        out.write_text(out.read_text(encoding="utf-8").replace(root, WORLD_ROOT), encoding="utf-8")
     return out
 
 

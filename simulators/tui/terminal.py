@@ -58,6 +58,7 @@ KEYS: Mapping[str, Key] = {
     "left": Key("\x1b[D", 1, "D"),
     "ctrl-c": Key("\x03", 99),  # released as `c` with ctrl: close enough for a program that only acts on presses
 }
+_DISAMBIGUATE = 0b1
 _REPORT_EVENT_TYPES = 0b10
 _PASTE_START, _PASTE_END = "\x1b[200~", "\x1b[201~"
 
@@ -314,7 +315,12 @@ class Terminal:
             if len(key) != 1:
                 raise ValueError(f"not a key: {key!r}; the named keys are {', '.join(KEYS)}")
             named = Key(key, ord(key))
-        self._write(named.press)
+        if named.code == KEYS["escape"].code and self._keyboard.flags & _DISAMBIGUATE:
+            # A lone ESC byte followed by the release's CSI reads as the start of one sequence: a terminal in the
+            # kitty protocol's disambiguate mode sends Esc as `CSI 27 u` (observed: `[27;` typed into the composer).
+            self._write("\x1b[27u")
+        else:
+            self._write(named.press)
         if self._keyboard.flags & _REPORT_EVENT_TYPES:
             self._write(named.release())
 

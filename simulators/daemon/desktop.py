@@ -776,7 +776,7 @@ class DesktopApp:
         return Remediation(messages.DESKTOP_PAIRING_UNAVAILABLE.format(reason=PAIRING_START_TIMED_OUT))
 
     async def _pairing_refused(self, path: Path, exc: jsonrpc.RpcMethodError) -> PairingScreen:
-        self._log(f"remoteControl/pairing/start failed ({exc.code}): {exc.message}")
+        self._log(f"remoteControl/pairing/start failed ({exc.rpc_error.code}): {exc.message}")
         if exc.message in TOKEN_UNUSABLE and self.behaviour.desktop_names_clocks_that_disagree:
             # The daemon renews its token before it says so, so a token still unusable is one it judged expired by
             # this Mac's clock: the service's clock and this Mac's disagree by more than a token's lifetime. The

@@ -42,9 +42,9 @@ class ProfileBehaviour:
     # A failed "Allow other devices to connect" names why (a sign-in without MFA on an account that has it, a
     # security check a proxy answered) instead of "Please try again" (openai/codex#41747, #46449).
     desktop_names_why_connections_failed: bool = False
-    # "Pair phone" refused because the server token expired (the Mac's clock is ahead of the service's by more than
-    # the token's hour) says so, by how much, and what to do, from the `Date` of the service's answer, instead of
-    # passing on the daemon's words.
+    # "Pair phone" refused for want of a usable server token (`…because the server token expired`, or 0.169.0's
+    # `…until enrollment completes`) while the Mac's clock is ahead of the service's, by the `Date` of the service's
+    # answer, says which clock is off, by how much, and what to do, instead of passing on the daemon's words.
     desktop_names_clocks_that_disagree: bool = False
 
 

@@ -439,6 +439,16 @@ DESKTOP_PAIRING_REFUSED = (
     "again."
 )
 
+# "Pair phone" when the daemon's server token is expired by the Mac's clock, however often it renews it: the Mac's
+# clock is ahead of ChatGPT's by more than the token's lifetime. Today's desktop passes the daemon's words on
+# (DESKTOP_PAIRING_UNAVAILABLE); with the fix it says which clocks disagree, by how much (`{how_far}`: "2 hours"),
+# and what to do.
+DESKTOP_CLOCK_AHEAD = (
+    "Couldn't get a pairing code because this Mac's clock is {how_far} ahead of ChatGPT's: by this Mac's clock, the "
+    "permission ChatGPT gives it to pair has already expired. Turn on Set time and date automatically in System "
+    "Settings › General › Date & Time, then choose Pair phone again."
+)
+
 # What the desktop says when "Allow other devices to connect" did not take: today, a title and a body that name no
 # cause (openai/codex#41747, #46601 / #46449, #43459); with the fix, a body that says why and what to do.
 DESKTOP_CONNECTIONS_FAILED = ScreenCopy(
@@ -475,6 +485,7 @@ BACKEND_ANSWERS_COPY: dict[str, str] = {
     "desktop.pairing.starting": DESKTOP_PAIRING_STARTING,
     "desktop.pairing.waits_for_enrollment": DESKTOP_PAIRING_WAITS_FOR_ENROLLMENT,
     "desktop.pairing.refused": DESKTOP_PAIRING_REFUSED,
+    "desktop.pairing.clock_ahead": DESKTOP_CLOCK_AHEAD,
     "desktop.connections_failed.title": DESKTOP_CONNECTIONS_FAILED.title,
     "desktop.connections_failed.body": DESKTOP_CONNECTIONS_FAILED.body,
     "desktop.connections_failed.signed_in_without_mfa": DESKTOP_SIGNED_IN_WITHOUT_MFA,

@@ -42,6 +42,12 @@ def clock_is_off(world: World, who: str, duration: str, direction: str) -> None:
     world.set_clock_off(who, DIRECTIONS[direction] * seconds_in(duration))
 
 
+@given(parsers.re(r"(?P<who>.+?)'s clock is right again"))
+@when(parsers.re(r"(?P<who>.+?)'s clock is right again"))
+def clock_right_again(world: World, who: str) -> None:
+    world.set_clock_off(who, 0.0)
+
+
 @when(parsers.re(
     rf"(?P<name>\w+) scans the pairing code with {PRONOUN} phone and leaves the "
     rf"(?P<page>{'|'.join(SIGN_IN_PAGES)}) page open for (?P<duration>{DURATION})"

@@ -73,6 +73,8 @@ PLACEHOLDER_VALUES = {
     "status": r"\d{3} [A-Z][A-Za-z ]+",
     "detail": r"[^,]+",
     "code": r"[a-z_]+",
+    # How far a clock is off, as the desktop words it ("2 hours").
+    "how_far": r"\d+ (?:minute|hour|day)s?",
 }
 
 

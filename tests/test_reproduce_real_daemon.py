@@ -17,7 +17,7 @@ pytestmark = pytest.mark.real_daemon
 def test_the_story_shows_on_the_real_daemon_what_users_reported(tmp_path: Path, name: str) -> None:
     chosen = STORIES[name]
     result = reproduce(chosen, profile="legacy", daemon="codex", out=tmp_path)
-    expected = chosen.expected("legacy")
+    expected = chosen.expected("legacy", daemon="codex")
     if expected is None:
         assert result.outcome == "paired", result.verdict()
     else:

@@ -127,6 +127,23 @@ Feature: Time passes while Dana pairs her phone, and clocks are not always right
       And Dana scans the pairing code with her phone
       Then her phone is connected to her Mac
 
+    Scenario Outline: Her Mac's clock is two hours fast, so every server token it gets has already expired
+      The service issues each token for an hour of its time; on a Mac two hours ahead, a token is an hour past its
+      expiry the moment it arrives, and renewing it brings another such token. The daemon will not pair with it.
+      Given Dana's Mac's clock is 2 hours fast
+      When Dana shows a new pairing code on her Mac
+      Then her Mac shows "<Mac says>" instead of a pairing code
+
+      @legacy
+      Examples: today's Mac passes on what the daemon said
+        | Mac says                                                                                          |
+        | Pairing code unavailable: remote control pairing is unavailable because the server token expired. |
+
+      @fixed
+      Examples: with the fix, the Mac says its clock is ahead and what to do
+        | Mac says                                                                                                                                                                                                                                                                 |
+        | Couldn't get a pairing code because this Mac's clock is 2 hours ahead of ChatGPT's: by this Mac's clock, the permission ChatGPT gives it to pair has already expired. Turn on Set time and date automatically in System Settings › General › Date & Time, then choose Pair phone again. |
+
   Rule: A browser remembered as Dana's device is remembered thirty days
 
     @daemon

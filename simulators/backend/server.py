@@ -20,9 +20,10 @@ import logging
 import os
 import signal
 from collections.abc import Awaitable, Callable, Iterable
+from email.utils import formatdate
 from pathlib import Path
 
-from aiohttp import web
+from aiohttp import hdrs, web
 from aiohttp.abc import AbstractAccessLogger
 
 from simulators.backend import admin, device_auth, rc_admin
@@ -111,7 +112,14 @@ def build_app(state: BackendState, route_groups: Iterable[RouteGroup]) -> web.Ap
         state.traffic.record(request, response)
         return response
 
+    async def stamp_date(_request: web.BaseRequest, response: web.StreamResponse) -> None:
+        # Every answer says the time by the service's clock, not the host's: a client compares it with its own
+        # clock to tell a clock that is off (aiohttp has set its own `Date` by now; this runs just before the
+        # headers are written, on every answer, errors and WebSocket upgrades included).
+        response.headers[hdrs.DATE] = formatdate(state.clock.now(), usegmt=True)
+
     app = web.Application(middlewares=[record_traffic, contain_errors, apply_faults])
+    app.on_response_prepare.append(stamp_date)
     app[STATE_KEY] = state
 
     async def answer_waiting_requests(_app: web.Application) -> None:

@@ -21,6 +21,7 @@ import json
 import os
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field, replace
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +76,15 @@ PAIRING_START_TIMEOUT_S = 2.0
 # chains them (openai/codex#38534).
 PAIRING_START_TIMED_OUT = "timed out waiting for remoteControl/pairing/start response: deadline has elapsed"
 PAIRING_UNAVAILABLE = "remote control pairing is unavailable until enrollment completes"
+# The daemon's words when the server token it holds, renewed or not, is past its `expires_at` by the Mac's clock.
+PAIRING_TOKEN_EXPIRED = "remote control pairing is unavailable because the server token expired"
+# What a daemon answers "Pair phone" with when it holds no server token it may use: newer codex versions say it
+# expired; 0.169.0 (observed) says its enrollment is not complete, for an expired token as for a refused one.
+TOKEN_UNUSABLE = frozenset({PAIRING_TOKEN_EXPIRED, PAIRING_UNAVAILABLE})
+# Where the desktop asks the service the time: any answer carries `Date`; this one needs no sign-in.
+SERVICE_TIME_PATH = "/.well-known/openid-configuration"
+# A `Date` is whole seconds and the answer takes a moment: a difference under this is the same time.
+CLOCKS_AGREE_WITHIN_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -766,7 +776,16 @@ class DesktopApp:
         return Remediation(messages.DESKTOP_PAIRING_UNAVAILABLE.format(reason=PAIRING_START_TIMED_OUT))
 
     async def _pairing_refused(self, path: Path, exc: jsonrpc.RpcMethodError) -> PairingScreen:
-        self._log(f"remoteControl/pairing/start failed ({exc.code}): {exc.message}")
+        self._log(f"remoteControl/pairing/start failed ({exc.rpc_error.code}): {exc.message}")
+        if exc.message in TOKEN_UNUSABLE and self.behaviour.desktop_names_clocks_that_disagree:
+            # The daemon renews its token before it says so, so a token still unusable is one it judged expired by
+            # this Mac's clock: the service's clock and this Mac's disagree by more than a token's lifetime. The
+            # service's `Date` says whether they do, and by how much.
+            ahead = await self.ahead_of_service()
+            if ahead is not None and ahead > CLOCKS_AGREE_WITHIN_S:
+                return Remediation(messages.DESKTOP_CLOCK_AHEAD.format(how_far=how_far(ahead)))
+            if exc.message == PAIRING_TOKEN_EXPIRED:
+                return Remediation(messages.DESKTOP_PAIRING_UNAVAILABLE.format(reason=exc.message.rstrip(".")))
         if exc.message == PAIRING_UNAVAILABLE and self.behaviour.desktop_waits_for_enrollment_to_pair:
             # The daemon dropped a server token the backend refused; it renews it on the next request. Ask once
             # more when the Mac is connected, and say so if that is refused too.
@@ -779,6 +798,25 @@ class DesktopApp:
         if self.behaviour.desktop_waits_for_enrollment_to_pair:
             return Remediation(self.connections_text())
         return Remediation(messages.DESKTOP_PAIRING_UNAVAILABLE.format(reason=exc.message.rstrip(".")))
+
+    async def ahead_of_service(self) -> float | None:
+        """How many seconds this Mac's clock is ahead of the ChatGPT service's (behind when negative), from the
+        `Date` of the service's answer compared with this Mac's clock when it came, as clients tell a clock that is
+        off; None when no dated answer came."""
+        try:
+            response = await self._http.get(f"{self.issuer_url}{SERVICE_TIME_PATH}")
+        except httpx.TransportError as exc:
+            self._log(f"checking the service's time failed: {type(exc).__name__}")
+            return None
+        received = self.clock.now()
+        try:
+            served = parsedate_to_datetime(response.headers.get("date", "")).timestamp()
+        except (TypeError, ValueError):
+            self._log("checking the service's time failed: its answer had no usable Date")
+            return None
+        ahead = received - served
+        self._log(f"this Mac's clock is {ahead:+.0f} s from the service's (its Date: {response.headers['date']})")
+        return ahead
 
     async def _pair_once_enrolled(self, path: Path) -> PairingScreen:
         if await self._until_settled() != "connected":
@@ -805,6 +843,16 @@ class DesktopApp:
         path.parent.mkdir(parents=True, exist_ok=True)
         render_png(url, path)
         return QrShown(path, url, render_terminal(url), prompt=await self._pairing_prompt(started["environmentId"]))
+
+
+def how_far(seconds: float) -> str:
+    """A clock's error in words, to the nearest unit a person would set it by: "2 hours", "40 minutes", "3 days"."""
+    minutes = round(abs(seconds) / 60)
+    for size, unit in ((24 * 60, "day"), (60, "hour")):
+        if minutes >= size * 1.5 or minutes == size:
+            count = round(minutes / size)
+            return f"{count} {unit}{'' if count == 1 else 's'}"
+    return f"{minutes} minute{'' if minutes == 1 else 's'}"
 
 
 def _detail(response: httpx.Response) -> str:

@@ -42,6 +42,10 @@ class ProfileBehaviour:
     # A failed "Allow other devices to connect" names why (a sign-in without MFA on an account that has it, a
     # security check a proxy answered) instead of "Please try again" (openai/codex#41747, #46449).
     desktop_names_why_connections_failed: bool = False
+    # "Pair phone" refused for want of a usable server token (`…because the server token expired`, or 0.169.0's
+    # `…until enrollment completes`) while the Mac's clock is ahead of the service's, by the `Date` of the service's
+    # answer, says which clock is off, by how much, and what to do, instead of passing on the daemon's words.
+    desktop_names_clocks_that_disagree: bool = False
 
 
 _BEHAVIOURS: dict[Profile, ProfileBehaviour] = {
@@ -52,7 +56,7 @@ _BEHAVIOURS: dict[Profile, ProfileBehaviour] = {
     Profile.FIXED: ProfileBehaviour(
         reports_blocked_status=True, desktop_shows_remediation=True, doctor_checks_enrollment=True,
         announces_connections_off=True, desktop_forgets_removed_phones=True, desktop_waits_for_enrollment_to_pair=True,
-        desktop_names_why_connections_failed=True,
+        desktop_names_why_connections_failed=True, desktop_names_clocks_that_disagree=True,
     ),
 }
 

@@ -63,6 +63,7 @@ DEFAULT_APP_SERVER_CLIENT_NAME = "codex_desktop"
 
 PAIRING_REQUIRES_ENABLED = "remote control pairing requires remote control to be enabled"
 PAIRING_UNAVAILABLE = "remote control pairing is unavailable until enrollment completes"
+PAIRING_TOKEN_EXPIRED = "remote control pairing is unavailable because the server token expired"
 CLIENTS_UNAVAILABLE = "remote control clients are unavailable until enrollment completes"
 REQUIRES_CHATGPT_AUTH = "remote control requires ChatGPT authentication"
 RELAY_REVOKED_LINE = (
@@ -654,10 +655,11 @@ class RemoteControlController:
     # -- server-token operations (pairing, clients) ----------------------------------------------------------
 
     async def _server_call(
-        self, unavailable: str, call: Callable[[str], Awaitable[T]]
+        self, unavailable: str, call: Callable[[str], Awaitable[T]], *, expired: str | None = None
     ) -> tuple[T, _ServerCredential]:
         """Run `call` with the server token; on 401/403 refresh the token and retry once, as the daemon
-        does."""
+        does. With `expired`, a token already past its `expires_at` by this Mac's clock is refused with that
+        message instead of being sent."""
         credential = self._credential
         if credential is None or self._status not in (
             EnrollmentStatus.CONNECTING,
@@ -666,6 +668,7 @@ class RemoteControlController:
             raise jsonrpc.invalid_request(unavailable)
         if not credential.usable(self.clock.now()):
             credential = await self._refresh(credential)
+        self._refuse_expired(credential, expired)
         assert credential.token is not None
         try:
             return await call(credential.token), credential
@@ -675,6 +678,7 @@ class RemoteControlController:
             self._log(refusal.message)
             credential.token = None
             credential = await self._refresh(credential)
+        self._refuse_expired(credential, expired)
         assert credential.token is not None
         try:
             return await call(credential.token), credential
@@ -686,6 +690,14 @@ class RemoteControlController:
             self._log(refusal.message)
             credential.token = None
             raise jsonrpc.invalid_request(unavailable) from None
+
+    def _refuse_expired(self, credential: _ServerCredential, message: str | None) -> None:
+        # Renewal comes first (30 s or less left), so only a token the service has just issued can be past its
+        # `expires_at` here: the service's clock is behind this Mac's by more than the token's lifetime (an hour),
+        # and every renewal will say the same until the clocks agree. The real daemon checks this before pairing
+        # only, with `<=`, by the machine's clock.
+        if message is not None and credential.expires_at <= self.clock.now():
+            raise jsonrpc.invalid_request(message)
 
     async def start_pairing(self, *, manual_code: bool = False) -> dict[str, Any]:
         """`remoteControl/pairing/start`: the result, or the JSON-RPC error the daemon answers with, as the desktop
@@ -700,7 +712,8 @@ class RemoteControlController:
             # request waits for it rather than failing at once, however long the backend takes to answer.
             await self._await_attempt(self._next_attempt())
         response, credential = await self._server_call(
-            PAIRING_UNAVAILABLE, lambda token: self.client.pair(token, manual_code=manual_code)
+            PAIRING_UNAVAILABLE, lambda token: self.client.pair(token, manual_code=manual_code),
+            expired=PAIRING_TOKEN_EXPIRED,
         )
         if (response.server_id, response.environment_id) != (credential.server_id, credential.environment_id):
             raise jsonrpc.RpcMethodError(

@@ -2,8 +2,9 @@
 
 Nobody edits an expiry here: the world's clock moves (`World.let_time_pass`), or one party's clock is off
 (`World.set_clock_off`). With the real daemon behind the Mac every story plays the same: the codes, sign-in pages
-and tokens expire at the backend, which keeps the world's time; the Mac's sign-in is refreshed by the desktop app,
-and the daemon takes it from auth.json when the backend refuses the old one.
+and tokens expire at the backend, by the service's clock; the Mac's sign-in is refreshed by the desktop app, and the
+daemon takes it from auth.json when the backend refuses the old one. A Mac whose clock is ahead of the service's is
+played by setting the service's clock back, which the real daemon sees too.
 """
 
 from __future__ import annotations
@@ -11,19 +12,24 @@ from __future__ import annotations
 from pathlib import Path
 
 from simulators import messages
+from simulators.daemon.desktop import PAIRING_TOKEN_EXPIRED, PAIRING_UNAVAILABLE
 from simulators.protocol.errors import ErrorCode
 from simulators.reproduce import PERSON, Play, Story, Surface
-from simulators.world import Linger, PairingOutcome
+from simulators.world import Linger, PairingOutcome, QrShown
 
 PHONE = f"{PERSON}'s phone"
 MAC = f"{PERSON}'s Mac"
 DEV_SERVER = f"{PERSON}'s dev server"
+SERVICE = "the ChatGPT service"
 MINUTE = 60.0
+HOUR = 3600.0
 DAY = 86400.0
 # A pairing code lives ten minutes, a sign-in page thirty, an access token ten days.
 PAST_A_PAIRING_CODE = 10.5 * MINUTE
 PAST_A_SIGN_IN_PAGE = 31 * MINUTE
 PAST_AN_ACCESS_TOKEN = 11 * DAY
+# Further apart than a server token's hour: every token the service issues has expired by the Mac's clock.
+CLOCKS_APART = 2 * HOUR
 # Off by six steps of thirty seconds: far outside the one step either side the service accepts.
 AUTHENTICATOR_AHEAD = 3 * MINUTE
 # The legacy terminal line for a request the service refused with a revoked token (see `TerminalSession`).
@@ -131,6 +137,35 @@ def _token_revoked(play: Play) -> PairingOutcome:
     return outcome
 
 
+def _server_token_expired(play: Play) -> None:
+    world = play.world
+    world.people.create(PERSON, mfa=True)
+    world.mac().sign_in(PERSON, remember_device=True)
+    play.note(f"{PERSON} has a ChatGPT account with multi-factor authentication; Codex on her Mac signs in with it.")
+    world.set_clock_off(SERVICE, -CLOCKS_APART)
+    play.note("Her Mac's clock is two hours ahead of the ChatGPT service's. (pairsim sets the service's clock two "
+              "hours back: to the Mac the same disagreement, and one the real daemon, which keeps the machine's "
+              "clock, sees too.)")
+    world.mac().allow_connections(True)
+    play.note(f'She turns on "{messages.DESKTOP_ALLOW_CONNECTIONS}": her Mac enrolls. Its server token lives an hour '
+              "of the service's time, so by her Mac's clock it expired an hour ago; the relay, which keeps the "
+              "service's time, still takes it.", play.mac(), *play.enrollment())
+    shown = play.show_code()
+    play.note("She chooses Pair phone. The daemon renews its server token first, gets another that has already "
+              "expired by her Mac's clock, and will not ask for a code with it.", shown,
+              *[f"Desktop  {line}" for line in world.mac().desktop_log()[-2:]])
+    if not isinstance(play.qr, QrShown) and play.qr is not None:
+        play.record(Surface.DESKTOP, play.qr.text)
+    play.failure = play.read_surfaces(None)
+    world.set_clock_off(SERVICE, 0.0)
+    play.note("The clocks agree again (she turns on Set time and date automatically on her Mac) and she chooses "
+              "Pair phone again.", play.show_code())
+    retry = play.scan()
+    play.note(f"{PERSON} scans the code with her phone.", play.phone(retry))
+    play.recovery = retry.outcome
+    play.recovery_action = "Pair phone again once the Mac's clock and the service's agree"
+
+
 def _phone_error(code: ErrorCode) -> str:
     return messages.PHONE_ERRORS[code].body
 
@@ -145,6 +180,11 @@ STORIES: tuple[Story, ...] = (
     Story("sign-in-page-left-open", "Dana leaves the sign-in page on her phone open for 31 minutes, past its "
           "lifetime, then signs in.", (), Surface.PHONE, messages.GENERIC_SETUP_FAILURE,
           _phone_error(ErrorCode.SIGN_IN_EXPIRED), _sign_in_page_left_open),
+    Story("server-token-expired", "Dana's Mac's clock is two hours ahead of the ChatGPT service's: every server "
+          "token her Mac gets has already expired by its clock, so it gets no pairing code.", (), Surface.DESKTOP,
+          messages.DESKTOP_PAIRING_UNAVAILABLE.format(reason=PAIRING_TOKEN_EXPIRED),
+          messages.DESKTOP_CLOCK_AHEAD.format(how_far="2 hours"), _server_token_expired,
+          legacy_text_on_codex=messages.DESKTOP_PAIRING_UNAVAILABLE.format(reason=PAIRING_UNAVAILABLE)),
     Story("refresh-token-race", "Dana's Mac and a copy of her sign-in on her dev server hold one refresh token; the "
           "Mac refreshes first, and the dev server is refused.",
           ("openai/codex#6498", "openai/codex#9634", "openai/codex#24365", "openai/codex#13238"), Surface.CLI,

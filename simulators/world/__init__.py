@@ -43,7 +43,7 @@ from simulators.world.people import People, Persona
 from simulators.world.phones import Linger, PairingOutcome, PhoneDriver, PhoneView
 from simulators.world.runner import Runner
 from simulators.world.terminals import Computer, TerminalDriver, Terminals, slug
-from simulators.world.time import ClockOutOfReach, WorldTime, machine_party, phone_party
+from simulators.world.time import SERVICE, ClockOutOfReach, WorldTime, machine_party, phone_party
 
 __all__ = [
     "Linger", "MacDriver", "PairingOutcome", "Persona", "PhoneDriver", "PhoneView", "Profile", "QrShown", "Remediation",
@@ -87,7 +87,7 @@ class World:
 
     @property
     def clock(self) -> Any:
-        """The world's time (the backend's)."""
+        """The world's time (the ChatGPT service's too, unless a scenario set its clock off)."""
         return self.time.clock
 
     # ------------------------------------------------------------------------------------------------ lifecycle
@@ -105,7 +105,7 @@ class World:
 
     async def _start(self) -> None:
         self.tls = make_world_tls(self.root / "tls")
-        self.backend = BackendDriver(self._runner, self.time.clock, seed=self.seed,
+        self.backend = BackendDriver(self._runner, self.time.service, seed=self.seed,
                                      typed_errors=self.profile is Profile.FIXED, tls=self.tls)
         await self.backend.start()
         self.people = People(self._runner, self.backend.control, seed=self.seed)
@@ -294,12 +294,15 @@ class World:
         self.time.passes(seconds)
 
     def set_clock_off(self, who: str, seconds: float) -> None:
-        """The clock of `who` ("Dana's phone", "Dana's Mac", "the Mac", "Dana's dev server") is `seconds` ahead of
-        the world's time (behind when negative). A Mac's clock is its daemon's: the real daemon reads the machine's
-        clock, which a world cannot move, so a Mac whose clock is off needs the mock daemon."""
+        """The clock of `who` ("Dana's phone", "Dana's Mac", "the Mac", "Dana's dev server", "the ChatGPT service")
+        is `seconds` ahead of the world's time (behind when negative). A Mac's clock is its daemon's: the real daemon
+        reads the machine's clock, which a world cannot move, so a Mac whose clock is off needs the mock daemon; the
+        service's clock being off the other way is the same disagreement, and reaches the real daemon too."""
         self.time.set_off(self._clock_party(who), seconds)
 
     def _clock_party(self, who: str) -> str:
+        if re.fullmatch(r"(?:the )?(?:ChatGPT service|ChatGPT|backend)", who):
+            return SERVICE
         mac = re.fullmatch(r"(?:the|\w+'s) Mac", who)
         if mac is not None:
             if self.daemon is DaemonKind.CODEX:

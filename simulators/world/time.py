@@ -1,15 +1,18 @@
 """Time in a world: one clock that every party shares, and each party's own error against it.
 
-The backend keeps the world's time. Each Mac, each phone and each other machine reads its own `SkewedClock`: the
-world's time plus that party's offset, zero until a scenario says a clock is off. "Time passes" moves the world's
+Every party reads its own `SkewedClock`: the world's time plus that party's offset, zero until a scenario says a
+clock is off. The ChatGPT service is a party too (`SERVICE`): what it issues and checks (server tokens and their
+`expires_at`, pairing codes, JWT `iat`/`exp`, sign-in pages, authenticator codes, the `Date` of its answers) is by its
+clock, which is the world's time unless a scenario says the service's clock is off. "Time passes" moves the world's
 clock, and with it every party's, so expiry happens the way it does in life (pairing codes, sign-in pages, server
 tokens, access and refresh tokens, remembered devices); "the phone's clock is five minutes fast" moves one party
 alone. A person's authenticator app runs on her phone, so the codes she types anywhere (on the Mac too) are that
 phone's codes, at that phone's time.
 
 A real daemon is a process with the machine's clock: neither time passing nor a clock that is off reaches it.
-What the backend decides by the world's time (a pairing code, a server token, an access token it refuses) still
-expires for it; what the daemon decides by its own clock (when its ChatGPT token needs refreshing) does not.
+What the backend decides by its time (a pairing code, a server token, an access token it refuses) still expires for
+it; what the daemon decides by its own clock (when its ChatGPT token needs refreshing) does not. The service's clock
+can be off instead: a service two hours slow is, to the real daemon, what a Mac two hours fast is to the service.
 """
 
 from __future__ import annotations
@@ -50,6 +53,10 @@ def seconds_in(words: str) -> float:
     return total
 
 
+# The time party of the ChatGPT service (the backend: its issuer, remote control, relay and model).
+SERVICE = "service"
+
+
 def phone_party(label: str) -> str:
     """The time party of the phone with this label ("Dana's phone")."""
     return f"phone:{label}"
@@ -79,6 +86,11 @@ class WorldTime:
         if party not in self._parties:
             self._parties[party] = SkewedClock(parent=self.clock)
         return self._parties[party]
+
+    @property
+    def service(self) -> SkewedClock:
+        """The clock the ChatGPT service reads."""
+        return self.of(SERVICE)
 
     def authenticator(self, person: str) -> SkewedClock:
         """The clock a person's authenticator app reads: her phone's."""

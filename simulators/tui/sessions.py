@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from simulators.browser import Browser
+from simulators.browser import Browser, Page
 from simulators.login.lab import fixed_ports_lock
 from simulators.login.user import Person, walk
 from simulators.protocol.errors import PairsimError
@@ -36,25 +36,38 @@ FIXTURES = REPO / "tests" / "fixtures" / "tui_traffic"
 PERSON = "Dana"
 TUI_CLIENT = "codex-tui 0.169.0"
 PROXY_START_SECONDS = 30.0
+SIGNED_IN_PAGE = "Sign into Codex"  # the title of the callback server's page after a sign-in that worked
+ASKED = "Explain the login timeout"  # a plain answer from the backend's model: a thread without approvals
 
 
 @dataclass(frozen=True)
 class Setup:
-    """The daemon's state when the TUI connects: who is signed in on the Mac (nobody, or Dana with ChatGPT)."""
+    """The daemon's state when the TUI connects: who is signed in on the Mac (nobody, or Dana with ChatGPT), and
+    what Dana asked Codex on the Mac before (each a thread, made by a real turn on the real daemon)."""
 
     signed_in: bool = False
+    asked: tuple[str, ...] = ()
+    mfa: bool = False  # Dana's account asks for her authenticator code when she signs in
 
     def to_json(self) -> dict[str, Any]:
-        return {"account": "chatgpt" if self.signed_in else "signed_out", "person": PERSON}
+        raw: dict[str, Any] = {"account": "chatgpt" if self.signed_in else "signed_out", "person": PERSON}
+        if self.asked:
+            raw["asked"] = list(self.asked)
+        if self.mfa:
+            raw["mfa"] = True
+        return raw
 
     @classmethod
     def from_json(cls, raw: dict[str, Any]) -> Setup:
-        return cls(signed_in=raw.get("account") == "chatgpt")
+        return cls(signed_in=raw.get("account") == "chatgpt", asked=tuple(raw.get("asked", ())),
+                   mfa=bool(raw.get("mfa")))
 
     def apply(self, world: World) -> None:
-        world.people.create(PERSON, mfa=False)
+        world.people.create(PERSON, mfa=self.mfa)
         if self.signed_in:
             world.mac().sign_in(PERSON)
+        for text in self.asked:
+            world.mac().ask(text)
 
 
 @dataclass
@@ -71,11 +84,14 @@ class SessionRun:
         persona = self.world.people.get(PERSON)
         person = Person(persona.email, persona.password, persona.totp_secret)
 
-        async def sign_in() -> None:
+        async def sign_in() -> Page:
             async with Browser() as browser:
-                await walk(browser, link, person, self.world.clock)
+                return await walk(browser, link, person, self.world.clock)
 
-        self.world._runner.run(sign_in())
+        page = self.world._runner.run(sign_in())
+        # The daemon's callback server answers the issuer's redirect with its own page: success, or what failed.
+        if page.title != SIGNED_IN_PAGE:
+            raise PairsimError(f"the sign-in in the browser ended on {page.title!r}, not {SIGNED_IN_PAGE!r}")
 
 
 @dataclass(frozen=True)
@@ -100,7 +116,7 @@ def _api_key_sign_in(run: SessionRun) -> None:
 def _chatgpt_sign_in(run: SessionRun) -> None:
     run.tui.start_chatgpt_sign_in()
     run.sign_in_in_browser(run.tui.wait_for_browser())
-    run.tui.wait_for_main_screen()
+    run.tui.wait_for_chatgpt_signed_in()
     run.tui.status_card()
 
 
@@ -120,10 +136,11 @@ SESSIONS: dict[str, Session] = {
                 "OpenAI API key), reaches the main screen and opens /status", Setup(signed_in=False),
                 _api_key_sign_in),
         Session("chatgpt-sign-in", "signed out, Dana chooses Sign in with ChatGPT, signs in in her browser, "
-                "reaches the main screen and opens /status", Setup(signed_in=False), _chatgpt_sign_in,
+                "reaches the main screen and opens /status", Setup(signed_in=False, mfa=True), _chatgpt_sign_in,
                 uses_fixed_ports=True),
         Session("signed-in-start", "the Mac is signed in with ChatGPT; the TUI starts on its main screen, Dana "
-                "opens /status, then /resume (her threads) and leaves it", Setup(signed_in=True), _signed_in_start),
+                "opens /status, then /resume (her threads) and leaves it",
+                Setup(signed_in=True, asked=(ASKED,), mfa=True), _signed_in_start),
     )
 }
 

@@ -8,6 +8,10 @@ compared by shape (`simulators.protocol.traffic.message_shape`) with its live co
 
 `configWarning` is left out: the real daemon sends it for the machine it runs on (bubblewrap not on PATH), not for
 anything the client did.
+
+Ids the daemon made up (a thread's, a turn's) differ between daemons, and a client sends them back (`thread/read` of a
+thread `thread/list` named). So each recorded daemon frame and its live counterpart teach the replay which live id
+stands for which recorded one (UUIDs at the same place in both), and later client frames carry the live ids.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,6 +38,7 @@ from simulators.protocol.traffic import (
 )
 
 ENVIRONMENT_NOTIFICATIONS = frozenset({"configWarning"})
+_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.IGNORECASE)
 ANSWER_SECONDS = 5.0
 
 
@@ -131,10 +137,42 @@ class _Live:
         await asyncio.gather(self._reader, return_exceptions=True)
 
 
+def learn_ids(recorded: Any, live: Any, ids: dict[str, str]) -> None:
+    """Note in `ids` each recorded UUID whose place in `live` holds another UUID (dict keys that are ids too: the
+    keys of `readStates`, taken in order)."""
+    if isinstance(recorded, dict) and isinstance(live, dict):
+        recorded_keys = [k for k in recorded if _UUID.match(k)]
+        live_keys = [k for k in live if _UUID.match(k)]
+        for old, new in zip(recorded_keys, live_keys, strict=False):
+            ids.setdefault(old, new)
+            learn_ids(recorded[old], live[new], ids)
+        for key, value in recorded.items():
+            if key in live and not _UUID.match(key):
+                learn_ids(value, live[key], ids)
+    elif isinstance(recorded, list) and isinstance(live, list):
+        for old_item, new_item in zip(recorded, live, strict=False):
+            learn_ids(old_item, new_item, ids)
+    elif isinstance(recorded, str) and isinstance(live, str) and recorded != live and _UUID.match(recorded) \
+            and _UUID.match(live):
+        ids.setdefault(recorded, live)
+
+
+def with_ids(value: Any, ids: dict[str, str]) -> Any:
+    """`value` with every recorded id the replay has learnt replaced by its live one."""
+    if isinstance(value, dict):
+        return {with_ids(k, ids): with_ids(v, ids) for k, v in value.items()}
+    if isinstance(value, list):
+        return [with_ids(v, ids) for v in value]
+    if isinstance(value, str):
+        return ids.get(value, value)
+    return value
+
+
 async def replay(recording: Recording, url: str, *, answer_seconds: float = ANSWER_SECONDS) -> ReplayReport:
     report = ReplayReport(recording.header.session)
     methods_by_id: dict[tuple[int, Any], str] = {}
     connections: dict[int, _Live] = {}
+    ids: dict[str, str] = {}
     try:
         for frame in recording.frames:
             if frame.side is Side.CLIENT:
@@ -144,7 +182,7 @@ async def replay(recording: Recording, url: str, *, answer_seconds: float = ANSW
                     live = connections[frame.connection] = _Live(ws)
                 if frame.kind is MessageKind.REQUEST and frame.method:
                     methods_by_id[(frame.connection, frame.id)] = frame.method
-                await live.ws.send(json.dumps(frame.message))
+                await live.ws.send(json.dumps(with_ids(frame.message, ids)))
                 continue
             if frame.method in ENVIRONMENT_NOTIFICATIONS:
                 continue
@@ -155,6 +193,7 @@ async def replay(recording: Recording, url: str, *, answer_seconds: float = ANSW
                 found: tuple[str, ...] = (f"$: the daemon sent nothing for recorded frame #{frame.seq} ({frame.kind})",)
             else:
                 found = tuple(differences(message_shape(frame.message), message_shape(got)))
+                learn_ids(frame.message, got, ids)
             report.comparisons.append(Comparison(method, frame.kind, frame.seq, found))
     finally:
         for live in connections.values():

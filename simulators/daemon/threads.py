@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from simulators.daemon import thread_history
 from simulators.daemon.app_server import (
     APP_SERVER_VERSION,
     AppServer,
@@ -83,6 +84,8 @@ class TurnRecord:
     status: str = "inProgress"
     error: dict[str, Any] | None = None
     items: list[dict[str, Any]] = field(default_factory=list)  # each item as completed, in order
+    started_at_ms: int = 0  # issue 11: a turn read back (thread/turns/list) carries its times
+    completed_at_ms: int | None = None
 
     def to_wire(self, include_items: bool = False) -> dict[str, Any]:
         return {"id": self.id, "status": self.status, "items": list(self.items) if include_items else [],
@@ -137,7 +140,7 @@ class ThreadRecord:
             "cwd": self.cwd,
             "cliVersion": APP_SERVER_VERSION,
             "originator": self.originator,
-            "source": "appServer",
+            "source": "vscode",  # what 0.169.0 records for a thread an app-server client started
             "canAcceptDirectInput": True,
             "threadSource": "user",
             "agentNickname": None,
@@ -210,6 +213,7 @@ class ThreadService:
         self.server.register_method("turn/steer", self._turn_steer,
                                     required_params=("threadId", "expectedTurnId", "input"))
         self.server.register_method("fs/readFile", self._fs_read_file, required_params=("path",))
+        self.server.register_method("thread/turns/list", self._turns_list, required_params=("threadId",))
         return self
 
     async def close(self) -> None:
@@ -266,14 +270,20 @@ class ThreadService:
         limit = min(max(limit, 1), MAX_PAGE_SIZE)
         # A thread nobody has written to yet is not listed (the real daemon lists threads from their rollouts).
         threads = [thread for thread in self.threads if thread.preview]
+        # issue 11: the TUI's filters. No mock thread is in a section; each has the source its client gave it.
+        sources = ctx.params.get("sourceKinds")
+        if ctx.params.get("sortKey") == "section_position":
+            threads = []
+        elif isinstance(sources, list) and sources:
+            threads = [thread for thread in threads if thread.to_wire()["source"] in sources]
         page = threads[start : start + limit]
         end = start + len(page)
-        # The real result's keys and order; read state is not simulated, and there is no backward paging.
+        states = {t.id: state for t in page if (state := thread_history.read_state(t)) is not None}
         return {
-            "data": [t.to_wire() for t in page],
-            "readStates": {},
+            "data": [await thread_history.stored_thread(t, listed=True) for t in page],
+            "readStates": states,
             "nextCursor": str(end) if end < len(threads) else None,
-            "backwardsCursor": None,
+            "backwardsCursor": thread_history.backwards_cursor(page),
         }
 
     async def _thread_start(self, ctx: RequestContext) -> dict[str, Any]:
@@ -304,14 +314,23 @@ class ThreadService:
 
     async def _thread_read(self, ctx: RequestContext) -> dict[str, Any]:
         thread = self.thread(str(ctx.params["threadId"]))
-        return {"thread": thread.to_wire(include_turns=bool(ctx.params.get("includeTurns")))}
+        wire = thread.to_wire(include_turns=bool(ctx.params.get("includeTurns")))
+        if not thread.preview:
+            return {"thread": wire}  # nothing written yet: the live thread is all there is
+        # issue 11: a thread with a rollout is read back from it, with its read state.
+        stored = await thread_history.stored_thread(thread, listed=False)
+        return {"thread": {**stored, "turns": wire["turns"]}, "readState": thread_history.read_state(thread)}
+
+    async def _turns_list(self, ctx: RequestContext) -> dict[str, Any]:
+        thread = self.thread(str(ctx.params["threadId"]))
+        return thread_history.turns_page(thread, ctx.params.get("cursor"), ctx.params.get("limit"))
 
     async def _turn_start(self, ctx: RequestContext) -> dict[str, Any]:
         thread = self.thread(str(ctx.params["threadId"]))
         if thread.active_turn is not None:
             raise invalid_request(f"thread {thread.id} already has a turn in progress")
         self._turn_ids += 1
-        turn = TurnRecord(f"turn-{self._turn_ids}")
+        turn = TurnRecord(f"turn-{self._turn_ids}", started_at_ms=self.server.clock.now_ms())
         thread.turns.append(turn)
         thread.updated_at = self.server.clock.now_int()
         words = _first_text(ctx.params.get("input")) or ""
@@ -397,6 +416,7 @@ class ThreadService:
                 turn.status = "interrupted"
             thread.followups.clear()
             thread.updated_at = self.server.clock.now_int()
+            turn.completed_at_ms = self.server.clock.now_ms()
             async with self._turns_ended:
                 self._turns_ended.notify_all()
         await connection.notify("turn/completed", {"threadId": thread.id, "turn": turn.to_wire()})

@@ -21,6 +21,7 @@ import contextlib
 import json
 import re
 from collections import defaultdict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -168,7 +169,14 @@ def with_ids(value: Any, ids: dict[str, str]) -> Any:
     return value
 
 
-async def replay(recording: Recording, url: str, *, answer_seconds: float = ANSWER_SECONDS) -> ReplayReport:
+OutsideAction = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+async def replay(recording: Recording, url: str, *, answer_seconds: float = ANSWER_SECONDS,
+                 outside: OutsideAction | None = None) -> ReplayReport:
+    """`outside` sees each live daemon message as it is compared, and does what the person did outside the
+    connection in the recorded session (sign in in a browser at the link the daemon answered with) before the
+    replay goes on."""
     report = ReplayReport(recording.header.session)
     methods_by_id: dict[tuple[int, Any], str] = {}
     connections: dict[int, _Live] = {}
@@ -194,6 +202,8 @@ async def replay(recording: Recording, url: str, *, answer_seconds: float = ANSW
             else:
                 found = tuple(differences(message_shape(frame.message), message_shape(got)))
                 learn_ids(frame.message, got, ids)
+                if outside is not None:
+                    await outside(got)
             report.comparisons.append(Comparison(method, frame.kind, frame.seq, found))
     finally:
         for live in connections.values():

@@ -36,7 +36,9 @@ FIXTURES = REPO / "tests" / "fixtures" / "tui_traffic"
 PERSON = "Dana"
 TUI_CLIENT = "codex-tui 0.169.0"
 PROXY_START_SECONDS = 30.0
-SIGNED_IN_PAGE = "Sign into Codex"  # the title of the callback server's page after a sign-in that worked
+# What the daemon's callback server says after a sign-in that worked (0.169.0: page "Sign into Codex" reading
+# "Signed in to Codex"; pairsim's login server: titled so).
+SIGNED_IN = "Signed in to Codex"
 ASKED = "Explain the login timeout"  # a plain answer from the backend's model: a thread without approvals
 
 
@@ -90,8 +92,8 @@ class SessionRun:
 
         page = self.world._runner.run(sign_in())
         # The daemon's callback server answers the issuer's redirect with its own page: success, or what failed.
-        if page.title != SIGNED_IN_PAGE:
-            raise PairsimError(f"the sign-in in the browser ended on {page.title!r}, not {SIGNED_IN_PAGE!r}")
+        if SIGNED_IN not in page.title + page.text:
+            raise PairsimError(f"the sign-in in the browser ended on {page.title!r}, not saying {SIGNED_IN!r}")
 
 
 @dataclass(frozen=True)

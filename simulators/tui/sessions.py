@@ -81,19 +81,23 @@ class SessionRun:
     notes: list[str] = field(default_factory=list)
 
     def sign_in_in_browser(self, link: str) -> None:
-        """Dana opens the sign-in link in her browser and signs in (the browser follows the redirect to the
-        daemon's callback server on 127.0.0.1:1455)."""
-        persona = self.world.people.get(PERSON)
-        person = Person(persona.email, persona.password, persona.totp_secret)
+        sign_in_in_browser(self.world, PERSON, link)
 
-        async def sign_in() -> Page:
-            async with Browser() as browser:
-                return await walk(browser, link, person, self.world.clock)
 
-        page = self.world._runner.run(sign_in())
-        # The daemon's callback server answers the issuer's redirect with its own page: success, or what failed.
-        if SIGNED_IN not in page.title + page.text:
-            raise PairsimError(f"the sign-in in the browser ended on {page.title!r}, not saying {SIGNED_IN!r}")
+def sign_in_in_browser(world: World, name: str, link: str) -> None:
+    """`name` opens the sign-in link in her browser and signs in, with her authenticator code if her account asks
+    for one (the browser follows the redirect to the daemon's callback server on 127.0.0.1:1455)."""
+    persona = world.people.get(name)
+    person = Person(persona.email, persona.password, persona.totp_secret)
+
+    async def sign_in() -> Page:
+        async with Browser() as browser:
+            return await walk(browser, link, person, world.clock)
+
+    page = world._runner.run(sign_in())
+    # The daemon's callback server answers the issuer's redirect with its own page: success, or what failed.
+    if SIGNED_IN not in page.title + page.text:
+        raise PairsimError(f"the sign-in in the browser ended on {page.title!r}, not saying {SIGNED_IN!r}")
 
 
 @dataclass(frozen=True)

@@ -18,10 +18,37 @@ import asyncio
 import json
 import time
 import uuid
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import Any, Protocol
 
-if TYPE_CHECKING:
-    from simulators.daemon.threads import ThreadRecord, TurnRecord
+
+# What this module reads of `threads.ThreadRecord` and `TurnRecord` (described, not imported: `threads` uses this
+# module, and the package keeps no import cycle).
+class TurnRecord(Protocol):
+    @property
+    def id(self) -> str: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def error(self) -> dict[str, Any] | None: ...
+    @property
+    def items(self) -> Sequence[dict[str, Any]]: ...
+    @property
+    def started_at_ms(self) -> int: ...
+    @property
+    def completed_at_ms(self) -> int | None: ...
+
+
+class ThreadRecord(Protocol):
+    @property
+    def id(self) -> str: ...
+    @property
+    def cwd(self) -> str: ...
+    @property
+    def updated_at(self) -> int: ...
+    @property
+    def turns(self) -> Sequence[TurnRecord]: ...
+    def to_wire(self, include_turns: bool = False) -> dict[str, Any]: ...
 
 _REVISIONS = uuid.UUID("6f1d0c2e-5d3b-4f7a-9a51-2c4e8b7d9f10")  # the namespace read-state revisions are made in
 _USER_MESSAGE = {"clientId": None}
@@ -62,7 +89,7 @@ async def stored_thread(thread: ThreadRecord, *, listed: bool) -> dict[str, Any]
     return wire
 
 
-def backwards_cursor(threads: list[ThreadRecord]) -> str | None:
+def backwards_cursor(threads: Sequence[ThreadRecord]) -> str | None:
     """Where a backward page would start: the first listed thread's recency, as an ISO time (None when empty)."""
     if not threads:
         return None

@@ -56,6 +56,8 @@ def test_the_tui_signs_in_with_an_api_key_on_pairsim_daemon_serve(tmp_path: Path
             tui.sign_in_with_api_key("sk-proj-" + secrets.token_urlsafe(24))
             tui.wait_for_main_screen()
             assert not tui.shows(API_KEY_FAILED), tui.screen
+            # Still running and reading the daemon: /status shows the key it saved.
+            assert tui.status_card()["Account"].startswith("API key configured"), tui.screen
 
 
 def test_the_tui_reaches_its_main_screen_on_pairsim_world_ups_signed_in_daemon(tmp_path: Path) -> None:

@@ -34,9 +34,11 @@ class TurnRecord(Protocol):
     @property
     def items(self) -> Sequence[dict[str, Any]]: ...
     @property
-    def started_at_ms(self) -> int: ...
+    def started_at(self) -> int | None: ...
     @property
-    def completed_at_ms(self) -> int | None: ...
+    def completed_at(self) -> int | None: ...
+    @property
+    def duration_ms(self) -> int | None: ...
 
 
 class ThreadRecord(Protocol):
@@ -97,7 +99,9 @@ def backwards_cursor(threads: Sequence[ThreadRecord]) -> str | None:
 
 
 def stored_turn(turn: TurnRecord) -> dict[str, Any]:
-    started, completed = turn.started_at_ms, turn.completed_at_ms
+    # Items keep their own times where the daemon stamped them; else the turn's (to the second).
+    started = (turn.started_at or 0) * 1000
+    completed = None if turn.completed_at is None else turn.completed_at * 1000
     items = []
     for item in turn.items:
         stored = dict(item)
@@ -114,9 +118,8 @@ def stored_turn(turn: TurnRecord) -> dict[str, Any]:
         items.append(stored)
     return {
         "id": turn.id, "rootTurnId": turn.id, "items": items, "itemsView": "summary", "status": turn.status,
-        "error": turn.error, "startedAt": started // 1000,
-        "completedAt": None if completed is None else completed // 1000,
-        "durationMs": None if completed is None else completed - started,
+        "error": turn.error, "startedAt": turn.started_at, "completedAt": turn.completed_at,
+        "durationMs": turn.duration_ms,
     }
 
 

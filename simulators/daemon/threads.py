@@ -84,8 +84,9 @@ class TurnRecord:
     status: str = "inProgress"
     error: dict[str, Any] | None = None
     items: list[dict[str, Any]] = field(default_factory=list)  # each item as completed, in order
-    started_at_ms: int = 0  # issue 11: a turn read back (thread/turns/list) carries its times
-    completed_at_ms: int | None = None
+    started_at: int | None = None  # seconds, set when the turn starts running (`turn/started`)
+    completed_at: int | None = None
+    duration_ms: int | None = None
 
     def to_wire(self, include_items: bool = False) -> dict[str, Any]:
         return {"id": self.id, "status": self.status, "items": list(self.items) if include_items else [],
@@ -330,7 +331,7 @@ class ThreadService:
         if thread.active_turn is not None:
             raise invalid_request(f"thread {thread.id} already has a turn in progress")
         self._turn_ids += 1
-        turn = TurnRecord(f"turn-{self._turn_ids}", started_at_ms=self.server.clock.now_ms())
+        turn = TurnRecord(f"turn-{self._turn_ids}")
         thread.turns.append(turn)
         thread.updated_at = self.server.clock.now_int()
         words = _first_text(ctx.params.get("input")) or ""
@@ -382,7 +383,9 @@ class ThreadService:
         self, connection: AppServerConnection, thread: ThreadRecord, turn: TurnRecord, words: str
     ) -> None:
         base = {"threadId": thread.id, "turnId": turn.id}
+        started = time.monotonic()
         try:
+            turn.started_at = self.server.clock.now_int()
             await connection.notify("turn/started", {"threadId": thread.id, "turn": turn.to_wire()})
             await self._user_message(connection, base, turn, words)
             model = self._model_for(thread)
@@ -414,9 +417,10 @@ class ThreadService:
         finally:
             if turn.status == "inProgress":
                 turn.status = "interrupted"
+            turn.completed_at = self.server.clock.now_int()
+            turn.duration_ms = round((time.monotonic() - started) * 1000)
             thread.followups.clear()
             thread.updated_at = self.server.clock.now_int()
-            turn.completed_at_ms = self.server.clock.now_ms()
             async with self._turns_ended:
                 self._turns_ended.notify_all()
         await connection.notify("turn/completed", {"threadId": thread.id, "turn": turn.to_wire()})

@@ -6,12 +6,14 @@ by the request's id, a notification by its method, in order. So causality is kep
 after it saw an answer sends it after the live answer) without any sleep. Each recorded daemon frame is then
 compared by shape (`simulators.protocol.traffic.message_shape`) with its live counterpart, or reported missing.
 
+What the client sends back names what the daemon made (a thread's id in `turn/start`, the id of the daemon's
+approval request in the client's answer): the replay learns each recorded value's live counterpart from the
+daemon frames it compares (`ID_KEYS`, and the ids of the daemon's own requests) and puts it in the client's later
+frames. Paths under the recording's world folder (`substitutions`, e.g. `{world}` → the live world's root) are put
+in the same way, so a thread starts in the live Mac's project.
+
 `configWarning` is left out: the real daemon sends it for the machine it runs on (bubblewrap not on PATH), not for
 anything the client did.
-
-Ids the daemon made up (a thread's, a turn's) differ between daemons, and a client sends them back (`thread/read` of a
-thread `thread/list` named). So each recorded daemon frame and its live counterpart teach the replay which live id
-stands for which recorded one (UUIDs at the same place in both), and later client frames carry the live ids.
 """
 
 from __future__ import annotations
@@ -19,9 +21,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import re
 from collections import defaultdict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,7 +40,8 @@ from simulators.protocol.traffic import (
 )
 
 ENVIRONMENT_NOTIFICATIONS = frozenset({"configWarning"})
-_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.IGNORECASE)
+# Keys whose values the daemon makes and the client sends back.
+ID_KEYS = frozenset({"id", "threadId", "turnId", "itemId", "callId", "approvalId", "responseId"})
 ANSWER_SECONDS = 5.0
 
 
@@ -138,34 +140,32 @@ class _Live:
         await asyncio.gather(self._reader, return_exceptions=True)
 
 
-def learn_ids(recorded: Any, live: Any, ids: dict[str, str]) -> None:
-    """Note in `ids` each recorded UUID whose place in `live` holds another UUID (dict keys that are ids too: the
-    keys of `readStates`, taken in order)."""
+def learn_ids(recorded: Any, live: Any, learned: dict[str, str]) -> None:
+    """Note, for each string under an `ID_KEYS` key, the live value at the same place in `live`."""
     if isinstance(recorded, dict) and isinstance(live, dict):
-        recorded_keys = [k for k in recorded if _UUID.match(k)]
-        live_keys = [k for k in live if _UUID.match(k)]
-        for old, new in zip(recorded_keys, live_keys, strict=False):
-            ids.setdefault(old, new)
-            learn_ids(recorded[old], live[new], ids)
         for key, value in recorded.items():
-            if key in live and not _UUID.match(key):
-                learn_ids(value, live[key], ids)
+            if key not in live:
+                continue
+            if key in ID_KEYS and isinstance(value, str) and isinstance(live[key], str) and value != live[key]:
+                learned.setdefault(value, live[key])
+            else:
+                learn_ids(value, live[key], learned)
     elif isinstance(recorded, list) and isinstance(live, list):
-        for old_item, new_item in zip(recorded, live, strict=False):
-            learn_ids(old_item, new_item, ids)
-    elif isinstance(recorded, str) and isinstance(live, str) and recorded != live and _UUID.match(recorded) \
-            and _UUID.match(live):
-        ids.setdefault(recorded, live)
+        for old, new in zip(recorded, live, strict=False):
+            learn_ids(old, new, learned)
 
 
-def with_ids(value: Any, ids: dict[str, str]) -> Any:
-    """`value` with every recorded id the replay has learnt replaced by its live one."""
+def put_live_values(value: Any, learned: Mapping[str, str], substitutions: Mapping[str, str]) -> Any:
+    """A client frame's value with recorded ids replaced by their live counterparts and paths moved."""
     if isinstance(value, dict):
-        return {with_ids(k, ids): with_ids(v, ids) for k, v in value.items()}
+        return {key: put_live_values(item, learned, substitutions) for key, item in value.items()}
     if isinstance(value, list):
-        return [with_ids(v, ids) for v in value]
+        return [put_live_values(item, learned, substitutions) for item in value]
     if isinstance(value, str):
-        return ids.get(value, value)
+        if value in learned:
+            return learned[value]
+        for recorded, live in substitutions.items():
+            value = value.replace(recorded, live)
     return value
 
 
@@ -173,14 +173,16 @@ OutsideAction = Callable[[dict[str, Any]], Awaitable[None]]
 
 
 async def replay(recording: Recording, url: str, *, answer_seconds: float = ANSWER_SECONDS,
-                 outside: OutsideAction | None = None) -> ReplayReport:
+                 substitutions: Mapping[str, str] | None = None, outside: OutsideAction | None = None) -> ReplayReport:
     """`outside` sees each live daemon message as it is compared, and does what the person did outside the
     connection in the recorded session (sign in in a browser at the link the daemon answered with) before the
     replay goes on."""
     report = ReplayReport(recording.header.session)
     methods_by_id: dict[tuple[int, Any], str] = {}
     connections: dict[int, _Live] = {}
-    ids: dict[str, str] = {}
+    learned: dict[str, str] = {}
+    # The daemon's own requests (an approval) by recorded id: the client's answer names the live one.
+    server_requests: dict[tuple[int, Any], Any] = {}
     try:
         for frame in recording.frames:
             if frame.side is Side.CLIENT:
@@ -190,7 +192,10 @@ async def replay(recording: Recording, url: str, *, answer_seconds: float = ANSW
                     live = connections[frame.connection] = _Live(ws)
                 if frame.kind is MessageKind.REQUEST and frame.method:
                     methods_by_id[(frame.connection, frame.id)] = frame.method
-                await live.ws.send(json.dumps(with_ids(frame.message, ids)))
+                message = put_live_values(frame.message, learned, substitutions or {})
+                if frame.kind in (MessageKind.RESPONSE, MessageKind.ERROR):
+                    message["id"] = server_requests.get((frame.connection, frame.id), frame.id)
+                await live.ws.send(json.dumps(message))
                 continue
             if frame.method in ENVIRONMENT_NOTIFICATIONS:
                 continue
@@ -201,7 +206,10 @@ async def replay(recording: Recording, url: str, *, answer_seconds: float = ANSW
                 found: tuple[str, ...] = (f"$: the daemon sent nothing for recorded frame #{frame.seq} ({frame.kind})",)
             else:
                 found = tuple(differences(message_shape(frame.message), message_shape(got)))
-                learn_ids(frame.message, got, ids)
+                learn_ids(frame.message.get("result", frame.message.get("params")),
+                          got.get("result", got.get("params")), learned)
+                if frame.kind is MessageKind.REQUEST:
+                    server_requests[(frame.connection, frame.id)] = got.get("id")
                 if outside is not None:
                     await outside(got)
             report.comparisons.append(Comparison(method, frame.kind, frame.seq, found))

@@ -6,7 +6,11 @@ Each session starts a world (`World(daemon=...)`: the backend, and the Mac's dae
 daemon into the session's starting state (`Setup`), starts `pairsim record` as its own process between the TUI and
 the daemon, runs the real TUI through it in a pseudo-terminal and does what a person does. The recording (redacted
 as it is written) is the fixture `tests/fixtures/tui_traffic/<session>.jsonl` that `simulators.tui.replay` plays
-against the mock daemon. The same `Setup` brings the mock into the same starting state for the replay.
+against the mock daemon. The same `Setup` brings the mock into the same starting state for the replay: who is
+signed in on the Mac, whether Dana's account asks for her authenticator code, and what she asked Codex on the Mac
+before (each a thread made by a real turn on the real daemon). What the person did outside the TUI (signing in with
+ChatGPT in her browser, on the daemon's callback server at 127.0.0.1:1455) the replay does again
+(`simulators.tui.coverage.browser_sign_in`). Recording `signed-in-start` takes about 20 s, `chatgpt-sign-in` 15 s.
 """
 
 from __future__ import annotations

@@ -5,8 +5,9 @@ Both as codex app-server 0.169.0 does them (`tests/fixtures/tui_traffic/{signed-
 
 * `account/read`, signed in with ChatGPT, answers only after workspace routing discovery (`GET
   {chatgpt_base_url}wham/accounts/check` with the access token and `chatgpt-account-id`), and carries what it found:
-  `workspaceRouting {chatgptAccountId, backendOrigin, accountRoutingOverride}`. A discovery that fails fails the
-  read with `-32603 workspace routing discovery failed` (what the TUI then shows as `account/read failed`).
+  `workspaceRouting {chatgptAccountId, backendOrigin, accountRoutingOverride}`, kept for later reads of the same
+  sign-in. A discovery that fails fails the read with `-32603 workspace routing discovery failed` (what the TUI
+  then shows as `account/read failed`).
 * The sign-in binds the login callback server on 127.0.0.1:1455 (the one `pairsim login` runs,
   `simulators.login.client.BrowserLogin`), answers `{type: "chatgpt", loginId, authUrl}` at once with the issuer's
   authorize address (`originator` = the daemon's first client), and when the browser comes back and the code is
@@ -34,6 +35,24 @@ from simulators.protocol.jsonrpc import RpcMethodError
 DISCOVERY_FAILED = "workspace routing discovery failed"
 
 AdoptTokens = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+class WorkspaceRouting:
+    """The `workspaceRouting` of `account/read`, discovered once per sign-in: codex 0.169.0 keeps what it found, so
+    a backend that stops answering discovery later does not fail its reads (tests/test_chatgpt_account.py)."""
+
+    def __init__(self, access: ModelAccess) -> None:
+        self.access = access
+        self._found: tuple[str, dict[str, Any]] | None = None  # (the access token it was found with, routing)
+
+    async def __call__(self) -> dict[str, Any]:
+        credentials = self.access.credentials()
+        token = credentials.access_token if credentials is not None else ""
+        if self._found is not None and self._found[0] == token:
+            return dict(self._found[1])
+        routing = await workspace_routing(self.access)
+        self._found = (token, routing)
+        return dict(routing)
 
 
 async def workspace_routing(access: ModelAccess) -> dict[str, Any]:

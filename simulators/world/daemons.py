@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 from simulators.clock import Clock
 from simulators.daemon.app_server import AppServer
-from simulators.daemon.chatgpt_account import ChatGptLogin, install_rate_limits, workspace_routing
+from simulators.daemon.chatgpt_account import ChatGptLogin, WorkspaceRouting, install_rate_limits
 from simulators.daemon.desktop import DesktopApp
 from simulators.daemon.doctor import run_doctor
 from simulators.daemon.listener import AppServerListener
@@ -151,7 +151,7 @@ class MockDaemon:
         self.threads.model = ModelAccess(place.chatgpt_base_url, desktop.chatgpt_credentials, place.ca_file)
         # issue 11: account/read carries workspace routing, and clients (the TUI) can sign the Mac in with ChatGPT.
         access = self.threads.model
-        self.app_server.workspace_routing = lambda: workspace_routing(access)
+        self.app_server.workspace_routing = WorkspaceRouting(access)
         ChatGptLogin(self.app_server, place.issuer_url, desktop.adopt_tokens).install()
         install_rate_limits(self.app_server, access)
         self._controller = RemoteControlController(

@@ -6,6 +6,8 @@ each step does what a person does in it or reads what it shows, waiting on the s
 
 from __future__ import annotations
 
+import contextlib
+import re
 import secrets
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
@@ -13,7 +15,9 @@ from typing import TYPE_CHECKING
 import pytest
 from pytest_bdd import given, parsers, then, when
 
+from simulators.login.lab import fixed_ports_lock
 from simulators.tui.codex_tui import TURN_COMPLETED, TURN_INTERRUPTED, CodexTui
+from simulators.tui.sessions import sign_in_in_browser
 
 if TYPE_CHECKING:
     from simulators.world import World
@@ -23,10 +27,15 @@ PRONOUN = r"(?:her|his|their)"
 
 
 class TuiHolder:
-    """The scenario's TUI, started by a step and ended after the scenario."""
+    """The scenario's TUI, started by a step and ended after the scenario (with the fixed login ports, if a
+    ChatGPT sign-in took them)."""
 
     def __init__(self) -> None:
         self.tui: CodexTui | None = None
+        self.stack = contextlib.ExitStack()
+
+    def lock_fixed_ports(self) -> None:
+        self.stack.enter_context(fixed_ports_lock())
 
     @property
     def running(self) -> CodexTui:
@@ -40,18 +49,24 @@ def codex_tui() -> Iterator[TuiHolder]:
     try:
         yield holder
     finally:
-        if holder.tui is not None:
-            holder.tui.close()
+        with holder.stack:
+            if holder.tui is not None:
+                holder.tui.close()
 
 
-@given(parsers.re(r"(?P<name>\w+) has a ChatGPT account"))
-def account(world: World, name: str) -> None:
-    world.people.create(name, mfa=False)
+@given(parsers.re(r"(?P<name>\w+) has a ChatGPT account(?P<mfa> with two-step verification)?"))
+def account(world: World, name: str, mfa: str | None) -> None:
+    world.people.create(name, mfa=bool(mfa))
 
 
 @given(parsers.re(rf"(?P<name>\w+) is signed in to Codex on {PRONOUN} Mac with ChatGPT"))
 def desktop_signed_in(world: World, name: str) -> None:
     world.mac().sign_in(name)
+
+
+@given(parsers.re(rf'(?P<name>\w+) asked Codex on {PRONOUN} Mac "(?P<text>[^"]+)"'))
+def asked_on_the_mac(world: World, name: str, text: str) -> None:
+    world.mac().ask(text)
 
 
 @when(parsers.re(rf"(?P<name>\w+) opens the Codex TUI on {PRONOUN} Mac"))
@@ -62,6 +77,14 @@ def open_tui(world: World, codex_tui: TuiHolder, name: str) -> None:
 @when(parsers.re(r"(?:she|he|they) signs? in to the TUI with an API key"))
 def sign_in_with_api_key(codex_tui: TuiHolder) -> None:
     codex_tui.running.sign_in_with_api_key("sk-proj-" + secrets.token_urlsafe(24))
+
+
+@when(parsers.re(rf"(?P<name>\w+) signs in to the TUI with ChatGPT in {PRONOUN} browser"))
+def sign_in_with_chatgpt(world: World, codex_tui: TuiHolder, name: str) -> None:
+    codex_tui.lock_fixed_ports()  # the daemon's login callback server binds 127.0.0.1:1455
+    codex_tui.running.start_chatgpt_sign_in()
+    sign_in_in_browser(world, name, codex_tui.running.wait_for_browser())
+    codex_tui.running.wait_for_chatgpt_signed_in()
 
 
 @when(parsers.re(r"(?:she|he|they) opens? the TUI's session list"))
@@ -85,6 +108,14 @@ def main_screen(codex_tui: TuiHolder) -> None:
 def status_account(codex_tui: TuiHolder, account: str) -> None:
     card = codex_tui.running.status_card()
     assert card.fields.get("Account", "").startswith(account), card.fields
+
+
+@then(parsers.re(r"the TUI's status says (?P<name>\w+) is signed in with ChatGPT"))
+def status_signed_in_with_chatgpt(world: World, codex_tui: TuiHolder, name: str) -> None:
+    card = codex_tui.running.status_card()
+    # `Account: dana@… (Plus)`: her email and her ChatGPT plan (an API key reads "API key configured").
+    email = world.people.get(name).email
+    assert re.fullmatch(rf"{re.escape(email)} \(\w+\)", card.fields.get("Account", "")), card.fields
 
 
 @then(parsers.re(r"the TUI shows (?P<name>\w+)'s threads"))

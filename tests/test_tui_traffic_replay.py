@@ -8,61 +8,40 @@ One test per (recording, method), so the report says which methods the mock serv
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from simulators.protocol.traffic import Recording, Side
-from simulators.tui.replay import ReplayReport, replay
-from simulators.tui.sessions import FIXTURES, WORLD_ROOT, Setup
-from simulators.world import World
+from simulators.tui.coverage import daemon_methods, recordings, replay_on_mock
+from simulators.tui.replay import ReplayReport
+from simulators.tui.sessions import FIXTURES
 
 # Known differences, each a strict xfail: a fix fails the test until the entry goes.
+_SLOW_START = ("a race in the recording: the real daemon answered before its slow thread/start had made the thread "
+               "loaded; the mock starts threads at once and lists it")
+_NO_MCP = ("the real daemon starts the codex_apps MCP server for a new thread under a ChatGPT sign-in and reports it "
+           "failing (pairsim's backend serves no MCP endpoint); the mock runs no MCP servers")
 KNOWN_GAPS = {
-    ("api-key-sign-in", "thread/loaded/list"): "a race in the recording: the real daemon answered before its slow "
-    "thread/start had made the thread loaded; the mock starts threads at once and lists it",
+    ("api-key-sign-in", "thread/loaded/list"): _SLOW_START,
+    ("chatgpt-sign-in", "thread/loaded/list"): _SLOW_START,
+    ("chatgpt-sign-in", "mcpServer/startupStatus/updated"): _NO_MCP,
+    ("signed-in-start", "mcpServer/startupStatus/updated"): _NO_MCP,
 }
-# -- the turn recordings (issue 11): what the signed-in start-up around the turn still differs in. The other part
-# of issue 11 (the TUI's signed-in start-up, /status) serves these; each entry goes when the mock answers alike.
-_SIGNED_IN_START_UP = {
-    "account/read": "signed in with ChatGPT, the real account/read carries workspaceRouting and workspaceName",
-    "account/updated": "the real daemon announces the ChatGPT sign-in to a new connection; the mock does not",
-    "account/rateLimits/read": "the real daemon fetches {chatgpt_base_url}wham/usage (pairsim's backend: 404) and "
-    "fails with -32603; the mock does not serve the method",
-    "thread/loaded/list": "the same race as api-key-sign-in's: the real daemon answered before its thread/start "
-    "had made the thread loaded",
-    "mcpServer/startupStatus/updated": "signed in with ChatGPT, the real daemon starts its codex_apps MCP client "
-    "against the backend (404) and reports it starting, then failed; the mock starts no MCP client",
-}
+# -- the turn recordings (issue 11): what their signed-in start-up still differs in.
+_SIGNED_IN_START_UP = {"thread/loaded/list": _SLOW_START, "mcpServer/startupStatus/updated": _NO_MCP}
 TURN_RECORDINGS = ("command-and-file-change-approved", "command-declined", "file-change-declined", "turn-interrupted")
 KNOWN_GAPS.update({(name, method): reason for name in TURN_RECORDINGS for method, reason in _SIGNED_IN_START_UP.items()})
 
 
-def _recordings() -> dict[str, Recording]:
-    return {path.stem: Recording.from_jsonl(path.read_text(encoding="utf-8")) for path in sorted(FIXTURES.glob("*.jsonl"))}
-
-
-RECORDINGS = _recordings()
-
-
-def _methods(recording: Recording) -> list[str]:
-    by_id = {f.id: f.method for f in recording.frames if f.side is Side.CLIENT and f.method and "id" in f.message}
-    seen: dict[str, None] = {}
-    for frame in recording.frames:
-        if frame.side is Side.DAEMON and frame.method != "configWarning":
-            method = frame.method or by_id.get(frame.id)
-            if method:
-                seen.setdefault(method, None)
-    return list(seen)
+RECORDINGS = recordings()
 
 
 CASES = [
     pytest.param(name, method, id=f"{name}:{method}",
                  marks=[pytest.mark.xfail(strict=True, reason=KNOWN_GAPS[(name, method)])]
                  if (name, method) in KNOWN_GAPS else [])
-    for name, recording in RECORDINGS.items() for method in _methods(recording)
+    for name, recording in RECORDINGS.items() for method in daemon_methods(recording)
 ]
 
 
@@ -72,14 +51,7 @@ def reports(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Repl
 
     def get(name: str) -> ReplayReport:
         if name not in done:
-            recording = RECORDINGS[name]
-            world = World(daemon="mock", profile="legacy", threads=0, root=tmp_path_factory.mktemp(name)).start()
-            try:
-                Setup.from_json(recording.header.setup).apply(world)
-                done[name] = asyncio.run(replay(recording, world.mac().url,
-                                                substitutions={WORLD_ROOT: str(world.root)}))
-            finally:
-                world.stop()
+            done[name] = replay_on_mock(RECORDINGS[name], tmp_path_factory.mktemp(name))
         return done[name]
 
     yield _Lazy(get)  # type: ignore[misc]
@@ -95,7 +67,8 @@ class _Lazy(dict):  # type: ignore[type-arg]
 
 
 def test_there_are_recordings() -> None:
-    assert {"signed-out-start", "api-key-sign-in", *TURN_RECORDINGS} <= set(RECORDINGS), sorted(RECORDINGS)
+    assert {"signed-out-start", "api-key-sign-in", "chatgpt-sign-in", "signed-in-start", *TURN_RECORDINGS} <= set(
+        RECORDINGS), sorted(RECORDINGS)
 
 
 def test_no_recording_holds_a_credential() -> None:

@@ -4,7 +4,7 @@ Feature: The real Codex TUI on the Mac's daemon
   (codex 0.169.0, `codex --remote`) must get as far with it as with the real one.
 
   Background:
-    Given Dana has a ChatGPT account
+    Given Dana has a ChatGPT account with two-step verification
 
   Rule: Nobody is signed in to the daemon yet
 
@@ -18,11 +18,23 @@ Feature: The real Codex TUI on the Mac's daemon
       Then the TUI shows its main screen
       And the TUI's status says the account is "API key configured"
 
+    Scenario: Dana signs in to the TUI with ChatGPT
+      When Dana opens the Codex TUI on her Mac
+      And Dana signs in to the TUI with ChatGPT in her browser
+      Then the TUI shows its main screen
+      And the TUI's status says Dana is signed in with ChatGPT
+
   Rule: The Mac is signed in with ChatGPT
 
-    @xfail_on_codex:real_daemon_needs_workspace_routing
+    Scenario: The TUI starts on its main screen, signed in as Dana
+      Given Dana is signed in to Codex on her Mac with ChatGPT
+      When Dana opens the Codex TUI on her Mac
+      Then the TUI shows its main screen
+      And the TUI's status says Dana is signed in with ChatGPT
+
     Scenario: The TUI shows Dana's threads
       Given Dana is signed in to Codex on her Mac with ChatGPT
+      And she asked Codex on her Mac "Explain the login timeout"
       When Dana opens the Codex TUI on her Mac
       And she opens the TUI's session list
       Then the TUI shows Dana's threads

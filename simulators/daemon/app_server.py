@@ -186,6 +186,10 @@ class AppServerConnection:
         for summary in self.server.config_warnings:
             await self.notify("configWarning", {"summary": summary, "details": None})
         await self.notify("remoteControl/status/changed", self.server.remote_control_status())
+        # issue 11: signed in with ChatGPT, the real daemon (0.169.0) tells each new client so at once.
+        account = self.server.account_provider()
+        if isinstance(account, ChatGptAccount):
+            await self.notify("account/updated", {"authMode": "chatgpt", "planType": account.plan_type})
 
     async def _call(self, request: Request) -> None:
         ctx = RequestContext(self, request)
@@ -270,6 +274,10 @@ class AppServer:
         self._first_client_name: str | None = None
         self._remote_control_status: RemoteControlStatusProvider = self._remote_control_disabled
         self._api_key_saved = _api_key_saved(home)
+        # issue 11: what the daemon learns from the backend for a ChatGPT sign-in (workspace routing discovery) and
+        # its own ChatGPT sign-in for clients; both only where the daemon knows its backend and issuer (a world).
+        self.workspace_routing: Callable[[], Awaitable[dict[str, Any]]] | None = None
+        self.chatgpt_login: Callable[[RequestContext], Awaitable[dict[str, Any]]] | None = None
         self.register_method("account/read", self._account_read)
         self.register_method("account/login/start", self._account_login_start, required_params=("type",))
 
@@ -376,8 +384,12 @@ class AppServer:
         wire: dict[str, Any] | None
         user_id = None
         if isinstance(account, ChatGptAccount):
-            wire = {"type": "chatgpt", "email": account.email, "planType": account.plan_type}
+            wire = {"type": "chatgpt", "email": account.email, "planType": account.plan_type, "workspaceName": None}
             user_id = account.user_id
+            if self.workspace_routing is not None:
+                # The real daemon answers only after its discovery; a failed one fails account/read.
+                return {"account": wire, "userId": user_id, "requiresOpenaiAuth": True,
+                        "workspaceRouting": await self.workspace_routing()}
         elif isinstance(account, ApiKeyAccount):
             wire = {"type": "apiKey"}
         else:
@@ -388,6 +400,8 @@ class AppServer:
         """Sign-in from a client (the TUI's API-key screen): the key is saved in the daemon's auth.json, as the real
         daemon saves it, then the caller hears `account/login/completed` and every client `account/updated`."""
         kind = ctx.params.get("type")
+        if kind == "chatgpt" and self.chatgpt_login is not None:
+            return await self.chatgpt_login(ctx)
         if kind != "apiKey":
             raise RpcMethodError(
                 jsonrpc.METHOD_NOT_FOUND,

@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from simulators.daemon import thread_history
 from simulators.daemon.app_server import (
     APP_SERVER_VERSION,
     AppServer,
@@ -196,7 +197,7 @@ class ThreadRecord:
             "cwd": self.cwd,
             "cliVersion": APP_SERVER_VERSION,
             "originator": self.originator,
-            "source": "appServer",
+            "source": "vscode",  # what 0.169.0 records for a thread an app-server client started
             "canAcceptDirectInput": True,
             "threadSource": "user",
             "agentNickname": None,
@@ -273,7 +274,7 @@ class ThreadService:
         self.server.register_method("turn/interrupt", self._turn_interrupt, required_params=("threadId", "turnId"))
         self.server.register_method("thread/readState/update", self._read_state_update,
                                     required_params=("threadId",))
-        self.server.register_method("app/installed", self._apps_installed)
+        self.server.register_method("thread/turns/list", self._turns_list, required_params=("threadId",))
         return self
 
     async def close(self) -> None:
@@ -330,14 +331,20 @@ class ThreadService:
         limit = min(max(limit, 1), MAX_PAGE_SIZE)
         # A thread nobody has written to yet is not listed (the real daemon lists threads from their rollouts).
         threads = [thread for thread in self.threads if thread.preview]
+        # issue 11: the TUI's filters. No mock thread is in a section; each has the source its client gave it.
+        sources = ctx.params.get("sourceKinds")
+        if ctx.params.get("sortKey") == "section_position":
+            threads = []
+        elif isinstance(sources, list) and sources:
+            threads = [thread for thread in threads if thread.to_wire()["source"] in sources]
         page = threads[start : start + limit]
         end = start + len(page)
-        # The real result's keys and order; read state is not simulated, and there is no backward paging.
+        states = {t.id: state for t in page if (state := thread_history.read_state(t)) is not None}
         return {
-            "data": [t.to_wire() for t in page],
-            "readStates": {},
+            "data": [await thread_history.stored_thread(t, listed=True) for t in page],
+            "readStates": states,
             "nextCursor": str(end) if end < len(threads) else None,
-            "backwardsCursor": None,
+            "backwardsCursor": thread_history.backwards_cursor(page),
         }
 
     async def _thread_start(self, ctx: RequestContext) -> dict[str, Any]:
@@ -368,7 +375,16 @@ class ThreadService:
 
     async def _thread_read(self, ctx: RequestContext) -> dict[str, Any]:
         thread = self.thread(str(ctx.params["threadId"]))
-        return {"thread": thread.to_wire(include_turns=bool(ctx.params.get("includeTurns")))}
+        wire = thread.to_wire(include_turns=bool(ctx.params.get("includeTurns")))
+        if not thread.preview:
+            return {"thread": wire}  # nothing written yet: the live thread is all there is
+        # issue 11: a thread with a rollout is read back from it, with its read state.
+        stored = await thread_history.stored_thread(thread, listed=False)
+        return {"thread": {**stored, "turns": wire["turns"]}, "readState": thread_history.read_state(thread)}
+
+    async def _turns_list(self, ctx: RequestContext) -> dict[str, Any]:
+        thread = self.thread(str(ctx.params["threadId"]))
+        return thread_history.turns_page(thread, ctx.params.get("cursor"), ctx.params.get("limit"))
 
     async def _turn_start(self, ctx: RequestContext) -> dict[str, Any]:
         thread = self.thread(str(ctx.params["threadId"]))
@@ -451,9 +467,6 @@ class ThreadService:
         state = {"firstUnread": None, "revision": thread.read_revision}
         await ctx.connection.notify("thread/readState/changed", {"threadId": thread.id, "readState": state})
         return {"readState": state}
-
-    async def _apps_installed(self, ctx: RequestContext) -> dict[str, Any]:
-        return {"apps": []}  # pairsim's Mac has no ChatGPT apps installed
 
     async def _turn_steer(self, ctx: RequestContext) -> dict[str, Any]:
         thread = self.thread(str(ctx.params["threadId"]))

@@ -72,6 +72,7 @@ class TuiSurface:
         register("plugin/installed", self._plugins_installed)
         register("thread/loaded/list", self._loaded_threads)
         register("account/bedrock/checkGovCloudRequirements", self._gov_cloud)
+        register("app/installed", self._apps_installed)  # issue 11 (signed-in start)
         return self
 
     # -- configuration -----------------------------------------------------------------------------------------
@@ -124,6 +125,9 @@ class TuiSurface:
 
     async def _loaded_threads(self, ctx: RequestContext) -> dict[str, Any]:
         return {"data": self.loaded_threads(), "nextCursor": None}
+
+    async def _apps_installed(self, ctx: RequestContext) -> dict[str, Any]:
+        return {"apps": []}  # no connector apps: pairsim's backend serves none
 
     async def _gov_cloud(self, ctx: RequestContext) -> dict[str, Any]:
         return {"isGovCloud": False, "shouldWarn": False}

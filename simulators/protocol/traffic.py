@@ -187,7 +187,11 @@ def _scalar(value: Any) -> str:
 def shape_of(value: Any, key: str | None = None) -> Any:
     """The shape of a JSON value (see the module docstring). Deterministic and comparable with `==`."""
     if isinstance(value, Mapping):
-        return {k: shape_of(v, k) for k, v in sorted(value.items())}
+        # An object keyed by ids (`readStates`: thread id → state) is a map: its keys differ per run, so they
+        # collapse into one `<id>` whose shape covers every value, as a list's items do.
+        named = {k: shape_of(v, k) for k, v in sorted(value.items()) if not _UUID.fullmatch(k)}
+        by_id = [shape_of(v) for k, v in value.items() if _UUID.fullmatch(k)]
+        return {**named, "<id>": _merge_all(by_id)} if by_id else named
     if isinstance(value, list):
         return ["list", _merge_all(shape_of(item) for item in value)]
     if isinstance(value, str) and key in DISCRIMINATOR_KEYS:

@@ -38,6 +38,8 @@ API_KEY_SAVE = "Press enter to save"
 API_KEY_FAILED = "Failed to save API key"
 COMPOSER = "Ask Codex to do anything"  # the empty composer: the main screen takes input
 CHATGPT_WAITING = "Finish signing in via your browser"
+CHATGPT_SIGNED_IN = "Signed in with your ChatGPT account"
+CHATGPT_CANCEL = "Press esc to cancel"  # the last line of the sign-in link screen
 STATUS_CARD_END = "Collaboration mode:"
 RESUME_TITLE = "Resume a previous session"
 # -- a turn (issue 11: approvals and interrupting) --
@@ -161,6 +163,12 @@ class CodexTui:
         self.wait_for_sign_in_menu()
         self._choose("1", CHATGPT_WAITING)
 
+    def wait_for_chatgpt_signed_in(self) -> None:
+        """After the browser's sign-in: the TUI says so and shows what the plan includes; Enter (pressed again if
+        the TUI dropped it, as it drops keys sent the moment a screen appears) leads to the main screen."""
+        self.wait_for(CHATGPT_SIGNED_IN)
+        self.terminal.press_until("enter", _has(COMPOSER), repr(COMPOSER), timeout=STEP_SECONDS)
+
     def opened_addresses(self) -> list[str]:
         """What the TUI asked the browser to open, in order."""
         try:
@@ -172,10 +180,11 @@ class CodexTui:
         """The address the TUI opened in the browser (it does so when it shows the sign-in link)."""
         deadline = time.monotonic() + timeout
         self.wait_for(CHATGPT_WAITING, timeout)
-        # The screen shows the link in the same frame the TUI starts the browser; the browser script may lag the
-        # frame by a process start. The link on screen is what a person would use anyway.
-        link = self.terminal.wait_until(_sign_in_link, "the sign-in link", max(0.0, deadline - time.monotonic()))
-        return link
+        # In `--remote` mode the TUI opens no browser: the link on screen is what a person uses. It is drawn over
+        # several output chunks; the line under it ends the frame, so the link is whole once that shows.
+        return self.terminal.wait_until(
+            lambda screen: _sign_in_link(screen) if screen.contains(CHATGPT_CANCEL) else None, "the sign-in link",
+            max(0.0, deadline - time.monotonic()))
 
     # -- the composer ------------------------------------------------------------------------------------------
 

@@ -22,7 +22,7 @@ import asyncio
 import contextlib
 import json
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -169,8 +169,14 @@ def put_live_values(value: Any, learned: Mapping[str, str], substitutions: Mappi
     return value
 
 
+OutsideAction = Callable[[dict[str, Any]], Awaitable[None]]
+
+
 async def replay(recording: Recording, url: str, *, answer_seconds: float = ANSWER_SECONDS,
-                 substitutions: Mapping[str, str] | None = None) -> ReplayReport:
+                 substitutions: Mapping[str, str] | None = None, outside: OutsideAction | None = None) -> ReplayReport:
+    """`outside` sees each live daemon message as it is compared, and does what the person did outside the
+    connection in the recorded session (sign in in a browser at the link the daemon answered with) before the
+    replay goes on."""
     report = ReplayReport(recording.header.session)
     methods_by_id: dict[tuple[int, Any], str] = {}
     connections: dict[int, _Live] = {}
@@ -204,6 +210,8 @@ async def replay(recording: Recording, url: str, *, answer_seconds: float = ANSW
                           got.get("result", got.get("params")), learned)
                 if frame.kind is MessageKind.REQUEST:
                     server_requests[(frame.connection, frame.id)] = got.get("id")
+                if outside is not None:
+                    await outside(got)
             report.comparisons.append(Comparison(method, frame.kind, frame.seq, found))
     finally:
         for live in connections.values():

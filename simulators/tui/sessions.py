@@ -6,7 +6,11 @@ Each session starts a world (`World(daemon=...)`: the backend, and the Mac's dae
 daemon into the session's starting state (`Setup`), starts `pairsim record` as its own process between the TUI and
 the daemon, runs the real TUI through it in a pseudo-terminal and does what a person does. The recording (redacted
 as it is written) is the fixture `tests/fixtures/tui_traffic/<session>.jsonl` that `simulators.tui.replay` plays
-against the mock daemon. The same `Setup` brings the mock into the same starting state for the replay.
+against the mock daemon. The same `Setup` brings the mock into the same starting state for the replay: who is
+signed in on the Mac, whether Dana's account asks for her authenticator code, and what she asked Codex on the Mac
+before (each a thread made by a real turn on the real daemon). What the person did outside the TUI (signing in with
+ChatGPT in her browser, on the daemon's callback server at 127.0.0.1:1455) the replay does again
+(`simulators.tui.coverage.browser_sign_in`). Recording `signed-in-start` takes about 20 s, `chatgpt-sign-in` 15 s.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from simulators.backend.model_scripts import EXPLAIN_TIMEOUT, FIX_FLAKY_TEST
-from simulators.browser import Browser
+from simulators.browser import Browser, Page
 from simulators.login.lab import fixed_ports_lock
 from simulators.login.user import Person, walk
 from simulators.protocol.errors import PairsimError
@@ -40,31 +44,45 @@ PROXY_START_SECONDS = 30.0
 # The world's temporary folder as a recording names it: paths under it (the project a thread runs in) are the
 # same under any world's folder, so a replay puts its own in their place.
 WORLD_ROOT = "{world}"
+# What the daemon's callback server says after a sign-in that worked (0.169.0: page "Sign into Codex" reading
+# "Signed in to Codex"; pairsim's login server: titled so).
+SIGNED_IN = "Signed in to Codex"
+ASKED = EXPLAIN_TIMEOUT  # a plain answer from the backend's model: a thread without approvals
 
 
 @dataclass(frozen=True)
 class Setup:
-    """The daemon's state when the TUI connects: who is signed in on the Mac (nobody, or Dana with ChatGPT)."""
+    """The daemon's state when the TUI connects: who is signed in on the Mac (nobody, or Dana with ChatGPT), and
+    what Dana asked Codex on the Mac before (each a thread, made by a real turn on the real daemon)."""
 
     signed_in: bool = False
     # The backend's model keeps each response after `response.created` until released: Codex is "thinking" when
     # the person interrupts it, on the recording's daemon and on the replay's alike.
     model_held: bool = False
+    asked: tuple[str, ...] = ()
+    mfa: bool = False  # Dana's account asks for her authenticator code when she signs in
 
     def to_json(self) -> dict[str, Any]:
         raw: dict[str, Any] = {"account": "chatgpt" if self.signed_in else "signed_out", "person": PERSON}
         if self.model_held:
             raw["model"] = "held"
+        if self.asked:
+            raw["asked"] = list(self.asked)
+        if self.mfa:
+            raw["mfa"] = True
         return raw
 
     @classmethod
     def from_json(cls, raw: dict[str, Any]) -> Setup:
-        return cls(signed_in=raw.get("account") == "chatgpt", model_held=raw.get("model") == "held")
+        return cls(signed_in=raw.get("account") == "chatgpt", model_held=raw.get("model") == "held",
+                   asked=tuple(raw.get("asked", ())), mfa=bool(raw.get("mfa")))
 
     def apply(self, world: World) -> None:
-        world.people.create(PERSON, mfa=False)
+        world.people.create(PERSON, mfa=self.mfa)
         if self.signed_in:
             world.mac().sign_in(PERSON)
+        for text in self.asked:
+            world.mac().ask(text)
         if self.model_held:
             world.backend.hold_model()
 
@@ -78,16 +96,23 @@ class SessionRun:
     notes: list[str] = field(default_factory=list)
 
     def sign_in_in_browser(self, link: str) -> None:
-        """Dana opens the sign-in link in her browser and signs in (the browser follows the redirect to the
-        daemon's callback server on 127.0.0.1:1455)."""
-        persona = self.world.people.get(PERSON)
-        person = Person(persona.email, persona.password, persona.totp_secret)
+        sign_in_in_browser(self.world, PERSON, link)
 
-        async def sign_in() -> None:
-            async with Browser() as browser:
-                await walk(browser, link, person, self.world.clock)
 
-        self.world._runner.run(sign_in())
+def sign_in_in_browser(world: World, name: str, link: str) -> None:
+    """`name` opens the sign-in link in her browser and signs in, with her authenticator code if her account asks
+    for one (the browser follows the redirect to the daemon's callback server on 127.0.0.1:1455)."""
+    persona = world.people.get(name)
+    person = Person(persona.email, persona.password, persona.totp_secret)
+
+    async def sign_in() -> Page:
+        async with Browser() as browser:
+            return await walk(browser, link, person, world.clock)
+
+    page = world._runner.run(sign_in())
+    # The daemon's callback server answers the issuer's redirect with its own page: success, or what failed.
+    if SIGNED_IN not in page.title + page.text:
+        raise PairsimError(f"the sign-in in the browser ended on {page.title!r}, not saying {SIGNED_IN!r}")
 
 
 @dataclass(frozen=True)
@@ -114,7 +139,7 @@ def _api_key_sign_in(run: SessionRun) -> None:
 def _chatgpt_sign_in(run: SessionRun) -> None:
     run.tui.start_chatgpt_sign_in()
     run.sign_in_in_browser(run.tui.wait_for_browser())
-    run.tui.wait_for_main_screen()
+    run.tui.wait_for_chatgpt_signed_in()
     run.tui.status_card()
 
 
@@ -186,10 +211,11 @@ SESSIONS: dict[str, Session] = {
                 "OpenAI API key), reaches the main screen and opens /status", Setup(signed_in=False),
                 _api_key_sign_in),
         Session("chatgpt-sign-in", "signed out, Dana chooses Sign in with ChatGPT, signs in in her browser, "
-                "reaches the main screen and opens /status", Setup(signed_in=False), _chatgpt_sign_in,
+                "reaches the main screen and opens /status", Setup(signed_in=False, mfa=True), _chatgpt_sign_in,
                 uses_fixed_ports=True),
         Session("signed-in-start", "the Mac is signed in with ChatGPT; the TUI starts on its main screen, Dana "
-                "opens /status, then /resume (her threads) and leaves it", Setup(signed_in=True), _signed_in_start),
+                "opens /status, then /resume (her threads) and leaves it",
+                Setup(signed_in=True, asked=(ASKED,), mfa=True), _signed_in_start),
     )
 }
 SESSIONS.update({session.name: session for session in TURN_SESSIONS})

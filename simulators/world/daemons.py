@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 from simulators.clock import Clock
 from simulators.daemon.app_server import AppServer
+from simulators.daemon.chatgpt_account import ChatGptLogin, WorkspaceRouting, install_rate_limits
 from simulators.daemon.desktop import DesktopApp
 from simulators.daemon.doctor import run_doctor
 from simulators.daemon.listener import AppServerListener
@@ -153,6 +154,11 @@ class MockDaemon:
         self.app_server.account_provider = desktop.account
         # Turns reach the backend's model as the real daemon does: with the desktop's sign-in, over HTTPS.
         self.threads.model = ModelAccess(place.chatgpt_base_url, desktop.chatgpt_credentials, place.ca_file)
+        # issue 11: account/read carries workspace routing, and clients (the TUI) can sign the Mac in with ChatGPT.
+        access = self.threads.model
+        self.app_server.workspace_routing = WorkspaceRouting(access)
+        ChatGptLogin(self.app_server, place.issuer_url, desktop.adopt_tokens).install()
+        install_rate_limits(self.app_server, access)
         self._controller = RemoteControlController(
             self.app_server, self.store, desktop, base_url=place.chatgpt_base_url, profile=place.profile,
             clock=place.clock,

@@ -24,7 +24,7 @@ from simulators.daemon.workspace import CommandRun
 from simulators.phone.app import COMMAND_APPROVAL, FILE_CHANGE_APPROVAL
 from simulators.protocol.pairing_link import parse_pairing_link
 from simulators.world.backend import BackendDriver
-from simulators.world.daemons import MacDaemon, MacPlace, daemon_for
+from simulators.world.daemons import DESKTOP_CLIENT, TURN_TIMEOUT, MacDaemon, MacPlace, daemon_for
 from simulators.world.network import Network
 from simulators.world.people import People
 from simulators.world.relay import RelayParty
@@ -341,6 +341,30 @@ class MacDriver:
         result = self._n.runner.run(self.daemon.request("thread/list", {"limit": 25}))
         data = result.get("data", []) if isinstance(result, dict) else []
         return [thread["preview"] for thread in data if isinstance(thread, dict) and thread.get("preview")]
+
+    # -- issue 11 (the TUI's sessions): a thread made the way a person at the Mac makes one ----------------------
+    def ask(self, text: str) -> str:
+        """Someone at the Mac asks Codex `text` in a new thread, over a connection of their own as the desktop app
+        does; returns the thread's id once the turn has ended (that connection started the thread, so it hears the
+        turn end). On the real daemon this is a real turn (the backend's model answers), after which the thread is
+        listed: a thread nobody has written to is not."""
+        return self._n.runner.run(self._ask(text))
+
+    async def _ask(self, text: str) -> str:
+        from simulators.real.app_server_client import AppServerClient
+
+        client = await AppServerClient.connect(self.url, client_name=DESKTOP_CLIENT[0],
+                                               client_version=DESKTOP_CLIENT[1])
+        try:
+            thread_id = str((await client.request("thread/start", {}))["thread"]["id"])
+            await client.request("turn/start", {"threadId": thread_id, "input": [{"type": "text", "text": text}]})
+            await client.wait_for_notification(
+                lambda n: n.method == "turn/completed" and n.params.get("threadId") == thread_id,
+                timeout=TURN_TIMEOUT)
+            return thread_id
+        finally:
+            await client.close()
+    # -- end issue 11 ---------------------------------------------------------------------------------------------
 
     def turns_run(self) -> int:
         threads = self._agent

@@ -867,6 +867,9 @@ def test_a_command_that_exits_non_zero_is_reported_failed_with_its_exit_code(
 
     async def scenario() -> None:
         async with world() as w, client(w) as c:
+            # Without its repository the project must not fall back on one around it (a temporary folder inside a
+            # checkout): git looks no higher than the project's folder.
+            monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(w.workspace.root.parent))
             prepare(w.workspace)
             before, branch = w.project_files(), w.workspace.branch()
             await c.initialize()

@@ -53,6 +53,11 @@ def desktop_signed_in(world: World, name: str) -> None:
     world.mac().sign_in(name)
 
 
+@given(parsers.re(rf'(?P<name>\w+) has asked Codex on {PRONOUN} Mac to "(?P<words>[^"]+)"'))
+def asked_codex(world: World, name: str, words: str) -> None:
+    world.mac().ask_codex(words)
+
+
 @when(parsers.re(rf"(?P<name>\w+) opens the Codex TUI on {PRONOUN} Mac"))
 def open_tui(world: World, codex_tui: TuiHolder, name: str) -> None:
     codex_tui.tui = CodexTui.launch(world.mac().url, cwd=world.root)

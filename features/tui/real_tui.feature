@@ -20,9 +20,9 @@ Feature: The real Codex TUI on the Mac's daemon
 
   Rule: The Mac is signed in with ChatGPT
 
-    @xfail_on_codex:real_daemon_needs_workspace_routing
     Scenario: The TUI shows Dana's threads
       Given Dana is signed in to Codex on her Mac with ChatGPT
+      And Dana has asked Codex on her Mac to "Explain the login timeout"
       When Dana opens the Codex TUI on her Mac
       And she opens the TUI's session list
       Then the TUI shows Dana's threads

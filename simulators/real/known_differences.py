@@ -13,7 +13,6 @@ import re
 from dataclasses import dataclass
 
 from simulators.real.target import DaemonKind
-from simulators.tui.codex_tui import TuiFailed
 from simulators.world.time import ClockOutOfReach
 
 
@@ -97,16 +96,6 @@ KNOWN_DIFFERENCES: dict[str, KnownDifference] = {
             why="0.169.0 answers an enable whose enrollment is refused with a JSON-RPC error (-32600), where the "
             "reports' daemon answered with an errored status and the desktop logged errorCode=null "
             "(openai/codex#46449); the desktop's message is the same either way",
-        ),
-        KnownDifference(
-            name="real_daemon_needs_workspace_routing",
-            daemon=DaemonKind.CODEX,
-            step="she opens the TUI's session list",
-            raises=TuiFailed,
-            message=r"workspace routing discovery",
-            why="signed in with ChatGPT, the real daemon answers account/read only after its workspace routing "
-            "discovery (GET /backend-api/wham/accounts/check), which pairsim's backend does not serve in a shape "
-            "it accepts yet; the TUI exits with `account/read failed: ... workspace routing discovery ...`",
         ),
         KnownDifference(
             name="mock_has_no_remote_control_cli",

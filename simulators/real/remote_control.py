@@ -254,6 +254,20 @@ class RealRemoteControl:
         self._absorb()
         return result
 
+    async def ask(self, cwd: str, words: str, timeout: float) -> str:
+        """Start a thread in `cwd` and a turn on it with `words`, as the desktop app, and wait for the turn to end;
+        the thread's id. The connection that started the thread hears its events (`thread/resume` is not needed,
+        and 0.169.0 refuses it on a thread this fresh: `list_turns is not supported yet`)."""
+        client = self._rpc
+        started = await client.request("thread/start", {"cwd": cwd})
+        thread_id = str(started["thread"]["id"])
+        start = len(client.notifications)
+        await client.request("turn/start", {"threadId": thread_id, "input": [{"type": "text", "text": words}]})
+        await client.wait_for_notification(
+            lambda n: n.method == "turn/completed" and n.params.get("threadId") == thread_id, start=start,
+            timeout=timeout)
+        return thread_id
+
     async def wait_thread_idle(self, thread_id: str, timeout: float) -> None:
         """Until the thread has no turn running: subscribe this connection to it (`thread/resume` returns where it
         stands), then wait for its turn to complete."""

@@ -107,6 +107,11 @@ class MacDaemon(Protocol):
 
     async def wait_turns_done(self, thread_id: str) -> None: ...
 
+    async def ask(self, words: str) -> str:
+        """As the desktop app: a new thread in the Mac's project and one turn on it with `words`, run to its end
+        (the backend's model plays it); the thread's id."""
+        ...
+
     @property
     def agent(self) -> ThreadService: ...
 
@@ -227,6 +232,14 @@ class MockDaemon:
     async def wait_turns_done(self, thread_id: str) -> None:
         await asyncio.wait_for(self.threads.wait_idle(thread_id), TURN_TIMEOUT)
 
+    async def ask(self, words: str) -> str:
+        # A turn goes on when the client that started it leaves (it asks no approval of it here).
+        started = await self.request("thread/start", {"cwd": str(self.workspace.root)})
+        thread_id = str(started["thread"]["id"])
+        await self.request("turn/start", {"threadId": thread_id, "input": [{"type": "text", "text": words}]})
+        await self.wait_turns_done(thread_id)
+        return thread_id
+
     @property
     def agent(self) -> ThreadService:
         return self.threads
@@ -319,6 +332,9 @@ class RealDaemon:
         # The desktop's own connection follows the thread (`thread/resume` subscribes it and says where the
         # thread stands), then hears its turn end.
         await self.controller.wait_thread_idle(thread_id, TURN_TIMEOUT)
+
+    async def ask(self, words: str) -> str:
+        return await self.controller.ask(str(self.workspace.root), words, TURN_TIMEOUT)
 
     @property
     def agent(self) -> ThreadService:

@@ -372,6 +372,11 @@ class MacDriver:
             raise ValueError(f"{relative_path!r} is outside the project folder on the Mac")
         return path.read_bytes().decode("utf-8")
 
+    def ask_codex(self, words: str) -> str:
+        """Ask Codex at the Mac itself, as the desktop app: a new thread in the project and one turn on it, run to
+        its end. Returns the thread's id. On either daemon the turn is a real one, played by the backend's model."""
+        return self._n.runner.run(self.daemon.ask(words))
+
     def wait_turns_done(self, thread_id: str) -> None:
         """Until Codex on this Mac has no turn running on the thread, as the Mac itself knows it."""
         self._n.runner.run(self.daemon.wait_turns_done(thread_id))

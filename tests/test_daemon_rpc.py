@@ -87,7 +87,7 @@ class World:
 
 
 @contextlib.asynccontextmanager
-async def world(config_warnings: tuple[str, ...] = ()) -> AsyncIterator[World]:
+async def world(config_warnings: tuple[str, ...] = (), *, signed_in: bool = True) -> AsyncIterator[World]:
     holder: dict[str, World] = {}
     folder = tempfile.TemporaryDirectory(prefix="pairsim-test-workspace-")
     # The model the turns talk to is the backend's, reached as the real daemon reaches it: workspace routing
@@ -97,7 +97,7 @@ async def world(config_warnings: tuple[str, ...] = ()) -> AsyncIterator[World]:
     assert backend.tls is not None
     dana = backend.control.create_account(AccountSpec(email="dana@example.com"))
     tokens = backend.control.issue_tokens(dana.account.account_id)
-    signed_in = ChatGptCredentials(tokens.access_token, dana.account.account_id)
+    credentials = ChatGptCredentials(tokens.access_token, dana.account.account_id) if signed_in else None
     server = AppServer(
         HOME,
         FrozenClock(instant=NOW),
@@ -111,7 +111,7 @@ async def world(config_warnings: tuple[str, ...] = ()) -> AsyncIterator[World]:
         server,
         workspace=Workspace.seed(Path(folder.name) / "project"),
         seed=7,
-        model=ModelAccess(backend.chatgpt_base_url, lambda: signed_in, backend.tls.ca_file),
+        model=ModelAccess(backend.chatgpt_base_url, lambda: credentials, backend.tls.ca_file),
     )
     listener = AppServerListener(server)
     await listener.start()
@@ -708,6 +708,30 @@ def test_cancel_interrupts_the_turn() -> None:
             assert frames[-1]["params"]["turn"]["status"] == "interrupted"
             assert w.workspace.commands_run == [] and w.project_files() == seeded
             assert w.workspace.branch() == MAIN_BRANCH
+
+    run(scenario)
+
+
+def test_a_turn_on_a_mac_not_signed_in_to_chatgpt_fails_and_does_nothing() -> None:
+    async def scenario() -> None:
+        async with world(signed_in=False) as w, client(w) as c:
+            await c.initialize()
+            thread_id = w.threads.threads[0].id
+            turn_id = await start_turn(c, thread_id)
+            frames = await play_turn(c, {})
+            assert shape(frames) == [
+                "turn/started",
+                "item/started userMessage:-",
+                "item/completed userMessage:-",
+                "error",
+                "turn/completed",
+            ]
+            error = {"message": "Codex is not signed in to ChatGPT", "codexErrorInfo": "other",
+                     "additionalDetails": None}
+            assert frames[3]["params"] == {"error": error, "willRetry": False, "threadId": thread_id,
+                                           "turnId": turn_id}
+            assert frames[-1]["params"]["turn"] == {"id": turn_id, "status": "failed", "items": [], "error": error}
+            assert w.workspace.commands_run == [] and w.workspace.branch() == MAIN_BRANCH
 
     run(scenario)
 

@@ -10,6 +10,7 @@ import json
 import os
 import shlex
 import shutil
+import subprocess
 import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -18,7 +19,22 @@ from typing import Any, TypeVar
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
 
-from simulators.clock import FrozenClock
+from simulators.backend.accounts import AccountSpec
+from simulators.backend.model_scripts import (
+    BRANCH,
+    BRANCH_COMMAND,
+    BRANCH_REASON,
+    EDITED,
+    FIX_FLAKY_TEST,
+    NOT_EDITED,
+    TIMEOUT_AFTER,
+    TIMEOUT_BEFORE,
+    edited_login_file,
+    timeout_line,
+)
+from simulators.backend.server import BackendServer
+from simulators.backend.state import BackendState
+from simulators.clock import Clock, FrozenClock
 from simulators.daemon.app_server import (
     APP_SERVER_VERSION,
     ApiKeyAccount,
@@ -28,18 +44,12 @@ from simulators.daemon.app_server import (
     HostPlatform,
     RequestContext,
 )
+from simulators.daemon.enrollment_client import ChatGptCredentials
 from simulators.daemon.listener import AppServerListener
-from simulators.daemon.threads import (
-    SCRIPT_COMMAND,
-    SCRIPT_DIFF,
-    SCRIPT_FILE,
-    SCRIPT_MESSAGE_EDITED,
-    SCRIPT_MESSAGE_NOT_EDITED,
-    SCRIPT_RESULT,
-    ThreadService,
-    install_threads,
-)
-from simulators.daemon.workspace import SEED_FILES, Workspace
+from simulators.daemon.model_client import ModelAccess
+from simulators.daemon.threads import ThreadService, install_threads
+from simulators.daemon.workspace import LOGIN_FILE, MAIN_BRANCH, SEED_FILES, Workspace
+from simulators.tls import make_world_tls
 
 T = TypeVar("T")
 NOW = 1_795_270_254.859
@@ -66,15 +76,28 @@ class World:
         return self.threads.workspace
 
     def project_files(self) -> dict[str, bytes]:
-        """Every file in the project folder on disk, by path relative to it."""
+        """Every file of the project's work tree on disk, by path relative to it (the repository's own `.git` is
+        read through `workspace.branch()`: what a command did shows there)."""
         root = self.workspace.root
-        return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+        return {
+            str(p.relative_to(root)): p.read_bytes()
+            for p in sorted(root.rglob("*"))
+            if p.is_file() and p.relative_to(root).parts[0] != ".git"
+        }
 
 
 @contextlib.asynccontextmanager
-async def world(config_warnings: tuple[str, ...] = ()) -> AsyncIterator[World]:
+async def world(config_warnings: tuple[str, ...] = (), *, signed_in: bool = True) -> AsyncIterator[World]:
     holder: dict[str, World] = {}
     folder = tempfile.TemporaryDirectory(prefix="pairsim-test-workspace-")
+    # The model the turns talk to is the backend's, reached as the real daemon reaches it: workspace routing
+    # discovery, then the Responses socket on the backend's TLS listener, with a ChatGPT sign-in's tokens.
+    backend = BackendServer(BackendState.create(Clock(), seed=7), tls=make_world_tls(Path(folder.name) / "tls"))
+    await backend.start()
+    assert backend.tls is not None
+    dana = backend.control.create_account(AccountSpec(email="dana@example.com"))
+    tokens = backend.control.issue_tokens(dana.account.account_id)
+    credentials = ChatGptCredentials(tokens.access_token, dana.account.account_id) if signed_in else None
     server = AppServer(
         HOME,
         FrozenClock(instant=NOW),
@@ -84,7 +107,12 @@ async def world(config_warnings: tuple[str, ...] = ()) -> AsyncIterator[World]:
         account_provider=lambda: holder["world"].account,
         config_warnings=config_warnings,
     )
-    threads = install_threads(server, workspace=Workspace.seed(Path(folder.name) / "project"), seed=7)
+    threads = install_threads(
+        server,
+        workspace=Workspace.seed(Path(folder.name) / "project"),
+        seed=7,
+        model=ModelAccess(backend.chatgpt_base_url, lambda: credentials, backend.tls.ca_file),
+    )
     listener = AppServerListener(server)
     await listener.start()
     holder["world"] = World(server, threads, listener)
@@ -92,7 +120,9 @@ async def world(config_warnings: tuple[str, ...] = ()) -> AsyncIterator[World]:
         yield holder["world"]
     finally:
         await listener.stop()
+        await threads.close()
         await server.close()
+        await backend.stop()
         folder.cleanup()
 
 
@@ -484,33 +514,79 @@ def test_turn_start_errors() -> None:
 
 # ------------------------------------------------------------------------------------------------------------
 # The approval flow
+#
+# Every turn here asks the backend's model to "Fix the flaky login test" (`model_scripts.py`): it runs
+# `git switch -c fix-flaky-login` outside the sandbox (asked first), then edits `src/login.py` (asked first), then
+# says what it did.
+
+# The mock daemon runs the model's command as `/bin/bash -c <cmd>` (the model asks with `login: false`); the
+# approval request and the item show that argument vector, joined as a shell would quote it.
+RUN_COMMAND = shlex.join(["/bin/bash", "-c", BRANCH_COMMAND])
+DELTA = "item/commandExecution/outputDelta"
 
 
-async def start_turn(c: Client, thread_id: str, request_id: int = 10) -> str:
+def scripted_diff() -> str:
+    """The change the accepted edit makes to `src/login.py`, as clients are shown it (one line of context, no file
+    headers), worked out from the seeded file and the file the script leaves."""
+    lines = difflib.unified_diff(
+        SEED_FILES[LOGIN_FILE].splitlines(keepends=True), edited_login_file().splitlines(keepends=True), n=1
+    )
+    return "".join(list(lines)[2:])
+
+
+async def start_turn(c: Client, thread_id: str, request_id: int = 10, words: str = FIX_FLAKY_TEST) -> str:
     reply = await c.call(
-        request_id, "turn/start", {"threadId": thread_id, "input": [{"type": "text", "text": "go"}]}
+        request_id, "turn/start", {"threadId": thread_id, "input": [{"type": "text", "text": words}]}
     )
     turn = reply["result"]["turn"]
     assert turn["status"] == "inProgress" and turn["items"] == [] and turn["error"] is None
     return turn["id"]
 
 
-async def play_turn(c: Client, decisions: dict[str, str]) -> list[dict[str, Any]]:
-    """Answer each approval request with `decisions[method]`; return every frame until turn/completed."""
+async def play_turn(
+    c: Client, decisions: dict[str, str], on_request: Callable[[dict[str, Any]], None] | None = None
+) -> list[dict[str, Any]]:
+    """Answer each approval request with `decisions[method]` (after `on_request`, when given); return every frame
+    until turn/completed."""
     frames: list[dict[str, Any]] = []
     while True:
         frame = await c.recv()
         frames.append(frame)
         method = frame.get("method", "")
         if "id" in frame and method.endswith("/requestApproval"):
+            if on_request is not None:
+                on_request(frame)
             await c.send({"id": frame["id"], "result": {"decision": decisions[method]}})
         if method == "turn/completed":
             return frames
 
 
+async def next_approval(c: Client) -> dict[str, Any]:
+    """The frames up to the turn's first approval request; returns that request."""
+    while "id" not in (frame := await c.recv()):
+        pass
+    return frame
+
+
+async def next_event(c: Client) -> dict[str, Any]:
+    """The next frame that is not streamed command output (whose chunking is the process's)."""
+    while (frame := await c.recv()).get("method") == DELTA:
+        pass
+    return frame
+
+
+def events(frames: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [f for f in frames if f.get("method") != DELTA]
+
+
+def streamed(frames: list[dict[str, Any]]) -> str:
+    """The command output the client saw stream, in order."""
+    return "".join(f["params"]["delta"] for f in frames if f.get("method") == DELTA)
+
+
 def shape(frames: list[dict[str, Any]]) -> list[str]:
     out = []
-    for f in frames:
+    for f in events(frames):
         item = f.get("params", {}).get("item")
         label = f["method"] + (f" {item['type']}:{item.get('status', '-')}" if item else "")
         out.append(("request " if "id" in f else "") + label)
@@ -530,6 +606,8 @@ def test_accepting_both_approvals_completes_the_turn() -> None:
             frames = await play_turn(c, {COMMAND: "accept", FILE: "accept"})
             assert shape(frames) == [
                 "turn/started",
+                "item/started userMessage:-",
+                "item/completed userMessage:-",
                 "item/started commandExecution:inProgress",
                 f"request {COMMAND}",
                 "serverRequest/resolved",
@@ -542,7 +620,9 @@ def test_accepting_both_approvals_completes_the_turn() -> None:
                 "item/completed agentMessage:-",
                 "turn/completed",
             ]
-            approval = frames[2]
+            seen = events(frames)
+            assert seen[2]["params"]["item"]["content"] == [{"type": "text", "text": FIX_FLAKY_TEST}]
+            approval = seen[4]
             assert set(approval["params"]) == {
                 "threadId",
                 "turnId",
@@ -553,26 +633,43 @@ def test_accepting_both_approvals_completes_the_turn() -> None:
                 "commandActions",
             }
             assert approval["params"]["threadId"] == thread_id and approval["params"]["turnId"] == turn_id
-            assert approval["params"]["itemId"] == frames[1]["params"]["item"]["id"]
-            assert approval["params"]["command"] == SCRIPT_COMMAND
+            assert approval["params"]["itemId"] == seen[3]["params"]["item"]["id"]
+            assert approval["params"]["command"] == RUN_COMMAND
+            assert approval["params"]["reason"] == BRANCH_REASON
+            assert approval["params"]["commandActions"] == [{"type": "unknown", "command": BRANCH_COMMAND}]
             assert approval["params"]["cwd"] == str(w.workspace.root)
-            assert frames[3]["params"] == {"threadId": thread_id, "requestId": approval["id"]}
-            assert frames[4]["params"]["item"]["exitCode"] == 0
-            assert frames[5]["params"]["item"]["changes"] == [
+            assert seen[5]["params"] == {"threadId": thread_id, "requestId": approval["id"]}
+            ran = seen[6]["params"]["item"]
+            assert ran["exitCode"] == 0 and ran["aggregatedOutput"] == streamed(frames) != ""
+            assert seen[7]["params"]["item"]["changes"] == [
                 {
-                    "path": str(w.workspace.root / SCRIPT_FILE),
+                    "path": str(w.workspace.root / LOGIN_FILE),
                     "kind": {"type": "update", "move_path": None},
-                    "diff": SCRIPT_DIFF,
+                    "diff": scripted_diff(),
                 }
             ]
-            assert frames[6]["params"]["itemId"] == frames[5]["params"]["item"]["id"]
-            assert frames[7]["params"]["requestId"] == frames[6]["id"] != approval["id"]
-            assert frames[10]["params"]["item"]["text"] == SCRIPT_MESSAGE_EDITED
+            assert f"-{timeout_line(TIMEOUT_BEFORE)}\n+{timeout_line(TIMEOUT_AFTER)}\n" in scripted_diff()
+            assert seen[8]["params"]["itemId"] == seen[7]["params"]["item"]["id"]
+            assert seen[9]["params"]["requestId"] == seen[8]["id"] != approval["id"]
+            assert seen[12]["params"]["item"]["text"] == EDITED
             assert frames[-1]["params"] == {
                 "threadId": thread_id,
                 "turn": {"id": turn_id, "status": "completed", "items": [], "error": None},
             }
             assert all(f["emittedAtMs"] == 1795270254859 for f in frames if "id" not in f)
+            # What the Mac did: the project is on the new branch, with the file as the script leaves it.
+            assert w.workspace.branch() == BRANCH
+            assert (w.workspace.root / LOGIN_FILE).read_text() == edited_login_file()
+            # The thread keeps the turn, each item as it completed.
+            read = await c.call(20, "thread/read", {"threadId": thread_id, "includeTurns": True})
+            [kept] = [t for t in read["result"]["thread"]["turns"] if t["id"] == turn_id]
+            assert kept["status"] == "completed"
+            assert [(i["type"], i.get("status")) for i in kept["items"]] == [
+                ("userMessage", None),
+                ("commandExecution", "completed"),
+                ("fileChange", "completed"),
+                ("agentMessage", None),
+            ]
 
     run(scenario)
 
@@ -582,6 +679,7 @@ def test_declining_marks_items_declined_and_the_turn_still_completes() -> None:
         async with world() as w, client(w) as c:
             await c.initialize()
             await start_turn(c, w.threads.threads[1].id)
+            seeded = w.project_files()
             frames = await play_turn(c, {COMMAND: "decline", FILE: "decline"})
             assert "item/completed commandExecution:declined" in shape(frames)
             assert "item/completed fileChange:declined" in shape(frames)
@@ -590,8 +688,10 @@ def test_declining_marks_items_declined_and_the_turn_still_completes() -> None:
             )
             item = declined_command["params"]["item"]
             assert (item["exitCode"], item["aggregatedOutput"], item["durationMs"]) == (None, None, None)
-            assert frames[-2]["params"]["item"]["text"] == SCRIPT_MESSAGE_NOT_EDITED
+            assert streamed(frames) == ""
+            assert frames[-2]["params"]["item"]["text"] == NOT_EDITED
             assert frames[-1]["params"]["turn"]["status"] == "completed"
+            assert w.workspace.branch() == MAIN_BRANCH and w.project_files() == seeded
 
     run(scenario)
 
@@ -607,6 +707,31 @@ def test_cancel_interrupts_the_turn() -> None:
             assert FILE not in [f.get("method") for f in frames]
             assert frames[-1]["params"]["turn"]["status"] == "interrupted"
             assert w.workspace.commands_run == [] and w.project_files() == seeded
+            assert w.workspace.branch() == MAIN_BRANCH
+
+    run(scenario)
+
+
+def test_a_turn_on_a_mac_not_signed_in_to_chatgpt_fails_and_does_nothing() -> None:
+    async def scenario() -> None:
+        async with world(signed_in=False) as w, client(w) as c:
+            await c.initialize()
+            thread_id = w.threads.threads[0].id
+            turn_id = await start_turn(c, thread_id)
+            frames = await play_turn(c, {})
+            assert shape(frames) == [
+                "turn/started",
+                "item/started userMessage:-",
+                "item/completed userMessage:-",
+                "error",
+                "turn/completed",
+            ]
+            error = {"message": "Codex is not signed in to ChatGPT", "codexErrorInfo": "other",
+                     "additionalDetails": None}
+            assert frames[3]["params"] == {"error": error, "willRetry": False, "threadId": thread_id,
+                                           "turnId": turn_id}
+            assert frames[-1]["params"]["turn"] == {"id": turn_id, "status": "failed", "items": [], "error": error}
+            assert w.workspace.commands_run == [] and w.workspace.branch() == MAIN_BRANCH
 
     run(scenario)
 
@@ -618,11 +743,16 @@ def test_accept_for_session_skips_the_next_approval_of_that_kind() -> None:
             thread_id = w.threads.threads[0].id
             await start_turn(c, thread_id, 10)
             await play_turn(c, {COMMAND: "acceptForSession", FILE: "accept"})
+            # The project as it began (on `main`, the file unedited), so the script's command and edit both apply
+            # again; the thread keeps what was accepted for its session.
+            Workspace.seed(w.workspace.root)
             await start_turn(c, thread_id, 11)
             frames = await play_turn(c, {FILE: "decline"})
             methods = [f.get("method") for f in frames]
             assert COMMAND not in methods and FILE in methods
             assert "item/completed commandExecution:completed" in shape(frames)
+            # Not asked, and run all the same.
+            assert len(w.workspace.commands_run) == 2 and w.workspace.branch() == BRANCH
 
     run(scenario)
 
@@ -641,6 +771,7 @@ def test_a_client_leaving_mid_approval_never_hangs_the_server() -> None:
                 read = await other.call(1, "thread/read", {"threadId": thread_id, "includeTurns": True})
                 # The close is processed before this second client's requests: the turn was interrupted.
                 assert read["result"]["thread"]["turns"][-1]["status"] == "interrupted"
+                assert w.workspace.commands_run == [] and w.workspace.branch() == MAIN_BRANCH
                 assert (await other.call(2, "thread/list"))["id"] == 2
                 await start_turn(other, thread_id, 3)  # the thread is free again
                 frames = await play_turn(other, {COMMAND: "accept", FILE: "accept"})
@@ -654,19 +785,25 @@ def test_a_client_leaving_mid_approval_never_hangs_the_server() -> None:
 # What the Mac really does with a decision: a real process in the project folder, a real edit of a real file
 
 
-def spy_on_grep(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Put a `grep` first on PATH that notes where and how it was executed, then runs the real one: evidence,
-    apart from the daemon's own record, of whether the Mac spawned a process. Returns the file it notes in."""
-    real = shutil.which("grep")
+def spy_on_git(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Put a `git` first on PATH that notes where and how it was executed, then runs the real one: evidence, apart
+    from the daemon's own record, of whether the Mac spawned the command's process. Returns the file it notes in.
+    Installed once the project is seeded, so that only the agent's command can run it."""
+    real = shutil.which("git")
     assert real is not None
     folder = tmp_path / "bin"
     folder.mkdir()
-    noted = tmp_path / "grep-executions"
-    spy = folder / "grep"
-    spy.write_text(f'#!/bin/sh\necho "$(pwd -P) $*" >> {shlex.quote(str(noted))}\nexec {shlex.quote(real)} "$@"\n')
+    noted = tmp_path / "git-executions"
+    spy = folder / "git"
+    spy.write_text(f'#!/bin/sh\necho "$(pwd -P) git $*" >> {shlex.quote(str(noted))}\nexec {shlex.quote(real)} "$@"\n')
     spy.chmod(0o755)
     monkeypatch.setenv("PATH", f"{folder}{os.pathsep}{os.environ['PATH']}")
     return noted
+
+
+def git(workspace: Workspace, *arguments: str) -> None:
+    """Change the project's repository as a person at the Mac would, before the turn."""
+    subprocess.run(["git", *arguments], cwd=workspace.root, check=True, capture_output=True)
 
 
 def completed_item(frames: list[dict[str, Any]], item_type: str) -> dict[str, Any]:
@@ -680,79 +817,99 @@ def completed_item(frames: list[dict[str, Any]], item_type: str) -> dict[str, An
 def test_an_accepted_command_really_runs_and_its_item_carries_the_process_output(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    executed = spy_on_grep(tmp_path, monkeypatch)
+    # git's own words, whatever the machine's language.
+    monkeypatch.setenv("LC_ALL", "C")
     project: list[Path] = []
+    noted: list[Path] = []
 
     async def scenario() -> None:
         async with world() as w, client(w) as c:
             project.append(w.workspace.root.resolve())
-            # A line the seeded project does not have: only the process reading the file could report it.
-            login = w.workspace.root / SCRIPT_FILE
-            login.write_text(SEED_FILES[SCRIPT_FILE].replace("TIMEOUT = 1 ", "TIMEOUT = 42 "))
+            noted.append(spy_on_git(tmp_path, monkeypatch))
             await c.initialize()
             await start_turn(c, w.threads.threads[0].id)
             frames = await play_turn(c, {COMMAND: "accept", FILE: "decline"})
             item = completed_item(frames, "commandExecution")
-            assert item["status"] == "completed" and item["command"] == SCRIPT_COMMAND
-            assert item["aggregatedOutput"] == "3:TIMEOUT = 42  # seconds to wait for the service to answer\n"
+            assert item["status"] == "completed" and item["command"] == RUN_COMMAND
+            # git says so on stderr; the item carries it with stdout, as it streamed.
+            assert item["aggregatedOutput"] == f"Switched to a new branch '{BRANCH}'\n" == streamed(frames)
             [record] = w.workspace.commands_run
-            assert (record.command, record.cwd, record.exit_code) == (SCRIPT_COMMAND, str(w.workspace.root), 0)
+            assert (record.command, record.cwd, record.exit_code) == (RUN_COMMAND, str(w.workspace.root), 0)
             assert (item["exitCode"], item["durationMs"]) == (record.exit_code, record.duration_ms)
             assert isinstance(item["durationMs"], int) and item["durationMs"] >= 0
+            # Read back from the repository on disk: only running the command could leave the project there.
+            assert w.workspace.branch() == BRANCH
 
     run(scenario)
-    assert executed.read_text().splitlines() == [f"{project[0]} -n TIMEOUT {SCRIPT_FILE}"]
+    assert noted[0].read_text().splitlines() == [f"{project[0]} {BRANCH_COMMAND}"]
 
 
 @pytest.mark.parametrize("decision", ["decline", "cancel"])
 def test_a_command_not_accepted_never_spawns_a_process(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, decision: str
 ) -> None:
-    executed = spy_on_grep(tmp_path, monkeypatch)
+    noted: list[Path] = []
 
     async def scenario() -> None:
         async with world() as w, client(w) as c:
+            noted.append(spy_on_git(tmp_path, monkeypatch))
             await c.initialize()
             await start_turn(c, w.threads.threads[0].id)
             frames = await play_turn(c, {COMMAND: decision, FILE: "decline"})
             assert completed_item(frames, "commandExecution")["status"] == "declined"
-            assert w.workspace.commands_run == []
+            assert w.workspace.commands_run == [] and w.workspace.branch() == MAIN_BRANCH
 
     run(scenario)
-    assert not executed.exists()
+    assert not noted[0].exists()
+
+
+def _branch_exists(workspace: Workspace) -> None:
+    git(workspace, "branch", BRANCH)
+    # And a file that no longer says what the edit expects.
+    (workspace.root / LOGIN_FILE).write_text(SEED_FILES[LOGIN_FILE].replace("TIMEOUT", "WAIT"))
+
+
+def _no_repository(workspace: Workspace) -> None:
+    shutil.rmtree(workspace.root / ".git")
+    # And no file to edit at all.
+    (workspace.root / LOGIN_FILE).unlink()
 
 
 @pytest.mark.parametrize(
-    ("login_file", "exit_code"),
+    ("prepare", "complaint"),
     [
-        (SEED_FILES[SCRIPT_FILE].replace("TIMEOUT", "WAIT"), 1),  # grep found nothing
-        (None, 2),  # grep could not read the file
+        (_branch_exists, f"a branch named '{BRANCH}' already exists"),
+        (_no_repository, "not a git repository"),
     ],
-    ids=["no-match", "no-file"],
+    ids=["branch-exists", "no-repository"],
 )
 def test_a_command_that_exits_non_zero_is_reported_failed_with_its_exit_code(
-    login_file: str | None, exit_code: int
+    monkeypatch: pytest.MonkeyPatch, prepare: Callable[[Workspace], None], complaint: str
 ) -> None:
+    monkeypatch.setenv("LC_ALL", "C")
+    git_fatal = 128  # what git exits with when it refuses
+
     async def scenario() -> None:
         async with world() as w, client(w) as c:
-            login = w.workspace.root / SCRIPT_FILE
-            if login_file is None:
-                login.unlink()
-            else:
-                login.write_text(login_file)
-            before = w.project_files()
+            # Without its repository the project must not fall back on one around it (a temporary folder inside a
+            # checkout): git looks no higher than the project's folder.
+            monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(w.workspace.root.parent))
+            prepare(w.workspace)
+            before, branch = w.project_files(), w.workspace.branch()
             await c.initialize()
             await start_turn(c, w.threads.threads[0].id)
             frames = await play_turn(c, {COMMAND: "accept", FILE: "accept"})
             item = completed_item(frames, "commandExecution")
-            assert (item["status"], item["exitCode"]) == ("failed", exit_code)
-            assert [r.exit_code for r in w.workspace.commands_run] == [exit_code]
-            # grep's complaint goes to stderr; the item carries it with stdout.
-            assert (SCRIPT_FILE in item["aggregatedOutput"]) is (login_file is None)
-            # The edit cannot apply to a file that does not say what the diff expects: nothing is written.
-            assert completed_item(frames, "fileChange")["status"] == "failed"
-            assert w.project_files() == before
-            assert completed_item(frames, "agentMessage")["text"] == SCRIPT_MESSAGE_NOT_EDITED
+            assert (item["status"], item["exitCode"]) == ("failed", git_fatal)
+            assert [r.exit_code for r in w.workspace.commands_run] == [git_fatal]
+            # git's complaint goes to stderr; the item carries it with stdout.
+            assert complaint in item["aggregatedOutput"] and item["aggregatedOutput"] == streamed(frames)
+            # An edit that does not apply to the file as it is (or to no file) is refused before anyone is asked:
+            # nothing to approve, nothing written.
+            assert FILE not in [f.get("method") for f in frames]
+            assert "fileChange" not in [f["params"]["item"]["type"] for f in frames if "item" in f.get("params", {})]
+            assert w.project_files() == before and w.workspace.branch() == branch
+            assert completed_item(frames, "agentMessage")["text"] == NOT_EDITED
             assert frames[-1]["params"]["turn"]["status"] == "completed"
 
     run(scenario)
@@ -765,16 +922,19 @@ def test_an_accepted_edit_changes_the_file_exactly_as_its_diff_says() -> None:
             await c.initialize()
             await start_turn(c, w.threads.threads[0].id)
             frames = await play_turn(c, {COMMAND: "decline", FILE: "accept"})
-            assert completed_item(frames, "fileChange")["status"] == "completed"
+            change = completed_item(frames, "fileChange")
+            assert change["status"] == "completed"
             after = w.project_files()
-            assert after == {**seeded, SCRIPT_FILE: SCRIPT_RESULT[SCRIPT_FILE].encode()}
+            assert after == {**seeded, LOGIN_FILE: edited_login_file().encode()}
             # Read back from disk, the change is the diff the item showed, hunk for hunk, and nothing else.
             on_disk = difflib.unified_diff(
-                seeded[SCRIPT_FILE].decode().splitlines(keepends=True),
-                after[SCRIPT_FILE].decode().splitlines(keepends=True),
+                seeded[LOGIN_FILE].decode().splitlines(keepends=True),
+                after[LOGIN_FILE].decode().splitlines(keepends=True),
                 n=1,
             )
-            assert "".join(list(on_disk)[2:]) == SCRIPT_DIFF
+            [shown] = change["changes"]
+            assert "".join(list(on_disk)[2:]) == shown["diff"] == scripted_diff()
+            assert completed_item(frames, "agentMessage")["text"] == EDITED
 
     run(scenario)
 
@@ -782,13 +942,37 @@ def test_an_accepted_edit_changes_the_file_exactly_as_its_diff_says() -> None:
 def test_a_declined_edit_leaves_the_file_byte_for_byte() -> None:
     async def scenario() -> None:
         async with world() as w, client(w) as c:
-            login = w.workspace.root / SCRIPT_FILE
+            login = w.workspace.root / LOGIN_FILE
             seeded, touched = w.project_files(), login.stat().st_mtime_ns
             await c.initialize()
             await start_turn(c, w.threads.threads[0].id)
             frames = await play_turn(c, {COMMAND: "accept", FILE: "decline"})
             assert completed_item(frames, "fileChange")["status"] == "declined"
             assert w.project_files() == seeded and login.stat().st_mtime_ns == touched
+            assert w.workspace.branch() == BRANCH  # the accepted command did run
+
+    run(scenario)
+
+
+def test_an_edit_whose_file_changed_while_it_waited_fails_and_writes_nothing() -> None:
+    changed = SEED_FILES[LOGIN_FILE].replace(timeout_line(TIMEOUT_BEFORE), timeout_line(2))
+
+    async def scenario() -> None:
+        async with world() as w, client(w) as c:
+            login = w.workspace.root / LOGIN_FILE
+
+            def someone_edits_the_file(request: dict[str, Any]) -> None:
+                if request["method"] == FILE:
+                    login.write_text(changed)
+
+            await c.initialize()
+            await start_turn(c, w.threads.threads[0].id)
+            frames = await play_turn(c, {COMMAND: "decline", FILE: "accept"}, someone_edits_the_file)
+            # The diff the person accepted no longer applies to the file on disk: nothing is written over it.
+            assert completed_item(frames, "fileChange")["status"] == "failed"
+            assert login.read_text() == changed
+            assert completed_item(frames, "agentMessage")["text"] == NOT_EDITED
+            assert frames[-1]["params"]["turn"]["status"] == "completed"
 
     run(scenario)
 
@@ -801,9 +985,14 @@ def test_an_edit_already_made_does_not_apply_twice() -> None:
             await start_turn(c, thread_id, 10)
             await play_turn(c, {COMMAND: "decline", FILE: "accept"})
             edited = w.project_files()
+            assert edited[LOGIN_FILE] == edited_login_file().encode()
             await start_turn(c, thread_id, 11)
             frames = await play_turn(c, {COMMAND: "decline", FILE: "accept"})
-            assert completed_item(frames, "fileChange")["status"] == "failed"
+            # The line the edit replaces is gone: the patch does not verify, so nobody is asked and nothing is
+            # written again.
+            assert FILE not in [f.get("method") for f in frames]
+            assert "item/started fileChange:inProgress" not in shape(frames)
+            assert completed_item(frames, "agentMessage")["text"] == NOT_EDITED
             assert w.project_files() == edited
 
     run(scenario)
@@ -814,14 +1003,14 @@ def test_stray_and_duplicate_answers_are_ignored() -> None:
         async with world() as w, client(w) as c:
             await c.initialize()
             await start_turn(c, w.threads.threads[0].id)
-            await c.recv()  # turn/started
-            await c.recv()  # item/started
-            approval = await c.recv()
+            approval = await next_approval(c)
+            assert approval["method"] == COMMAND
             await c.send({"id": 12345, "result": {"decision": "accept"}})
             await c.send({"id": approval["id"], "result": {"decision": "accept"}})
             await c.send({"id": approval["id"], "result": {"decision": "decline"}})
-            assert (await c.recv())["method"] == "serverRequest/resolved"
-            assert (await c.recv())["params"]["item"]["status"] == "completed"
+            assert (await next_event(c))["method"] == "serverRequest/resolved"
+            assert (await next_event(c))["params"]["item"]["status"] == "completed"
+            assert len(w.workspace.commands_run) == 1
 
     run(scenario)
 
@@ -834,11 +1023,10 @@ def test_unreadable_answers_count_as_decline(answer: dict[str, Any]) -> None:
         async with world() as w, client(w) as c:
             await c.initialize()
             await start_turn(c, w.threads.threads[0].id)
-            await c.recv()
-            await c.recv()
-            approval = await c.recv()
+            approval = await next_approval(c)
+            assert approval["method"] == COMMAND
             await c.send({"id": approval["id"], **answer})
-            assert (await c.recv())["method"] == "serverRequest/resolved"
-            assert (await c.recv())["params"]["item"]["status"] == "declined"
+            assert (await next_event(c))["method"] == "serverRequest/resolved"
+            assert (await next_event(c))["params"]["item"]["status"] == "declined"
 
     run(scenario)

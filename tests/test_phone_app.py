@@ -21,16 +21,26 @@ from PIL import Image
 from simulators import messages
 from simulators.backend import remote_control as backend_rc
 from simulators.backend.accounts import AccountSpec, CreatedAccount
+from simulators.backend.model_scripts import (
+    BRANCH,
+    BRANCH_COMMAND,
+    FIX_FLAKY_TEST,
+    RUN_TESTS,
+    TEST_COMMAND,
+    edited_login_file,
+)
 from simulators.backend.server import BackendServer
 from simulators.backend.state import BackendState
 from simulators.clock import Clock, FrozenClock
 from simulators.daemon.app_server import AppServer
 from simulators.daemon.enrollment_client import ChatGptCredentials
+from simulators.daemon.model_client import ModelAccess
 from simulators.daemon.remote_control import RemoteControlController
 from simulators.daemon.store import DaemonStore
-from simulators.daemon.threads import SCRIPT_COMMAND, SCRIPT_FILE, SCRIPT_RESULT, install_threads
-from simulators.daemon.workspace import PROJECT, SEED_FILES, Workspace
+from simulators.daemon.threads import ThreadService, install_threads
+from simulators.daemon.workspace import LOGIN_FILE, MAIN_BRANCH, PROJECT, SEED_FILES, Workspace
 from simulators.phone.app import BlockingPhone, PhoneApp, SetupFailed
+from simulators.phone.live import display_command
 from simulators.phone.machine import PhoneEvent, PhoneState
 from simulators.phone.relay_client import HostOffline
 from simulators.phone.trace import Trace, redact_body
@@ -39,6 +49,7 @@ from simulators.protocol.errors import ErrorCode
 from simulators.protocol.pairing_link import PairingLink
 from simulators.qr import render_png
 from simulators.runtime import LoopThread
+from simulators.tls import make_world_tls
 
 NOW = 1_800_000_000.0
 SECRET_CODE = "phoneTestPairingCode_0123456789"
@@ -205,6 +216,7 @@ class Host:
     name: str
     controller: RemoteControlController
     workspace: Workspace
+    threads: ThreadService
 
     async def show_pairing_qr(self, origin: str) -> bytes:
         pairing = await self.controller.start_pairing()
@@ -244,17 +256,21 @@ class MiniWorld:
         home = self.root / f"host-{len(self.hosts)}"
         app_server = AppServer(home, self.server.clock, name, str(uuid.uuid4()))
         workspace = Workspace.seed(home / "workspace" / PROJECT)
-        install_threads(app_server, workspace=workspace, seed=len(self.hosts) + 1)
+        auth = _DesktopAuth(ChatGptCredentials(tokens.access_token, account.account.account_id))
+        assert self.server.tls is not None
+        # Turns reach the backend's model as the real daemon does: with the desktop's sign-in, over HTTPS.
+        model = ModelAccess(self.server.chatgpt_base_url, auth.chatgpt_credentials, self.server.tls.ca_file)
+        threads = install_threads(app_server, workspace=workspace, seed=len(self.hosts) + 1, model=model)
         controller = RemoteControlController(
             app_server,
             DaemonStore.open(home, self.server.clock),
-            _DesktopAuth(ChatGptCredentials(tokens.access_token, account.account.account_id)),
+            auth,
             base_url=self.server.chatgpt_base_url,
             clock=self.server.clock,
         )
         await controller.enable()
         await controller.wait_for_status("connected")
-        host = Host(name, controller, workspace)
+        host = Host(name, controller, workspace, threads)
         self.hosts.append(host)
         return host
 
@@ -262,7 +278,8 @@ class MiniWorld:
 @contextlib.asynccontextmanager
 async def mini_world(root: Path, *, typed_errors: bool = True) -> AsyncIterator[MiniWorld]:
     state = BackendState.create(Clock(), seed=11, typed_errors=typed_errors)
-    server = BackendServer(state)
+    # With its TLS listener: the model's workspace origin, which the daemons' turns reach over HTTPS.
+    server = BackendServer(state, tls=make_world_tls(root / "tls"))
     await server.start()
     world = MiniWorld(server, root, [])
     try:
@@ -270,6 +287,7 @@ async def mini_world(root: Path, *, typed_errors: bool = True) -> AsyncIterator[
     finally:
         for host in world.hosts:
             await host.controller.close()
+            await host.threads.close()
         await server.stop()
 
 
@@ -360,13 +378,14 @@ def test_the_phone_approves_a_command_and_declines_a_file_change(tmp_path: Path)
         _dana, host, app, result = await pair_with_new_desktop(world)
         try:
             assert result.paired, result
-            await app.start_turn("Fix the flaky login test")
+            await app.start_turn(FIX_FLAKY_TEST)
             command = await app.wait_for_approval("command")
-            assert command.command == SCRIPT_COMMAND
-            assert app.screen.title == "Approve command?" and SCRIPT_COMMAND in app.screen.body
+            assert command.command == BRANCH_COMMAND
+            assert app.screen.title == "Approve command?" and BRANCH_COMMAND in app.screen.body
+            assert host.workspace.branch() == MAIN_BRANCH  # nothing runs before she decides
             assert (await app.decide(command, "accept")).body == messages.DECISION_TEXT["accept"]
             change = await app.wait_for_approval("file_change")
-            assert change.paths and change.paths[0].endswith(SCRIPT_FILE)
+            assert change.paths and change.paths[0].endswith(LOGIN_FILE)
             assert app.screen.body == f"Codex wants to change {change.paths[0]}."
             assert (await app.decide(change, "decline")).body == messages.DECISION_TEXT["decline"]
             turn = await app.wait_turn_completed()
@@ -379,16 +398,20 @@ def test_the_phone_approves_a_command_and_declines_a_file_change(tmp_path: Path)
             assert completed["commandExecution"]["status"] == "completed"
             assert completed["fileChange"]["status"] == "declined"
             # What the phone read is what the Mac did: it ran the command the phone showed, and left the file.
+            # The Mac ran it in a `bash -c` wrapper, which the phone leaves out as Codex's own clients do.
             [ran] = host.workspace.commands_run
-            assert (ran.command, ran.cwd) == (command.command, command.cwd)
+            assert (ran.command, ran.cwd) == (command.request.params["command"], command.cwd)
+            assert display_command(ran.command) == command.command
+            assert host.workspace.branch() == BRANCH
             assert completed["commandExecution"]["aggregatedOutput"] == ran.output
-            assert (host.workspace.root / SCRIPT_FILE).read_text() == SEED_FILES[SCRIPT_FILE] != SCRIPT_RESULT[SCRIPT_FILE]
+            assert (host.workspace.root / LOGIN_FILE).read_text() == SEED_FILES[LOGIN_FILE] != edited_login_file()
             assert app.pending_approvals() == []
             # A follow-up is a new turn on the same thread, once the first one is done.
             thread = app.session.thread_id
-            await app.send_follow_up("Now update the changelog")
+            await app.send_follow_up(RUN_TESTS)
             assert app.session.thread_id == thread and app.session.turn_id != turn["id"]
-            assert (await app.wait_for_approval("command")).thread_id == thread
+            follow_up = await app.wait_for_approval("command")
+            assert (follow_up.thread_id, follow_up.command) == (thread, TEST_COMMAND)
         finally:
             await app.close()
 
@@ -413,9 +436,10 @@ def test_one_phone_holds_two_hosts_and_switches_between_them(tmp_path: Path) -> 
             assert app.active_host == "Studio Mac mini"
             app.switch_host("Dana's MacBook Pro")
             assert app.active_host == "Dana's MacBook Pro" and app.machine.is_live
-            await app.start_turn("Run the tests on the laptop")
+            await app.start_turn(RUN_TESTS)
             approval = await app.wait_for_approval("command")
             assert approval.request.method == "item/commandExecution/requestApproval"
+            assert approval.command == TEST_COMMAND
             # The request came over the laptop's socket, not the studio's.
             studio_socket = app.hosts["Studio Mac mini"].socket
             assert studio_socket is not None and studio_socket.server_requests == []

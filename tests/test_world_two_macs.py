@@ -13,9 +13,10 @@ from urllib.parse import urlsplit
 import pytest
 
 from simulators import messages
-from simulators.daemon.threads import SCRIPT_FILE, SCRIPT_RESULT
-from simulators.daemon.workspace import PROJECT, SEED_FILES
+from simulators.backend.model_scripts import BRANCH, BRANCH_COMMAND, FIX_FLAKY_TEST, edited_login_file
+from simulators.daemon.workspace import LOGIN_FILE, MAIN_BRANCH, PROJECT, SEED_FILES
 from simulators.phone.app import NotReady
+from simulators.phone.live import display_command
 from simulators.world import QrShown, World
 
 MACBOOK = "Dana's MacBook Pro"
@@ -69,20 +70,24 @@ def test_one_phone_pairs_with_two_macs_switches_and_approves_on_the_chosen_one(t
             world.phone(PHONE).switch_host("Kitchen iMac")
 
         # The turn and the decision go to the Mac the phone switched to, and only there.
-        world.phone(PHONE).start_turn("Run the tests on the laptop")
+        world.phone(PHONE).start_turn(FIX_FLAKY_TEST)
         approval = world.phone(PHONE).wait_for_approval("command")
         assert world.mac().approvals_waiting() == ["command"]
         assert approval.cwd == str(tmp_path / "mac" / "workspace" / PROJECT)
         world.decide(approval, "accept", phone=PHONE)
+        # The Mac ran what the daemon asked about (the phone shows it without its `bash -c` wrapper).
         [ran] = world.mac(MACBOOK).commands_run()
-        assert (ran.command, ran.cwd, ran.exit_code) == (approval.command, approval.cwd, 0)
+        assert (ran.command, ran.cwd, ran.exit_code) == (approval.request.params["command"], approval.cwd, 0)
+        assert display_command(ran.command) == approval.command == BRANCH_COMMAND
+        assert world.mac(MACBOOK).project_branch() == BRANCH
+        assert world.mac(STUDIO).project_branch() == MAIN_BRANCH
         change = world.phone(PHONE).wait_for_approval("file_change")
         assert world.mac(MACBOOK).approvals_waiting() == ["file_change"]
         assert world.mac(STUDIO).approvals_waiting() == []
         assert (world.mac(MACBOOK).turns_run(), world.mac(STUDIO).turns_run()) == (1, 0)
         world.decide(change, "accept", phone=PHONE)
-        assert world.mac(MACBOOK).workspace_file(SCRIPT_FILE) == SCRIPT_RESULT[SCRIPT_FILE]
-        assert world.mac(STUDIO).workspace_file(SCRIPT_FILE) == SEED_FILES[SCRIPT_FILE]
+        assert world.mac(MACBOOK).workspace_file(LOGIN_FILE) == edited_login_file()
+        assert world.mac(STUDIO).workspace_file(LOGIN_FILE) == SEED_FILES[LOGIN_FILE]
         assert world.mac(STUDIO).commands_run() == []
         with pytest.raises(ValueError, match="outside the project folder"):
             world.mac().workspace_file("../codex-home/auth.json")
@@ -107,7 +112,7 @@ def test_macs_have_their_own_threads_and_stop_together(tmp_path: Path) -> None:
             str(tmp_path / "mac" / "workspace" / PROJECT),
             str(tmp_path / "danas-mac-studio" / "workspace" / PROJECT),
         }
-        assert all(Path(t["cwd"], SCRIPT_FILE).is_file() for t in first + second)
+        assert all(Path(t["cwd"], LOGIN_FILE).is_file() for t in first + second)
         with pytest.raises(ValueError, match="already has a Mac"):
             world.add_mac(STUDIO)
         with pytest.raises(ValueError, match="no Mac named"):

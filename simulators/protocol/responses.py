@@ -41,6 +41,9 @@ RESPONSES_BETA = "responses_websockets=2026-02-06"  # the `openai-beta` header t
 
 _CELL_RUNNING = re.compile(r"^Script running with cell ID (\S+)")
 _EXIT_CODE = re.compile(r"^Exit code: (-?\d+)$", re.MULTILINE)
+# A function tool that could not do what it was asked says so first: "apply_patch verification failed: ..." (the
+# patch does not match the file), "apply_patch failed: ..." (it no longer applied once approved).
+_TOOL_FAILED = re.compile(rf"^(?:{EXEC_COMMAND}|{APPLY_PATCH}|{VIEW_IMAGE})(?: verification)? failed\b")
 _REJECTED = "rejected by user"
 
 
@@ -200,7 +203,7 @@ def read_tool_result(item: dict[str, Any]) -> ToolResult | None:
     text = "\n".join(parts)
     if _REJECTED in text:
         return ToolResult(call_id, Outcome.REJECTED, text)
-    if head.startswith("Script failed"):
+    if head.startswith("Script failed") or _TOOL_FAILED.match(head):
         return ToolResult(call_id, Outcome.FAILED, text)
     exit_code = _EXIT_CODE.search(text)
     return ToolResult(call_id, Outcome.DONE, text, exit_code=int(exit_code.group(1)) if exit_code else None)

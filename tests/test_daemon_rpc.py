@@ -344,7 +344,7 @@ def test_account_read_follows_the_desktop_sign_in() -> None:
             }
             w.account = ChatGptAccount("dana@example.com", "pro", user_id="user-dana")
             assert (await c.call(5, "account/read", {"refreshToken": False}))["result"] == {
-                "account": {"type": "chatgpt", "email": "dana@example.com", "planType": "pro"},
+                "account": {"type": "chatgpt", "email": "dana@example.com", "planType": "pro", "workspaceName": None},
                 "userId": "user-dana",
                 "requiresOpenaiAuth": True,
                 "workspaceRouting": None,
@@ -523,6 +523,11 @@ def test_turn_start_errors() -> None:
 # approval request and the item show that argument vector, joined as a shell would quote it.
 RUN_COMMAND = shlex.join(["/bin/bash", "-c", BRANCH_COMMAND])
 DELTA = "item/commandExecution/outputDelta"
+# What the daemon says about the thread around a turn (its status, token usage, the turn's diff so far, settings,
+# read state): the real daemon's shapes for these are held by the TUI recordings' replay
+# (tests/test_tui_traffic_replay.py); the tests here read the turn's own events.
+THREAD_STATE = frozenset({"thread/status/changed", "thread/tokenUsage/updated", "turn/diff/updated",
+                          "thread/settings/updated", "thread/readState/changed"})
 
 
 def scripted_diff() -> str:
@@ -570,18 +575,25 @@ async def next_approval(c: Client) -> dict[str, Any]:
 
 async def next_event(c: Client) -> dict[str, Any]:
     """The next frame that is not streamed command output (whose chunking is the process's)."""
-    while (frame := await c.recv()).get("method") == DELTA:
+    while (frame := await c.recv()).get("method") == DELTA or frame.get("method") in THREAD_STATE:
         pass
     return frame
 
 
 def events(frames: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [f for f in frames if f.get("method") != DELTA]
+    return [f for f in frames if f.get("method") != DELTA and f.get("method") not in THREAD_STATE]
 
 
 def streamed(frames: list[dict[str, Any]]) -> str:
     """The command output the client saw stream, in order."""
     return "".join(f["params"]["delta"] for f in frames if f.get("method") == DELTA)
+
+
+def turn_core(frame: dict[str, Any]) -> dict[str, Any]:
+    """What a `turn/completed` says of the turn itself; its times and views are the real daemon's fields, held by
+    the TUI recordings' replay."""
+    turn = frame["params"]["turn"]
+    return {key: turn[key] for key in ("id", "status", "items", "error")}
 
 
 def shape(frames: list[dict[str, Any]]) -> list[str]:
@@ -623,6 +635,7 @@ def test_accepting_both_approvals_completes_the_turn() -> None:
             seen = events(frames)
             assert seen[2]["params"]["item"]["content"] == [{"type": "text", "text": FIX_FLAKY_TEST}]
             approval = seen[4]
+            # The real daemon's fields (tests/fixtures/tui_traffic/command-and-file-change-approved.jsonl).
             assert set(approval["params"]) == {
                 "threadId",
                 "turnId",
@@ -631,6 +644,11 @@ def test_accepting_both_approvals_completes_the_turn() -> None:
                 "command",
                 "cwd",
                 "commandActions",
+                "availableDecisions",
+                "environmentId",
+                "kind",
+                "proposedExecpolicyAmendment",
+                "startedAtMs",
             }
             assert approval["params"]["threadId"] == thread_id and approval["params"]["turnId"] == turn_id
             assert approval["params"]["itemId"] == seen[3]["params"]["item"]["id"]
@@ -652,10 +670,11 @@ def test_accepting_both_approvals_completes_the_turn() -> None:
             assert seen[8]["params"]["itemId"] == seen[7]["params"]["item"]["id"]
             assert seen[9]["params"]["requestId"] == seen[8]["id"] != approval["id"]
             assert seen[12]["params"]["item"]["text"] == EDITED
-            assert frames[-1]["params"] == {
-                "threadId": thread_id,
-                "turn": {"id": turn_id, "status": "completed", "items": [], "error": None},
-            }
+            assert seen[-1]["params"]["threadId"] == thread_id
+            # A completed turn carries its answer as its summary, as the real daemon's does.
+            assert turn_core(seen[-1]) == {"id": turn_id, "status": "completed", "items": [seen[12]["params"]["item"]],
+                                           "error": None}
+            assert seen[-1]["params"]["turn"]["itemsView"] == "summary"
             assert all(f["emittedAtMs"] == 1795270254859 for f in frames if "id" not in f)
             # What the Mac did: the project is on the new branch, with the file as the script leaves it.
             assert w.workspace.branch() == BRANCH
@@ -689,8 +708,8 @@ def test_declining_marks_items_declined_and_the_turn_still_completes() -> None:
             item = declined_command["params"]["item"]
             assert (item["exitCode"], item["aggregatedOutput"], item["durationMs"]) == (None, None, None)
             assert streamed(frames) == ""
-            assert frames[-2]["params"]["item"]["text"] == NOT_EDITED
-            assert frames[-1]["params"]["turn"]["status"] == "completed"
+            assert events(frames)[-2]["params"]["item"]["text"] == NOT_EDITED
+            assert events(frames)[-1]["params"]["turn"]["status"] == "completed"
             assert w.workspace.branch() == MAIN_BRANCH and w.project_files() == seeded
 
     run(scenario)
@@ -728,9 +747,10 @@ def test_a_turn_on_a_mac_not_signed_in_to_chatgpt_fails_and_does_nothing() -> No
             ]
             error = {"message": "Codex is not signed in to ChatGPT", "codexErrorInfo": "other",
                      "additionalDetails": None}
-            assert frames[3]["params"] == {"error": error, "willRetry": False, "threadId": thread_id,
-                                           "turnId": turn_id}
-            assert frames[-1]["params"]["turn"] == {"id": turn_id, "status": "failed", "items": [], "error": error}
+            seen = events(frames)
+            assert seen[3]["params"] == {"error": error, "willRetry": False, "threadId": thread_id,
+                                         "turnId": turn_id}
+            assert turn_core(seen[-1]) == {"id": turn_id, "status": "failed", "items": [], "error": error}
             assert w.workspace.commands_run == [] and w.workspace.branch() == MAIN_BRANCH
 
     run(scenario)

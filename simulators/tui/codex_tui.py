@@ -46,6 +46,8 @@ RESUME_TITLE = "Resume a previous session"
 COMMAND_APPROVAL = "Would you like to run the following command?"
 FILE_CHANGE_APPROVAL = "Would you like to make the following edits?"
 APPROVE_KEY = "y"  # "1. Yes, proceed (y)"
+# The prompt's first option: drawn last, so a prompt that shows it is whole (a long path's rows included).
+APPROVE_OPTION = "1. Yes, proceed"
 DECLINE_KEY = "3"  # "3. No, and tell Codex what to do differently (esc)": the TUI cancels the turn
 WORKING = "esc to interrupt"
 TURN_INTERRUPTED = "Conversation interrupted"
@@ -315,6 +317,9 @@ class Approval:
     def read(cls, question: str, screen: Snapshot) -> Approval:
         rows = [row.strip() for row in screen.rows]
         start = next((index for index, row in enumerate(rows) if question in row), len(rows))
+        if not any(APPROVE_OPTION in row for row in rows[start:]):
+            # Not drawn in full yet: a frame can hold half a path, with the composer still below it.
+            return cls(question, "")
         for index, row in enumerate(rows[start:], start):
             if row.startswith("$ "):
                 return cls(question, row[2:])

@@ -305,7 +305,7 @@ class World:
             return SERVICE
         mac = re.fullmatch(r"(?:the|\w+'s) Mac", who)
         if mac is not None:
-            if self.daemon is DaemonKind.CODEX:
+            if not self.mac().daemon.reads_the_macs_clock:
                 raise ClockOutOfReach("the real daemon reads this machine's clock, which a world cannot move; a Mac "
                                       "whose clock is off needs the mock daemon")
             return self.mac().label

@@ -61,6 +61,8 @@ class MacDaemon(Protocol):
     """A Mac's daemon: made for a place (its home exists at once, for the desktop app), then started."""
 
     kind: DaemonKind
+    # Whether the daemon decides by its Mac's clock in the world (which a scenario may set off), or by the machine's.
+    reads_the_macs_clock: bool
     home: Path
     workspace: Workspace  # the project the desktop app opened Codex in, on the Mac's disk
 
@@ -129,6 +131,7 @@ def daemon_for(kind: DaemonKind, place: MacPlace) -> MacDaemon:
 class MockDaemon:
     kind = DaemonKind.MOCK
     enrollment_routes = (ENROLL_ROUTE,)
+    reads_the_macs_clock = True
 
     def __init__(self, place: MacPlace) -> None:
         self.place = place
@@ -255,6 +258,7 @@ class MockDaemon:
 
 class RealDaemon:
     kind = DaemonKind.CODEX
+    reads_the_macs_clock = False  # a process with this machine's clock, which a world cannot move
     # The real daemon renews a persisted enrollment with `server/refresh` instead of enrolling again.
     enrollment_routes = (ENROLL_ROUTE, REFRESH_ROUTE)
 

@@ -36,7 +36,7 @@ from simulators.real.target import DaemonKind
 from simulators.runtime import LoopThread
 from simulators.tls import make_world_tls
 from simulators.world.backend import BackendDriver
-from simulators.world.daemons import MacPlace, one_mac_only
+from simulators.world.daemons import MacPlace, one_mac_only, reads_the_macs_clock
 from simulators.world.macs import MacDriver, MacNeighbours, doctor_lines_of_a_folder_without_codex
 from simulators.world.network import PHONES, Network
 from simulators.world.people import People, Persona
@@ -305,7 +305,7 @@ class World:
             return SERVICE
         mac = re.fullmatch(r"(?:the|\w+'s) Mac", who)
         if mac is not None:
-            if not self.mac().daemon.reads_the_macs_clock:
+            if not reads_the_macs_clock(self.daemon):
                 raise ClockOutOfReach("the real daemon reads this machine's clock, which a world cannot move; a Mac "
                                       "whose clock is off needs the mock daemon")
             return self.mac().label

@@ -128,6 +128,11 @@ def daemon_for(kind: DaemonKind, place: MacPlace) -> MacDaemon:
     return RealDaemon(place) if kind is DaemonKind.CODEX else MockDaemon(place)
 
 
+def reads_the_macs_clock(kind: DaemonKind) -> bool:
+    """Whether a daemon of this kind decides by its Mac's clock in the world (known before any Mac starts)."""
+    return (RealDaemon if kind is DaemonKind.CODEX else MockDaemon).reads_the_macs_clock
+
+
 class MockDaemon:
     kind = DaemonKind.MOCK
     enrollment_routes = (ENROLL_ROUTE,)

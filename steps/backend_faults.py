@@ -18,6 +18,7 @@ from pytest_bdd import given, parsers, then, when
 
 from simulators.backend.faults import CHALLENGE_PAGE, HTML, path_key
 from simulators.world.backend import Operation
+from simulators.world.time import seconds_in
 from steps.copy import quotes_copy
 
 if TYPE_CHECKING:
@@ -65,10 +66,7 @@ def times_of(how_often: str | None, times: str | None) -> int | None:
 
 
 def seconds_of(duration: str | None) -> float:
-    if duration is None:
-        return 0.0
-    amount, unit = duration.split()
-    return float(amount) * (60.0 if unit.startswith("minute") else 1.0)
+    return 0.0 if duration is None else seconds_in(duration)
 
 
 # ------------------------------------------------------------------------------------- what the service answers

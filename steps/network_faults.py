@@ -17,6 +17,7 @@ from pytest_bdd import given, parsers, then, when
 from simulators.backend.relay_faults import RelayParty
 from simulators.world.backend import Operation
 from simulators.world.network import PHONES
+from simulators.world.time import seconds_in
 from steps.copy import quotes_copy
 
 if TYPE_CHECKING:
@@ -26,14 +27,6 @@ if TYPE_CHECKING:
 PRONOUN = r"(?:her|his|their)"
 PARTY = r"(?P<party>\w+'s (?:Mac|phone))"
 DURATION = r"(?P<duration>an? (?:second|minute|hour)|\d+ (?:seconds?|minutes?|hours?))"
-_UNITS = {"second": 1.0, "minute": 60.0, "hour": 3600.0}
-
-
-def seconds_of(duration: str) -> float:
-    """ "30 seconds", "a minute", "2 hours" → seconds."""
-    count, unit = duration.split()
-    amount = 1.0 if count in ("a", "an") else float(count)
-    return amount * _UNITS[unit.rstrip("s")]
 
 
 def relay_party(party: str) -> RelayParty:
@@ -68,7 +61,7 @@ def relay_drops(world: World, party: str) -> None:
 @given(parsers.re(rf"the relay delays every message to {PARTY} by {DURATION}"))
 @when(parsers.re(rf"the relay delays every message to {PARTY} by {DURATION}"))
 def relay_delays(world: World, party: str, duration: str) -> None:
-    world.backend.relay.delay(relay_party(party), seconds_of(duration))
+    world.backend.relay.delay(relay_party(party), seconds_in(duration))
 
 
 @given(parsers.re(rf"the relay stops answering {PARTY}'s pings"))
@@ -84,9 +77,9 @@ def relay_ignores_pings(world: World, party: str) -> None:
 @when(parsers.re(rf"{PARTY} loses its internet connection for {DURATION}"))
 def party_offline_for(world: World, party: str, duration: str) -> None:
     if party.endswith("Mac"):
-        world.mac().offline(for_seconds=seconds_of(duration))
+        world.mac().offline(for_seconds=seconds_in(duration))
     else:
-        world.network.cut(PHONES, for_seconds=seconds_of(duration))
+        world.network.cut(PHONES, for_seconds=seconds_in(duration))
 
 
 @given(parsers.re(

@@ -263,6 +263,45 @@ DESKTOP_PROXY_REFUSED = (
 )
 
 
+# --- SSH remote projects (Settings › Connections › SSH; helper "ssh", issue 12) -----------------------------------
+# A connection row: its status, then a line saying why when it is in error.
+DESKTOP_REMOTE_STATUS: dict[str, str] = {"connected": "Connected", "error": "Error"}
+# Today's desktop, word for word as the reports quote it: openai/codex#36242, #19198, and #19744 / #10450 (the
+# socket's own error: the app-server never listened and the tunnel's channel was refused).
+DESKTOP_REMOTE_DISCOVERY_FAILED = "Failed to discover remote SSH connections"
+DESKTOP_REMOTE_CODEX_NOT_FOUND = "No `codex` found in PATH. Please install Codex on the remote machine."
+DESKTOP_REMOTE_CONNECTION_RESET = "read ECONNRESET"
+# The fix: each line names the cause and the one thing to do, by the failure's cause (remote_projects.failures).
+DESKTOP_REMOTE_FIXED: dict[str, str] = {
+    "codex_not_found": (
+        "Codex isn't installed on {host}, or your login shell ({shell}) doesn't put it on PATH. Install Codex on "
+        "{host}, or set CODEX_INSTALL_DIR to the folder that holds codex, then reconnect."
+    ),
+    "app_server_exited": (
+        "Codex on {host} stopped as it started: {cause}. Codex runs in a non-interactive shell there, which "
+        "doesn't read your interactive shell setup; make node and codex available to it, then reconnect."
+    ),
+    "remote_port_taken": (
+        "Codex on {host} couldn't listen on port {port}: another program already uses it. Stop that program or "
+        "choose another remote port for {alias}, then reconnect."
+    ),
+    "host_key_unknown": (
+        "{host} isn't a known host yet. Connect once with ssh {alias} in Terminal, check and accept its host key, "
+        "then reconnect."
+    ),
+    "host_key_changed": (
+        "The host key of {host} has changed since you last connected. If you didn't expect this, someone may be "
+        "intercepting the connection: check with its administrator before you remove the old key with ssh-keygen "
+        "-R and reconnect."
+    ),
+    "publickey_refused": (
+        "{host} refused your SSH key for {user}. Add your public key to authorized_keys for {user} on {host}, or "
+        "set the IdentityFile for {alias}, then reconnect."
+    ),
+}
+# --- end SSH remote projects
+
+
 @dataclass(frozen=True)
 class DoctorCopy:
     reason: str
@@ -396,6 +435,14 @@ def catalogue() -> dict[str, str]:
         entries[f"desktop.blocked.{code.value}"] = text
     entries["desktop.proxy_refused"] = DESKTOP_PROXY_REFUSED
     entries["cli.remote_control.errored"] = CLI_REMOTE_CONTROL_ERRORED
+    # SSH remote projects (helper "ssh")
+    for state, text in DESKTOP_REMOTE_STATUS.items():
+        entries[f"desktop.remote.status.{state}"] = text
+    entries["desktop.remote.legacy.discovery_failed"] = DESKTOP_REMOTE_DISCOVERY_FAILED
+    entries["desktop.remote.legacy.codex_not_found"] = DESKTOP_REMOTE_CODEX_NOT_FOUND
+    entries["desktop.remote.legacy.connection_reset"] = DESKTOP_REMOTE_CONNECTION_RESET
+    for cause, text in DESKTOP_REMOTE_FIXED.items():
+        entries[f"desktop.remote.{cause}"] = text
     for key, value in globals().items():
         if key.startswith("DOCTOR_") and isinstance(value, str):
             entries[f"doctor.{key[len('DOCTOR_'):].lower()}"] = value

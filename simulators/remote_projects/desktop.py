@@ -1,0 +1,274 @@
+"""The desktop app's SSH remote projects (Settings › Connections › SSH), run for real from the Mac.
+
+discover: collect concrete aliases from the Mac's `~/.ssh/config` (`ssh_config`), resolve each with `ssh -G`.
+connect:  probe `codex` through the remote login shell, start the remote app-server by a non-interactive SSH
+          command, forward an ephemeral local port with `ssh -N -L`, open `ws://127.0.0.1:<localPort>/rpc` and
+          send `initialize`.
+
+Every ssh here is the real OpenSSH client in the laptop namespace, with the desktop's options (`BatchMode=yes`,
+`ConnectTimeout`; the tunnel adds `ExitOnForwardFailure=yes`). What the person reads is a connection row
+(`Connection`: status and message, from the copy catalogue); what an engineer reads is `log`, in the real
+product's words (`[remote-connections/discovery] discovery_completed …`, `[ssh-websocket-v0] selected app-server
+transport websocketUrl=…`, `ssh_websocket_v0.ensure_remote_app_server_and_tunnel localPort=… remotePort=…`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+from dataclasses import dataclass, field
+from typing import Any
+
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
+
+from simulators import messages
+from simulators.netns.hosts import run_in_namespace
+from simulators.netns.processes import ManagedProcess, ProcessFailed
+from simulators.real.app_server_client import AppServerClient, AppServerGone
+from simulators.remote_projects import bootstrap
+from simulators.remote_projects.failures import Cause, Failure, fixed_message, legacy_message, ssh_cause
+from simulators.remote_projects.link import RemoteLink
+from simulators.remote_projects.mac import Finished, Mac
+from simulators.remote_projects.ssh_config import DiscoveryFailed, ResolvedHost, collect_aliases
+from simulators.runtime import LoopThread
+
+SSH_OPTIONS = ("-o", "BatchMode=yes", "-o", "ConnectTimeout=10")
+TUNNEL_READY_TIMEOUT = 10.0
+TUNNEL_ATTEMPTS = 3
+CLIENT_NAME = "codex_desktop"
+CLIENT_VERSION = "26.422.30944"
+SSH_FAILED = 255  # ssh's own exit status when it, not the remote command, failed
+
+
+@dataclass
+class Connection:
+    """One row of Settings › Connections."""
+
+    alias: str
+    status: str = ""
+    message: str = ""
+    failure: Failure | None = None
+
+
+@dataclass
+class OpenProject:
+    link: RemoteLink
+    tunnel: ManagedProcess
+    client: AppServerClient
+    initialize: dict[str, Any]
+
+
+class _Stop(Exception):
+    def __init__(self, failure: Failure) -> None:
+        super().__init__(failure.cause.value)
+        self.failure = failure
+
+
+@dataclass
+class RemoteProjectsDesktop:
+    mac: Mac
+    profile: str = "fixed"  # "legacy": today's desktop; "fixed": the copy that names the cause
+    remote_port: int = bootstrap.DEFAULT_REMOTE_PORT
+    install_dir: str | None = None  # CODEX_INSTALL_DIR in the desktop's environment (fixed desktop only)
+    log: list[str] = field(default_factory=list)
+    hosts: dict[str, ResolvedHost] = field(default_factory=dict)
+    discovery_error: str | None = None
+    connections: dict[str, Connection] = field(default_factory=dict)
+    projects: dict[str, OpenProject] = field(default_factory=dict)
+    _loop: LoopThread | None = None
+
+    @property
+    def legacy(self) -> bool:
+        return self.profile == "legacy"
+
+    # ------------------------------------------------------------------------------------------ discovery
+
+    def discover(self) -> list[str]:
+        """The aliases Settings › Connections lists; `discovery_error` holds the banner when it failed."""
+        home = str(self.mac.home)
+        entry = "~/.ssh/config"
+        self.log.append(f"[remote-connections/discovery] discovery_started entrypointPath={entry} "
+                        "savedRemoteConnectionAliasCount=0")
+
+        def read(path: str) -> str:
+            # The Mac's paths as the Mac sees them: `~` and /root are its home.
+            real = path.replace("~", home, 1) if path.startswith("~") else path
+            if real == "/root" or real.startswith("/root/"):
+                real = home + real[len("/root"):]
+            elif not real.startswith("/"):
+                real = os.path.join(home, real)  # the desktop's working directory is the home
+            with open(real, encoding="utf-8") as handle:
+                return handle.read()
+
+        def listdir(path: str) -> list[str]:
+            real = home + path[len("/root"):] if path.startswith("/root") else path
+            return os.listdir(real)
+
+        try:
+            collected = collect_aliases(entry, home="/root", read=read, listdir=listdir,
+                                        follow_openssh=not self.legacy)
+        except DiscoveryFailed as exc:
+            self.discovery_error = messages.DESKTOP_REMOTE_DISCOVERY_FAILED
+            self.log.append(f"[remote-connections/discovery] discovery_failed errorMessage=\"{exc.cause}\"")
+            return []
+        for alias in collected.aliases:
+            resolved = self.mac.run(["ssh", "-G", alias])
+            if resolved.returncode == 0:
+                self.hosts[alias] = ResolvedHost.from_ssh_g(alias, resolved.stdout)
+        self.log.append(
+            f"[remote-connections/discovery] discovery_completed collectedAliasCount={len(collected.aliases)} "
+            f"collectedAliases={list(collected.aliases)!r} resolvedConnectionCount={len(self.hosts)}".replace(
+                "'", '"'))
+        self.discovery_error = None
+        return list(self.hosts)
+
+    # ------------------------------------------------------------------------------------------ connect
+
+    def _ssh(self, alias: str, command: str) -> Finished:
+        options = [*SSH_OPTIONS] if self.legacy else [*SSH_OPTIONS, "-o", "RemoteCommand=none"]
+        return self.mac.run(["ssh", *options, alias, command])
+
+    def _failure(self, cause: Cause, alias: str, detail: str = "", **facts: Any) -> _Stop:
+        host = self.hosts.get(alias)
+        return _Stop(Failure(cause, alias, detail, host=alias, user=host.user if host else "", **facts))
+
+    def _check_ssh(self, alias: str, finished: Finished) -> None:
+        if finished.returncode == SSH_FAILED:
+            cause = ssh_cause(finished.stderr)
+            raise self._failure(cause, alias, finished.stderr)
+
+    def connect(self, alias: str) -> Connection:
+        """Open the remote project on `alias`; the row says how it went."""
+        row = Connection(alias)
+        self.connections[alias] = row
+        try:
+            self.projects[alias] = self._connect(alias)
+        except _Stop as stop:
+            row.failure = stop.failure
+            row.status = messages.DESKTOP_REMOTE_STATUS["error"]
+            row.message = legacy_message(stop.failure) if self.legacy else fixed_message(stop.failure)
+            self.log.append(f"[AppServerConnection] app_server_connection.transport_connect_failed "
+                            f"errorMessage=\"{row.message}\"")
+            return row
+        row.status = messages.DESKTOP_REMOTE_STATUS["connected"]
+        return row
+
+    def _connect(self, alias: str) -> OpenProject:
+        host = self.hosts[alias]
+        probe_command = bootstrap.LEGACY_PROBE if self.legacy else bootstrap.fixed_probe(self.install_dir)
+        probe = self._ssh(alias, probe_command)
+        self.log.append(f"[AppServerTransportSshWebsocket] codex_path_probe code={probe.returncode}")
+        self._check_ssh(alias, probe)
+        answer = bootstrap.read_probe(probe.returncode, probe.stdout, probe.stderr)
+        if answer.result is bootstrap.ProbeResult.SHELL_ERROR:
+            raise self._failure(Cause.PROBE_SHELL_ERROR, alias, probe.stderr)
+        if answer.codex_path is None:
+            shell = self.mac.run(["ssh", *SSH_OPTIONS, "-o", "RemoteCommand=none", alias, "echo $SHELL"])
+            raise self._failure(Cause.CODEX_NOT_FOUND, alias, probe.stderr,
+                                shell=os.path.basename(shell.stdout.strip()) or "sh")
+
+        local_port = self._free_local_port()
+        link = RemoteLink(alias, self.mac.network.laptop.netns, local_port)
+        self.log.append(f"[WindowContext] [ssh-websocket-v0] selected app-server transport websocketUrl={link.url}")
+        self.log.append(
+            f"[AppServerTransportSshWebsocket] ssh_websocket_v0.ensure_remote_app_server_and_tunnel "
+            f"localPort={local_port} remotePort={self.remote_port} sshAlias={alias} sshHost={host.hostname} "
+            f"sshPort={host.port}")
+        start = self._ssh(alias, bootstrap.start_command(answer.codex_path, self.remote_port))
+        self._check_ssh(alias, start)
+        started = bootstrap.read_start(start.stdout)
+        self.log.append(f"[AppServerTransportSshWebsocket] remote_app_server_start result={started.value}")
+        if started is not bootstrap.StartResult.READY and not self.legacy:
+            # The fixed desktop reads the remote log's last lines: the cause is only written there.
+            tail = self._ssh(alias, f"tail -n 20 {bootstrap.APP_SERVER_LOG}").stdout
+            cause = bootstrap.log_cause(tail) or ""
+            if "Address in use" in tail:
+                raise self._failure(Cause.REMOTE_PORT_TAKEN, alias, cause, port=self.remote_port)
+            raise self._failure(Cause.APP_SERVER_EXITED, alias, cause)
+
+        tunnel = self._open_tunnel(alias, link)
+        try:
+            client, initialize = self._loop_thread().run(self._initialize(link))
+        except _Stop:
+            tunnel.stop()
+            raise
+        return OpenProject(link, tunnel, client, initialize)
+
+    def _free_local_port(self) -> int:
+        """An ephemeral port free on the Mac's loopback now (ssh may still lose it to a racer: see _open_tunnel)."""
+
+        def pick() -> int:
+            with socket.socket() as probe:
+                probe.bind(("127.0.0.1", 0))
+                return int(probe.getsockname()[1])
+
+        return run_in_namespace(self.mac.network.laptop.netns, pick)
+
+    def _open_tunnel(self, alias: str, link: RemoteLink) -> ManagedProcess:
+        options = [*SSH_OPTIONS, "-o", "ExitOnForwardFailure=yes"]
+        if not self.legacy:
+            options += ["-o", "RemoteCommand=none"]
+        for _attempt in range(TUNNEL_ATTEMPTS):
+            tunnel = self.mac.spawn(f"ssh-tunnel-{alias}", [
+                "ssh", "-N", "-L", f"{link.local_port}:127.0.0.1:{self.remote_port}", *options, alias])
+            try:
+                tunnel.wait_listening(link.local_port, timeout=TUNNEL_READY_TIMEOUT)
+                return tunnel
+            except ProcessFailed:
+                if tunnel.running:
+                    tunnel.stop()
+                    raise
+                tunnel.wait_exit()
+                stderr = tunnel.output()
+                if "Address already in use" not in stderr:
+                    raise self._failure(ssh_cause(stderr), alias, stderr) from None
+                # Another program took the port between our look and ssh's bind: take another one.
+                link = RemoteLink(link.name, link.netns, self._free_local_port())
+        raise self._failure(Cause.SSH_OTHER, alias, "no local port for the tunnel")
+
+    async def _initialize(self, link: RemoteLink) -> tuple[AppServerClient, dict[str, Any]]:
+        try:
+            ws = await link.open()
+        except InvalidStatus as exc:
+            # Node's `ws` words a refused upgrade this way; the legacy desktop shows it as is.
+            status = exc.response.status_code
+            raise self._failure(Cause.HANDSHAKE_REFUSED, link.name, f"Unexpected server response: {status}") from exc
+        except (InvalidHandshake, ConnectionClosed, EOFError, OSError) as exc:
+            # The tunnel accepted locally, then sshd could not reach the remote port and ssh closed the socket:
+            # the WebSocket never opened (close 1006; Node's `ws` reports the reset read).
+            raise self._failure(Cause.SOCKET_CLOSED, link.name, f"read ECONNRESET ({type(exc).__name__})") from exc
+        client = AppServerClient(ws)
+        try:
+            result = await client.request("initialize", {
+                "clientInfo": {"name": CLIENT_NAME, "title": "Codex Desktop", "version": CLIENT_VERSION},
+                "capabilities": {"experimentalApi": True},
+            })
+            await client.notify("initialized")
+        except (AppServerGone, ConnectionClosed) as exc:
+            raise self._failure(Cause.SOCKET_CLOSED, link.name, "read ECONNRESET") from exc
+        return client, result if isinstance(result, dict) else {}
+
+    def _loop_thread(self) -> LoopThread:
+        if self._loop is None:
+            self._loop = LoopThread(name="pairsim-remote-projects")
+        return self._loop
+
+    # ------------------------------------------------------------------------------------------ use
+
+    def list_threads(self, alias: str) -> list[dict[str, Any]]:
+        project = self.projects[alias]
+        result = self._loop_thread().run(project.client.request("thread/list", {}))
+        return list(result.get("data", [])) if isinstance(result, dict) else []
+
+    def close(self) -> None:
+        for project in self.projects.values():
+            if self._loop is not None:
+                with contextlib.suppress(Exception):
+                    self._loop.run(project.client.close(), timeout=5)
+            with contextlib.suppress(Exception):
+                project.tunnel.stop()
+        self.projects.clear()
+        if self._loop is not None:
+            self._loop.close()
+            self._loop = None

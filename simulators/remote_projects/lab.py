@@ -1,0 +1,84 @@
+"""A Mac, a remote host called `devbox` and the network between them: the world of the SSH remote-project
+scenarios. One method per thing a person sets up or does, so steps stay one line; `close()` ends every process
+and namespace, also when a scenario failed half way."""
+
+from __future__ import annotations
+
+import contextlib
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from simulators.netns.hosts import Network
+from simulators.netns.remote_host import SSH_PORT, RemoteAccount, RemoteHost
+from simulators.remote_projects.desktop import RemoteProjectsDesktop
+from simulators.remote_projects.mac import Mac
+
+ALIAS = "devbox"
+
+
+@dataclass
+class RemoteProjectsLab:
+    directory: Path
+    profile: str = "fixed"
+    account: RemoteAccount = field(default_factory=RemoteAccount)
+    network: Network | None = None
+    mac: Mac | None = None
+    host: RemoteHost | None = None
+    desktop: RemoteProjectsDesktop | None = None
+    config_extra: str = ""  # lines for devbox's Host block in the Mac's ~/.ssh/config
+    config_head: str = ""  # lines before it (an Include, say)
+    known_host: str = "trusted"  # "trusted", "unknown" or "changed"
+
+    def open_network(self) -> RemoteProjectsLab:
+        self.network = Network.create()
+        self.mac = Mac(self.network, self.directory)
+        return self
+
+    def start_host(self) -> RemoteHost:
+        """devbox comes up: the account as the scenario described it, sshd, and the Mac's config naming it."""
+        assert self.network is not None and self.mac is not None
+        self.host = RemoteHost(self.network, self.directory / "devbox", self.account,
+                               authorized_key=self.mac.public_key).start()
+        self.write_mac_config()
+        address = self.network.remote.address
+        if self.known_host == "trusted":
+            self.mac.trust_host_key(address, self.host.public_host_key())
+        elif self.known_host == "changed":
+            self.mac.trust_host_key(address, _another_host_key(self.directory))
+        return self.host
+
+    def write_mac_config(self) -> None:
+        assert self.network is not None and self.mac is not None
+        block = "\n".join(line for line in [
+            f"Host {ALIAS}",
+            f"  HostName {self.network.remote.address}",
+            f"  User {self.account.user}",
+            f"  Port {SSH_PORT}",
+            *[f"  {line}" for line in self.config_extra.splitlines() if line.strip()],
+        ])
+        # A pattern-only entry, as most configs have: options for every host, not a host one can open.
+        self.mac.write_config(f"{self.config_head}\n{block}\n\nHost *\n  ServerAliveInterval 30\n")
+
+    def open_desktop(self, install_dir: str | None = None) -> RemoteProjectsDesktop:
+        assert self.mac is not None
+        self.desktop = RemoteProjectsDesktop(self.mac, self.profile, install_dir=install_dir)
+        return self.desktop
+
+    def close(self) -> None:
+        try:
+            if self.desktop is not None:
+                self.desktop.close()
+        finally:
+            if self.network is not None:
+                self.network.close()
+
+
+def _another_host_key(directory: Path) -> str:
+    """The key devbox had before it was reinstalled: a real key, just not the one it has now."""
+    path = directory / "old-devbox-key"
+    with contextlib.suppress(FileNotFoundError):
+        path.unlink()
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "devbox-before", "-f", str(path)],
+                   capture_output=True, check=True, timeout=30)
+    return path.with_suffix(".pub").read_text().strip()

@@ -60,6 +60,8 @@ TAGS: dict[str, str] = {
     "conformance": "what crosses the wire (bodies, status values, log lines), beside the product features",
     "remote_login": "signing in with the CLI on a remote machine (SSH port forwarding)",
     "netns": "needs separate network namespaces (root) and OpenSSH",
+    # SSH remote projects (issue 12, helper "ssh")
+    "remote_projects": "Codex on a Mac opening a project on a remote host over SSH, the real codex on the host",
     "login": "codex login: browser callback, device code, access token, credential stores",
     "real_login": "also runs against the installed real codex 0.169.0 (fails if it is absent)",
     "tui": "the real Codex TUI (codex 0.169.0 --remote) in a pseudo-terminal, on the daemon --daemon names",

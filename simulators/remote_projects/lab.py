@@ -29,6 +29,8 @@ class RemoteProjectsLab:
     config_extra: str = ""  # lines for devbox's Host block in the Mac's ~/.ssh/config
     config_head: str = ""  # lines before it (an Include, say)
     known_host: str = "trusted"  # "trusted", "unknown" or "changed"
+    install_dir: str | None = None  # CODEX_INSTALL_DIR in the desktop's environment
+    mac_files: dict[str, str] = field(default_factory=dict)  # more files in the Mac's home (an Include's target)
 
     def open_network(self) -> RemoteProjectsLab:
         self.network = Network.create()
@@ -41,6 +43,8 @@ class RemoteProjectsLab:
         self.host = RemoteHost(self.network, self.directory / "devbox", self.account,
                                authorized_key=self.mac.public_key).start()
         self.write_mac_config()
+        for relative, text in self.mac_files.items():
+            self.mac.write_file(relative, text)
         address = self.network.remote.address
         if self.known_host == "trusted":
             self.mac.trust_host_key(address, self.host.public_host_key())

@@ -1,0 +1,280 @@
+"""Steps for features/remote_projects: Codex on a Mac opening a project on `devbox` over SSH.
+
+Given steps describe the host and the Mac (the account, its login shell and rc files, where codex is, the Mac's
+~/.ssh files); the machines start at the first When, so each scenario's host is built as it says. The Mac and
+devbox are real namespaces with real OpenSSH and the real codex 0.169.0 on devbox (simulators.remote_projects);
+each scenario tears them down, also when it fails. Without root they fail with the reason, never skip.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from pytest_bdd import given, parsers, then, when
+
+from simulators.netns.remote_host import CodexPlace
+from simulators.remote_projects.lab import ALIAS, RemoteProjectsLab
+from steps.copy import quotes_copy
+
+_SKEL_BASHRC = Path("/etc/skel/.bashrc")
+# What nvm's installer appends to ~/.bashrc: after Debian's "If not running interactively, don't do anything".
+_NVM_LINES = '\nexport NVM_DIR="$HOME/.nvm"\n[ -s "$NVM_DIR/nvm.sh" ] && \\. "$NVM_DIR/nvm.sh"  # This loads nvm\n'
+_PLACES = {"~/.local/bin": CodexPlace.LOCAL_BIN, "~/bin": CodexPlace.HOME_BIN}
+_RC_LINE = {
+    ".zshrc": 'export PATH="{folder}:$PATH"\n',
+    ".cshrc": "set path = ( {folder} $path )\n",
+}
+
+
+@pytest.fixture
+def remote_projects(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[RemoteProjectsLab]:
+    from conftest import scenario_profile
+
+    started = time.monotonic()
+    lab = RemoteProjectsLab(tmp_path, profile=scenario_profile(request.node))
+    try:
+        yield lab
+    finally:
+        lab.close()
+        # Scenario timings are figures to read, never assertions (DEVELOPERS.md).
+        request.node.user_properties.append(("remote_projects_seconds", round(time.monotonic() - started, 2)))
+
+
+def _ready(lab: RemoteProjectsLab) -> RemoteProjectsLab:
+    """The Mac, devbox and the desktop, started once, as the Given steps described them."""
+    if lab.network is None:
+        lab.open_network()
+        lab.start_host()
+        lab.open_desktop(lab.install_dir)
+    return lab
+
+
+# ------------------------------------------------------------------------------------------------ given
+
+
+@given(parsers.parse('Dana\'s devbox has codex installed in "{folder}"'))
+def codex_in(remote_projects: RemoteProjectsLab, folder: str) -> None:
+    remote_projects.account.codex = _PLACES[folder]
+
+
+@given("Dana's devbox has no codex installed")
+def codex_nowhere(remote_projects: RemoteProjectsLab) -> None:
+    remote_projects.account.codex = CodexPlace.NOWHERE
+
+
+@given(parsers.parse("Dana's login shell on devbox is {shell}"))
+def login_shell(remote_projects: RemoteProjectsLab, shell: str) -> None:
+    remote_projects.account.shell = shell
+
+
+@given(parsers.parse('Dana\'s {rc_file} on devbox adds "{folder}" to PATH'))
+def rc_adds_folder(remote_projects: RemoteProjectsLab, rc_file: str, folder: str) -> None:
+    remote_projects.account.rc_files[rc_file] = _RC_LINE[rc_file].format(folder=folder.replace("~", "$HOME", 1))
+
+
+@given("Dana's .bashrc on devbox puts ~/.local/bin on PATH for every shell")
+def bashrc_path_for_every_shell(remote_projects: RemoteProjectsLab) -> None:
+    # Above Debian's interactive-only check, so `ssh devbox 'codex --version'` finds it too.
+    remote_projects.account.rc_files[".bashrc"] = 'export PATH="$HOME/.local/bin:$PATH"\n' + _SKEL_BASHRC.read_text()
+
+
+@given("devbox has no Node installed for the whole system")
+def no_system_node(remote_projects: RemoteProjectsLab) -> None:
+    remote_projects.account.system_node = False
+
+
+@given("Dana installed codex with Node from nvm, which her .bashrc loads only for interactive shells")
+def codex_with_nvm(remote_projects: RemoteProjectsLab) -> None:
+    remote_projects.account.codex = CodexPlace.NVM
+    remote_projects.account.rc_files[".bashrc"] = _SKEL_BASHRC.read_text() + _NVM_LINES
+
+
+@given(parsers.parse('Dana linked codex into "{folder}"'))
+def codex_linked(remote_projects: RemoteProjectsLab, folder: str) -> None:
+    assert folder.startswith("~/")
+    remote_projects.account.codex_link = folder[2:]
+
+
+@given(parsers.parse('devbox\'s entry in Dana\'s ~/.ssh/config says "{line}"'))
+def config_line(remote_projects: RemoteProjectsLab, line: str) -> None:
+    remote_projects.config_extra += line + "\n"
+
+
+@given(parsers.parse('Dana\'s ~/.ssh/config starts with "{line}"'))
+def config_head(remote_projects: RemoteProjectsLab, line: str) -> None:
+    remote_projects.config_head += line + "\n"
+
+
+@given(parsers.parse('Dana\'s Mac has "{path}" with a host "{alias}"'))
+def included_file(remote_projects: RemoteProjectsLab, path: str, alias: str) -> None:
+    remote_projects.mac_files[path.removeprefix("~/")] = f"Host {alias}\n  HostName {alias}.invalid\n"
+
+
+@given(parsers.parse('Codex on Dana\'s Mac runs with CODEX_INSTALL_DIR set to "{folder}"'))
+def install_dir(remote_projects: RemoteProjectsLab, folder: str) -> None:
+    remote_projects.install_dir = folder
+
+
+@given("devbox's host key is not in Dana's known_hosts")
+def host_key_unknown(remote_projects: RemoteProjectsLab) -> None:
+    remote_projects.known_host = "unknown"
+
+
+@given("devbox's host key has changed since Dana last connected")
+def host_key_changed(remote_projects: RemoteProjectsLab) -> None:
+    remote_projects.known_host = "changed"
+
+
+@given("devbox does not accept Dana's SSH key")
+def key_refused(remote_projects: RemoteProjectsLab) -> None:
+    remote_projects.account.authorized = False
+
+
+@given(parsers.parse("another program on devbox listens on port {port:d}"))
+def remote_port_taken(remote_projects: RemoteProjectsLab, port: int) -> None:
+    lab = _ready(remote_projects)
+    assert lab.host is not None
+    lab.host.occupy_port(port)
+
+
+# ------------------------------------------------------------------------------------------------ when
+
+
+@when("Codex on Dana's Mac lists her SSH connections")
+def list_connections(remote_projects: RemoteProjectsLab) -> None:
+    lab = _ready(remote_projects)
+    assert lab.desktop is not None
+    lab.desktop.discover()
+
+
+@when(parsers.parse('Dana connects to "{alias}"'))
+def connect(remote_projects: RemoteProjectsLab, alias: str) -> None:
+    lab = _ready(remote_projects)
+    assert lab.desktop is not None
+    if alias not in lab.desktop.hosts:
+        lab.desktop.discover()
+    lab.desktop.connect(alias)
+
+
+# ------------------------------------------------------------------------------------------------ then
+
+
+@then(parsers.parse('the connections list "{alias}"'))
+def listed(remote_projects: RemoteProjectsLab, alias: str) -> None:
+    desktop = remote_projects.desktop
+    assert desktop is not None and desktop.discovery_error is None, desktop and desktop.log
+    assert alias in desktop.hosts, f"listed: {list(desktop.hosts)}"
+
+
+@then(parsers.re(quotes_copy(r'Settings › Connections says "(?P<copy>[^"]+)" and lists no host')))
+def discovery_failed(remote_projects: RemoteProjectsLab, copy: str) -> None:
+    desktop = remote_projects.desktop
+    assert desktop is not None
+    assert desktop.discovery_error == copy, desktop.log
+    assert desktop.hosts == {}
+
+
+@then(parsers.re(quotes_copy(r'the "(?P<alias>[^"]+)" connection shows "(?P<copy_status>[^"]+)"')))
+def row_status(remote_projects: RemoteProjectsLab, alias: str, copy_status: str) -> None:
+    desktop = remote_projects.desktop
+    assert desktop is not None
+    row = desktop.connections[alias]
+    assert row.status == copy_status, f"{row.status}: {row.message}\n" + "\n".join(desktop.log)
+    if copy_status == "Connected":
+        assert row.message == ""
+
+
+@then(parsers.re(quotes_copy(
+    r'the "(?P<alias>[^"]+)" connection shows "(?P<copy_status>[^"]+)" with "(?P<copy_message>[^"]+)"')))
+def row_message(remote_projects: RemoteProjectsLab, alias: str, copy_status: str, copy_message: str) -> None:
+    desktop = remote_projects.desktop
+    assert desktop is not None
+    row = desktop.connections[alias]
+    assert (row.status, row.message) == (copy_status, copy_message), "\n".join(desktop.log)
+
+
+@then(parsers.re(r'the "(?P<alias>[^"]+)" connection shows "Error" with what (?:ssh|the socket) said: "(?P<ssh_says>.+)"'))
+def row_ssh_words(remote_projects: RemoteProjectsLab, alias: str, ssh_says: str) -> None:
+    """Words that are not ours (OpenSSH's, Node's `ws`), shown as they came: what today's desktop does."""
+    desktop = remote_projects.desktop
+    assert desktop is not None
+    row = desktop.connections[alias]
+    assert (row.status, row.message) == ("Error", ssh_says), "\n".join(desktop.log)
+
+
+@then(parsers.parse('the "{alias}" connection shows "Error" with what the login shell said:'))
+def row_shell_words(remote_projects: RemoteProjectsLab, alias: str, docstring: str) -> None:
+    desktop = remote_projects.desktop
+    assert desktop is not None
+    row = desktop.connections[alias]
+    assert row.status == "Error"
+    assert row.message.splitlines() == [line.strip() for line in docstring.splitlines()], row.message
+
+
+@then(parsers.parse('ssh\'s whole answer contains "{words}"'))
+def ssh_also_said(remote_projects: RemoteProjectsLab, words: str) -> None:
+    desktop = remote_projects.desktop
+    assert desktop is not None
+    failure = desktop.connections[ALIAS].failure
+    assert failure is not None and words in failure.detail, failure
+
+
+@then(parsers.parse('the app-server\'s log on devbox says "{line}"'))
+def remote_log_says(remote_projects: RemoteProjectsLab, line: str) -> None:
+    host = remote_projects.host
+    assert host is not None
+    log = host.app_server_log()
+    assert line in log.splitlines(), log[-600:]
+
+
+@then("Codex on the Mac found codex on devbox and started the app-server there")
+def probe_passed(remote_projects: RemoteProjectsLab) -> None:
+    desktop = remote_projects.desktop
+    assert desktop is not None
+    assert any("codex_path_probe code=0" in line for line in desktop.log), desktop.log
+    assert any("ensure_remote_app_server_and_tunnel" in line for line in desktop.log), desktop.log
+
+
+@then("Codex on the Mac talks to the app-server on devbox through a forwarded local port")
+def through_tunnel(remote_projects: RemoteProjectsLab) -> None:
+    desktop = remote_projects.desktop
+    assert desktop is not None
+    project = desktop.projects[ALIAS]
+    assert project.tunnel.running
+    wanted = f"[ssh-websocket-v0] selected app-server transport websocketUrl={project.link.url}"
+    assert any(wanted in line for line in desktop.log), desktop.log
+    assert project.link.url == f"ws://127.0.0.1:{project.link.local_port}/rpc"
+
+
+@then(parsers.parse('the app-server on devbox says its Codex home is "{path}"'))
+def codex_home(remote_projects: RemoteProjectsLab, path: str) -> None:
+    desktop = remote_projects.desktop
+    assert desktop is not None
+    assert desktop.projects[ALIAS].initialize.get("codexHome") == path, desktop.projects[ALIAS].initialize
+
+
+@then(parsers.parse("the project on devbox lists {count:d} threads"))
+def thread_count(remote_projects: RemoteProjectsLab, count: int) -> None:
+    desktop = remote_projects.desktop
+    assert desktop is not None
+    assert len(desktop.list_threads(ALIAS)) == count
+
+
+@then(parsers.parse("Codex on the Mac logged \"{line}\""))
+def desktop_logged(remote_projects: RemoteProjectsLab, line: str) -> None:
+    desktop = remote_projects.desktop
+    assert desktop is not None
+    assert any(line in entry for entry in desktop.log), "\n".join(desktop.log)
+
+
+@then(parsers.parse("in Terminal on Dana's Mac, \"{command}\" prints \"{output}\""))
+def terminal_command(remote_projects: RemoteProjectsLab, command: str, output: str) -> None:
+    lab = _ready(remote_projects)
+    assert lab.mac is not None
+    finished = lab.mac.run(["sh", "-c", command])
+    assert finished.returncode == 0, finished.stderr
+    assert finished.stdout.strip() == output
+

@@ -53,7 +53,7 @@ Feature: Opening a project on a remote machine over SSH
       When Dana connects to "devbox"
       Then the "devbox" connection shows "Error" with "Codex isn't installed on devbox, or your login shell (bash) doesn't put it on PATH. Install Codex on devbox, or set CODEX_INSTALL_DIR to the folder that holds codex, then reconnect."
 
-  Rule: Node from nvm, loaded only by interactive shells: the probe passes, the start fails (openai/codex#19744, #10450)
+  Rule: Node from nvm, loaded only by interactive shells: the probe passes, the start fails (openai/codex#19744, openai/codex#10450)
 
     Background:
       Given devbox has no Node installed for the whole system

@@ -140,6 +140,16 @@ def remote_port_taken(remote_projects: RemoteProjectsLab, port: int) -> None:
     lab.host.occupy_port(port)
 
 
+@given(parsers.parse('Dana connected to "{alias}" and started a thread there'))
+def connected_with_thread(remote_projects: RemoteProjectsLab, alias: str) -> None:
+    lab = _ready(remote_projects)
+    assert lab.desktop is not None
+    lab.desktop.discover()
+    row = lab.desktop.connect(alias)
+    assert row.status == "Connected", row.message
+    lab.thread_id = lab.desktop.request(alias, "thread/start", {"cwd": lab.account.home})["thread"]["id"]
+
+
 # ------------------------------------------------------------------------------------------------ when
 
 
@@ -157,6 +167,20 @@ def connect(remote_projects: RemoteProjectsLab, alias: str) -> None:
     if alias not in lab.desktop.hosts:
         lab.desktop.discover()
     lab.desktop.connect(alias)
+
+
+@when("the SSH connection from Dana's Mac to devbox drops")
+def connection_drops(remote_projects: RemoteProjectsLab) -> None:
+    desktop = remote_projects.desktop
+    assert desktop is not None
+    desktop.projects[ALIAS].tunnel.kill()  # as a lid closed or a network gone: ssh ends without a word
+
+
+@when(parsers.parse('Codex on the Mac reconnects to "{alias}"'))
+def reconnects(remote_projects: RemoteProjectsLab, alias: str) -> None:
+    desktop = remote_projects.desktop
+    assert desktop is not None
+    desktop.reconnect(alias)
 
 
 # ------------------------------------------------------------------------------------------------ then
@@ -227,7 +251,8 @@ def remote_log_says(remote_projects: RemoteProjectsLab, line: str) -> None:
     host = remote_projects.host
     assert host is not None
     log = host.app_server_log()
-    assert line in log.splitlines(), log[-600:]
+    # Compared line by line without the banner's indentation, which a table cell cannot keep.
+    assert line.strip() in [entry.strip() for entry in log.splitlines()], log[-600:]
 
 
 @then("Codex on the Mac found codex on devbox and started the app-server there")
@@ -278,3 +303,25 @@ def terminal_command(remote_projects: RemoteProjectsLab, command: str, output: s
     assert finished.returncode == 0, finished.stderr
     assert finished.stdout.strip() == output
 
+
+
+@then(parsers.parse("Codex on the Mac saw the connection to devbox close with code {code:d}"))
+def closed_with(remote_projects: RemoteProjectsLab, code: int) -> None:
+    desktop = remote_projects.desktop
+    assert desktop is not None
+    assert desktop.wait_closed(ALIAS) == code
+
+
+@then("the thread Dana started on devbox is still there")
+def thread_still_there(remote_projects: RemoteProjectsLab) -> None:
+    desktop = remote_projects.desktop
+    assert desktop is not None and remote_projects.thread_id is not None
+    answer = desktop.request(ALIAS, "thread/read", {"threadId": remote_projects.thread_id})
+    assert answer["thread"]["id"] == remote_projects.thread_id
+
+
+@then(parsers.parse("devbox runs {count:d} Codex app-server"))
+def app_servers_running(remote_projects: RemoteProjectsLab, count: int) -> None:
+    host = remote_projects.host
+    assert host is not None
+    assert len(host.processes_listening(remote_projects.desktop.remote_port if remote_projects.desktop else 0)) == count

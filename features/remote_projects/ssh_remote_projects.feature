@@ -19,7 +19,7 @@ Feature: Opening a project on a remote machine over SSH
       And Codex on the Mac logged "ensure_remote_app_server_and_tunnel"
       And the app-server on devbox says its Codex home is "/home/dana/.codex"
       And the project on devbox lists 0 threads
-      And the app-server's log on devbox says "  listening on: ws://127.0.0.1:9234"
+      And the app-server's log on devbox says "listening on: ws://127.0.0.1:9234"
 
   Rule: codex in a folder that only .zshrc puts on PATH (openai/codex#19198)
 
@@ -71,6 +71,31 @@ Feature: Opening a project on a remote machine over SSH
     Scenario: The fixed desktop reads the log on devbox and names the cause
       When Dana connects to "devbox"
       Then the "devbox" connection shows "Error" with "Codex on devbox stopped as it started: /usr/bin/env: 'node': No such file or directory. Codex runs in a non-interactive shell there, which doesn't read your interactive shell setup; make node and codex available to it, then reconnect."
+
+  Rule: A dropped connection: Codex on the Mac connects again, and what Dana started on devbox is still there
+
+    Background:
+      Given Dana's devbox has codex installed in "~/.local/bin"
+
+    Scenario Outline: The SSH connection drops while a thread is open, and Codex on the Mac reconnects
+      Given Dana connected to "devbox" and started a thread there
+      When the SSH connection from Dana's Mac to devbox drops
+      Then Codex on the Mac saw the connection to devbox close with code 1006
+      When Codex on the Mac reconnects to "devbox"
+      Then the "devbox" connection shows "Connected"
+      And the thread Dana started on devbox is still there
+      And devbox runs 1 Codex app-server
+      And the app-server's log on devbox says "<last words in its log>"
+
+      @legacy
+      Examples: today's desktop starts a second app-server, which cannot listen, and its failure replaces the log
+        | last words in its log               |
+        | Error: Address in use (os error 98) |
+
+      @fixed
+      Examples: the fixed desktop finds the app-server ready through the tunnel and starts none
+        | last words in its log               |
+        | listening on: ws://127.0.0.1:9234   |
 
   Rule: A csh or tcsh login shell reads the desktop's commands as its own (openai/codex#19302)
 

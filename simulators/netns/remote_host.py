@@ -28,7 +28,7 @@ from enum import StrEnum
 from pathlib import Path
 
 from simulators.netns.hosts import Network
-from simulators.netns.processes import ManagedProcess, ProcessFailed
+from simulators.netns.processes import ManagedProcess, ProcessFailed, listening_ports
 from simulators.netns.ssh import PRIVSEP_DIR, SSHD, SshSetupFailed
 
 _PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -245,6 +245,12 @@ class RemoteHost:
         """The remote's `/tmp/codex-app-server-ssh-ws-v0.log`, read from the host's /tmp."""
         path = self.root / APP_SERVER_LOG.lstrip("/")
         return path.read_text(errors="replace") if path.exists() else ""
+
+    def processes_listening(self, port: int) -> list[int]:
+        """The pids on devbox holding a listening socket on `port` (read from /proc: no tool runs for it)."""
+        found = subprocess.run(["ip", "netns", "pids", self.host.netns], capture_output=True, text=True,
+                               check=False, timeout=30).stdout.split()
+        return [int(pid) for pid in found if port in listening_ports(int(pid))]
 
     def occupy_port(self, port: int) -> ManagedProcess:
         """Another program of the person's listens on `port` of the host's loopback (a stale server, say)."""

@@ -68,9 +68,12 @@ def fixed_probe(install_dir: str | None = None) -> str:
 
 def start_command(codex_path: str, remote_port: int = DEFAULT_REMOTE_PORT) -> str:
     listen = f"ws://127.0.0.1:{remote_port}"
+    # The log is emptied before the launch, not by the background job's own `>`: that redirection happens in the
+    # forked child, so the watch below could read the previous run's "listening on:" before it.
     script = (
+        f": >{APP_SERVER_LOG}; "
         f'CODEX_EXTERNAL_ORIGINATOR_OVERRIDE="Codex Desktop" nohup "{codex_path}" app-server --listen {listen} '
-        f">{APP_SERVER_LOG} 2>&1 </dev/null & "
+        f">>{APP_SERVER_LOG} 2>&1 </dev/null & "
         "pid=$!; i=0; "
         'while kill -0 "$pid" 2>/dev/null; do '
         f'if grep -q "listening on:" {APP_SERVER_LOG}; then echo "{READY_MARK} pid=$pid"; exit 0; fi; '

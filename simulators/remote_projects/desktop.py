@@ -20,6 +20,7 @@ import socket
 from dataclasses import dataclass, field
 from typing import Any
 
+from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
 from simulators import messages
@@ -56,7 +57,9 @@ class OpenProject:
     link: RemoteLink
     tunnel: ManagedProcess
     client: AppServerClient
+    ws: ClientConnection
     initialize: dict[str, Any]
+    reused_app_server: bool = False
 
 
 class _Stop(Exception):
@@ -175,7 +178,32 @@ class RemoteProjectsDesktop:
             f"[AppServerTransportSshWebsocket] ssh_websocket_v0.ensure_remote_app_server_and_tunnel "
             f"localPort={local_port} remotePort={self.remote_port} sshAlias={alias} sshHost={host.hostname} "
             f"sshPort={host.port}")
-        start = self._ssh(alias, bootstrap.start_command(answer.codex_path, self.remote_port))
+        if self.legacy:
+            # Today's desktop starts first and tunnels after, whatever the start said.
+            self._start(alias, answer.codex_path)
+            tunnel, link = self._open_tunnel(alias, link)
+            reused = False
+        else:
+            # The fixed desktop tunnels first and asks the app-server's /readyz: one that still runs (after a
+            # dropped connection, say) is reused, and a start is only tried when none answers.
+            tunnel, link = self._open_tunnel(alias, link)
+            reused = self._app_server_ready(link)
+            self.log.append(f"[AppServerTransportSshWebsocket] remote_app_server_ready_check ready={str(reused).lower()}")
+            if not reused:
+                try:
+                    self._start(alias, answer.codex_path)
+                except _Stop:
+                    tunnel.stop()
+                    raise
+        try:
+            client, ws, initialize = self._loop_thread().run(self._initialize(link))
+        except _Stop:
+            tunnel.stop()
+            raise
+        return OpenProject(link, tunnel, client, ws, initialize, reused)
+
+    def _start(self, alias: str, codex_path: str) -> None:
+        start = self._ssh(alias, bootstrap.start_command(codex_path, self.remote_port))
         self._check_ssh(alias, start)
         started = bootstrap.read_start(start.stdout)
         self.log.append(f"[AppServerTransportSshWebsocket] remote_app_server_start result={started.value}")
@@ -187,13 +215,25 @@ class RemoteProjectsDesktop:
                 raise self._failure(Cause.REMOTE_PORT_TAKEN, alias, cause, port=self.remote_port)
             raise self._failure(Cause.APP_SERVER_EXITED, alias, cause)
 
-        tunnel = self._open_tunnel(alias, link)
+    def _app_server_ready(self, link: RemoteLink) -> bool:
+        """`GET /readyz` through the tunnel: 200 from a codex app-server (observed 0.169.0 §3.2). Nothing
+        listening there closes the socket at once (sshd refuses the channel); another program answers otherwise."""
+
+        def ask() -> bool:
+            with socket.create_connection(("127.0.0.1", link.local_port), timeout=10) as sock:
+                sock.sendall(b"GET /readyz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+                head = b""
+                while b"\r\n" not in head:
+                    chunk = sock.recv(1024)
+                    if not chunk:
+                        break
+                    head += chunk
+            return head.startswith(b"HTTP/1.1 200")
+
         try:
-            client, initialize = self._loop_thread().run(self._initialize(link))
-        except _Stop:
-            tunnel.stop()
-            raise
-        return OpenProject(link, tunnel, client, initialize)
+            return run_in_namespace(link.netns, ask)
+        except OSError:
+            return False
 
     def _free_local_port(self) -> int:
         """An ephemeral port free on the Mac's loopback now (ssh may still lose it to a racer: see _open_tunnel)."""
@@ -205,7 +245,8 @@ class RemoteProjectsDesktop:
 
         return run_in_namespace(self.mac.network.laptop.netns, pick)
 
-    def _open_tunnel(self, alias: str, link: RemoteLink) -> ManagedProcess:
+    def _open_tunnel(self, alias: str, link: RemoteLink) -> tuple[ManagedProcess, RemoteLink]:
+        """`ssh -N -L`, listening; the link names the port it got (another one if ours was taken meanwhile)."""
         options = [*SSH_OPTIONS, "-o", "ExitOnForwardFailure=yes"]
         if not self.legacy:
             options += ["-o", "RemoteCommand=none"]
@@ -214,7 +255,7 @@ class RemoteProjectsDesktop:
                 "ssh", "-N", "-L", f"{link.local_port}:127.0.0.1:{self.remote_port}", *options, alias])
             try:
                 tunnel.wait_listening(link.local_port, timeout=TUNNEL_READY_TIMEOUT)
-                return tunnel
+                return tunnel, link
             except ProcessFailed:
                 if tunnel.running:
                     tunnel.stop()
@@ -227,7 +268,7 @@ class RemoteProjectsDesktop:
                 link = RemoteLink(link.name, link.netns, self._free_local_port())
         raise self._failure(Cause.SSH_OTHER, alias, "no local port for the tunnel")
 
-    async def _initialize(self, link: RemoteLink) -> tuple[AppServerClient, dict[str, Any]]:
+    async def _initialize(self, link: RemoteLink) -> tuple[AppServerClient, ClientConnection, dict[str, Any]]:
         try:
             ws = await link.open()
         except InvalidStatus as exc:
@@ -247,7 +288,7 @@ class RemoteProjectsDesktop:
             await client.notify("initialized")
         except (AppServerGone, ConnectionClosed) as exc:
             raise self._failure(Cause.SOCKET_CLOSED, link.name, "read ECONNRESET") from exc
-        return client, result if isinstance(result, dict) else {}
+        return client, ws, result if isinstance(result, dict) else {}
 
     def _loop_thread(self) -> LoopThread:
         if self._loop is None:
@@ -255,6 +296,31 @@ class RemoteProjectsDesktop:
         return self._loop
 
     # ------------------------------------------------------------------------------------------ use
+
+    def request(self, alias: str, method: str, params: dict[str, Any]) -> Any:
+        """One JSON-RPC call to the open project's app-server."""
+        return self._loop_thread().run(self.projects[alias].client.request(method, params))
+
+    def wait_closed(self, alias: str, timeout: float = 10.0) -> int | None:
+        """Wait until the project's WebSocket has closed (its reader saw the end); its close code."""
+        project = self.projects[alias]
+
+        async def closed() -> int | None:
+            with contextlib.suppress(AppServerGone):
+                await project.client.wait_for_notification(lambda _n: False, start=len(project.client.notifications),
+                                                           timeout=timeout)
+            return project.ws.close_code
+
+        return self._loop_thread().run(closed(), timeout=timeout + 5)
+
+    def reconnect(self, alias: str) -> Connection:
+        """After the connection closed: the old tunnel and socket go, and the desktop connects again."""
+        old = self.projects.pop(alias)
+        with contextlib.suppress(Exception):
+            self._loop_thread().run(old.client.close(), timeout=5)
+        old.tunnel.stop()
+        self.log.append(f"[AppServerConnection] app_server_connection.reconnecting sshAlias={alias}")
+        return self.connect(alias)
 
     def list_threads(self, alias: str) -> list[dict[str, Any]]:
         project = self.projects[alias]

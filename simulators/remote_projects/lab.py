@@ -31,6 +31,7 @@ class RemoteProjectsLab:
     known_host: str = "trusted"  # "trusted", "unknown" or "changed"
     install_dir: str | None = None  # CODEX_INSTALL_DIR in the desktop's environment
     mac_files: dict[str, str] = field(default_factory=dict)  # more files in the Mac's home (an Include's target)
+    thread_id: str | None = None  # the thread a scenario started on devbox
 
     def open_network(self) -> RemoteProjectsLab:
         self.network = Network.create()

@@ -150,6 +150,13 @@ def connected_with_thread(remote_projects: RemoteProjectsLab, alias: str) -> Non
     lab.thread_id = lab.desktop.request(alias, "thread/start", {"cwd": lab.account.home})["thread"]["id"]
 
 
+@given(parsers.parse("another program on Dana's Mac listens on port {port:d}"))
+def mac_port_taken(remote_projects: RemoteProjectsLab, port: int) -> None:
+    lab = _ready(remote_projects)
+    assert lab.mac is not None
+    lab.mac.occupy_port(port)
+
+
 # ------------------------------------------------------------------------------------------------ when
 
 

@@ -72,6 +72,16 @@ Feature: Opening a project on a remote machine over SSH
       When Dana connects to "devbox"
       Then the "devbox" connection shows "Error" with "Codex on devbox stopped as it started: /usr/bin/env: 'node': No such file or directory. Codex runs in a non-interactive shell there, which doesn't read your interactive shell setup; make node and codex available to it, then reconnect."
 
+  Rule: The tunnel's local end takes the first free port from 9234 on the Mac
+
+    Scenario: Another program on the Mac holds port 9234, and the tunnel takes 9235
+      Given Dana's devbox has codex installed in "~/.local/bin"
+      And another program on Dana's Mac listens on port 9234
+      When Dana connects to "devbox"
+      Then the "devbox" connection shows "Connected"
+      And Codex on the Mac logged "selected app-server transport websocketUrl=ws://127.0.0.1:9235/rpc"
+      And Codex on the Mac logged "ensure_remote_app_server_and_tunnel localPort=9235 remotePort=9234"
+
   Rule: A dropped connection: Codex on the Mac connects again, and what Dana started on devbox is still there
 
     Background:

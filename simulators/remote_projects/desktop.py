@@ -39,6 +39,7 @@ TUNNEL_READY_TIMEOUT = 10.0
 TUNNEL_ATTEMPTS = 3
 CLIENT_NAME = "codex_desktop"
 CLIENT_VERSION = "26.422.30944"
+LOCAL_PORT_SCAN = 1000
 SSH_FAILED = 255  # ssh's own exit status when it, not the remote command, failed
 
 
@@ -235,13 +236,21 @@ class RemoteProjectsDesktop:
         except OSError:
             return False
 
-    def _free_local_port(self) -> int:
-        """An ephemeral port free on the Mac's loopback now (ssh may still lose it to a racer: see _open_tunnel)."""
+    def _free_local_port(self, after: int | None = None) -> int:
+        """The first port from the remote port on (or after `after`) that is free on the Mac's loopback now, as
+        the product scans for one (up to 1000 ports). Fixed numbers are safe here: the Mac is a namespace of the
+        scenario's own. ssh may still lose the port to a racer: see _open_tunnel."""
+        first = self.remote_port if after is None else after + 1
 
         def pick() -> int:
-            with socket.socket() as probe:
-                probe.bind(("127.0.0.1", 0))
-                return int(probe.getsockname()[1])
+            for port in range(first, min(first + LOCAL_PORT_SCAN, 65536)):
+                with socket.socket() as probe:
+                    try:
+                        probe.bind(("127.0.0.1", port))
+                    except OSError:
+                        continue
+                    return port
+            raise OSError(f"no free local port in {first}..{first + LOCAL_PORT_SCAN - 1}")
 
         return run_in_namespace(self.mac.network.laptop.netns, pick)
 
@@ -265,7 +274,7 @@ class RemoteProjectsDesktop:
                 if "Address already in use" not in stderr:
                     raise self._failure(ssh_cause(stderr), alias, stderr) from None
                 # Another program took the port between our look and ssh's bind: take another one.
-                link = RemoteLink(link.name, link.netns, self._free_local_port())
+                link = RemoteLink(link.name, link.netns, self._free_local_port(after=link.local_port))
         raise self._failure(Cause.SSH_OTHER, alias, "no local port for the tunnel")
 
     async def _initialize(self, link: RemoteLink) -> tuple[AppServerClient, ClientConnection, dict[str, Any]]:

@@ -82,3 +82,15 @@ class Mac:
         return self.network.spawn(self.network.laptop, label,
                                   ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", _BIND_HOME,
                                    str(self.home), *argv])
+
+    def occupy_port(self, port: int) -> ManagedProcess:
+        """Another program on the Mac listens on `port` of its loopback (another tunnel, a dev server)."""
+        code = (
+            "import socket,time\n"
+            f"s=socket.socket(); s.bind(('127.0.0.1', {port})); s.listen(8)\n"
+            "while True:\n"
+            "    s.accept()[0].close()\n"
+        )
+        process = self.network.spawn(self.network.laptop, "mac-port-holder", ["python3", "-c", code])
+        process.wait_listening(port, timeout=10.0)
+        return process

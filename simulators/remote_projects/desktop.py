@@ -172,7 +172,10 @@ class RemoteProjectsDesktop:
             raise self._failure(Cause.CODEX_NOT_FOUND, alias, probe.stderr,
                                 shell=os.path.basename(shell.stdout.strip()) or "sh")
 
-        local_port = self._free_local_port()
+        try:
+            local_port = self._free_local_port()
+        except OSError as exc:
+            raise self._failure(Cause.SSH_OTHER, alias, str(exc)) from exc
         link = RemoteLink(alias, self.mac.network.laptop.netns, local_port)
         self.log.append(f"[WindowContext] [ssh-websocket-v0] selected app-server transport websocketUrl={link.url}")
         self.log.append(

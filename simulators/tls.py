@@ -44,8 +44,9 @@ class WorldTls:
         return ssl.create_default_context(cafile=str(self.ca_file))
 
 
-def make_world_tls(folder: Path, *, now: datetime.datetime | None = None) -> WorldTls:
-    """A fresh CA and a certificate for 127.0.0.1 signed by it, written into `folder`.
+def make_world_tls(folder: Path, *, now: datetime.datetime | None = None,
+                   addresses: tuple[str, ...] = (LOOPBACK,)) -> WorldTls:
+    """A fresh CA and a certificate for 127.0.0.1 (or the `addresses` given) signed by it, written into `folder`.
 
     Validity is measured from the real time, not the scenario's clock: the daemon checks certificates against the
     machine's clock, which scenarios cannot move.
@@ -75,13 +76,13 @@ def make_world_tls(folder: Path, *, now: datetime.datetime | None = None) -> Wor
     key = ec.generate_private_key(ec.SECP256R1())
     certificate = (
         x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, LOOPBACK)]))
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, addresses[0])]))
         .issuer_name(ca_name)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(start)
         .not_valid_after(start + VALIDITY)
-        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(LOOPBACK))]),
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(a)) for a in addresses]),
                        critical=False)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)

@@ -157,6 +157,11 @@ def mac_port_taken(remote_projects: RemoteProjectsLab, port: int) -> None:
     lab.mac.occupy_port(port)
 
 
+@given("codex on devbox is signed in to Dana's ChatGPT account")
+def signed_in(remote_projects: RemoteProjectsLab) -> None:
+    remote_projects.signed_in = True  # the backend and its model start on the cloud host with the machines
+
+
 # ------------------------------------------------------------------------------------------------ when
 
 
@@ -188,6 +193,13 @@ def reconnects(remote_projects: RemoteProjectsLab, alias: str) -> None:
     desktop = remote_projects.desktop
     assert desktop is not None
     desktop.reconnect(alias)
+
+
+@when(parsers.parse('Dana asks Codex on devbox "{request}"'))
+def ask(remote_projects: RemoteProjectsLab, request: str) -> None:
+    desktop = remote_projects.desktop
+    assert desktop is not None and remote_projects.thread_id is not None
+    remote_projects.last_turn = desktop.run_turn(ALIAS, remote_projects.thread_id, request)
 
 
 # ------------------------------------------------------------------------------------------------ then
@@ -332,3 +344,11 @@ def app_servers_running(remote_projects: RemoteProjectsLab, count: int) -> None:
     host = remote_projects.host
     assert host is not None
     assert len(host.processes_listening(remote_projects.desktop.remote_port if remote_projects.desktop else 0)) == count
+
+
+@then(parsers.parse('Codex on devbox answers "{text}"'))
+def answers(remote_projects: RemoteProjectsLab, text: str) -> None:
+    turn = remote_projects.last_turn
+    assert turn is not None
+    said = [item.get("text") for item in turn.get("items", []) if item.get("type") == "agentMessage"]
+    assert (turn.get("status"), said) == ("completed", [text]), turn

@@ -21,6 +21,14 @@ Feature: Opening a project on a remote machine over SSH
       And the project on devbox lists 0 threads
       And the app-server's log on devbox says "listening on: ws://127.0.0.1:9234"
 
+    Scenario: Dana runs a turn in the project on devbox, with the model the ChatGPT service runs
+      Given Dana's devbox has codex installed in "~/.local/bin"
+      And codex on devbox is signed in to Dana's ChatGPT account
+      And Dana connected to "devbox" and started a thread there
+      When Dana asks Codex on devbox "Explain the login timeout"
+      Then Codex on devbox answers "src/login.py waits TIMEOUT = 1 second for the service to answer; under load the service takes up to 3, which is why the login test is flaky."
+      And the project on devbox lists 1 threads
+
   Rule: codex in a folder that only .zshrc puts on PATH (openai/codex#19198)
 
     Background:

@@ -127,6 +127,9 @@ class RemoteHost:
         (etc / "group").write_text(group + f"{account.user}:x:{account.uid}:\n")
         (etc / "shadow").write_text(shadow + f"{account.user}:*:20000:0:99999:7:::\n")
         (etc / "shadow").chmod(0o640)
+        # An offline host: its resolver asks its own loopback, where nothing answers, so a name lookup fails at
+        # once instead of waiting for this machine's nameserver, which the host's network cannot reach.
+        (etc / "resolv.conf").write_text("nameserver 127.0.0.1\n")
         tmp = self.root / "tmp"
         tmp.mkdir()
         tmp.chmod(0o1777)
@@ -204,7 +207,7 @@ class RemoteHost:
             f"mkdir {q(str(HOST_DIR_IN_NAMESPACE))}",
             f"mount --bind {q(str(self.config_dir))} {q(str(HOST_DIR_IN_NAMESPACE))}",
         ]
-        for name in ("passwd", "group", "shadow"):
+        for name in ("passwd", "group", "shadow", "resolv.conf"):
             lines.append(f"mount --bind {q(str(self.root / 'etc' / name))} /etc/{name}")
         lines.append(f"mount --bind {q(str(self.root / 'home'))} /home")
         prefix = self.account.codex_prefix()

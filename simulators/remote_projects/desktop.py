@@ -40,6 +40,8 @@ TUNNEL_ATTEMPTS = 3
 CLIENT_NAME = "codex_desktop"
 CLIENT_VERSION = "26.422.30944"
 LOCAL_PORT_SCAN = 1000
+# codex 0.169.0 first refreshes its model list, which our backend does not serve: two 5 s timeouts before a turn.
+TURN_TIMEOUT = 60.0
 SSH_FAILED = 255  # ssh's own exit status when it, not the remote command, failed
 
 
@@ -312,6 +314,22 @@ class RemoteProjectsDesktop:
     def request(self, alias: str, method: str, params: dict[str, Any]) -> Any:
         """One JSON-RPC call to the open project's app-server."""
         return self._loop_thread().run(self.projects[alias].client.request(method, params))
+
+    def run_turn(self, alias: str, thread_id: str, text: str, *, timeout: float = TURN_TIMEOUT) -> dict[str, Any]:
+        """Start a turn with `text` and wait for the app-server's `turn/completed` for it; the completed turn."""
+        client = self.projects[alias].client
+
+        async def run() -> dict[str, Any]:
+            seen = len(client.notifications)
+            started = await client.request("turn/start", {"threadId": thread_id,
+                                                          "input": [{"type": "text", "text": text}]})
+            turn_id = started["turn"]["id"]
+            done = await client.wait_for_notification(
+                lambda n: n.method == "turn/completed" and n.params.get("turn", {}).get("id") == turn_id,
+                start=seen, timeout=timeout)
+            return dict(done.params["turn"])
+
+        return self._loop_thread().run(run(), timeout=timeout + 10)
 
     def wait_closed(self, alias: str, timeout: float = 10.0) -> int | None:
         """Wait until the project's WebSocket has closed (its reader saw the end); its close code."""

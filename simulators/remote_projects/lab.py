@@ -8,13 +8,16 @@ import contextlib
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from simulators.netns.hosts import Network
 from simulators.netns.remote_host import SSH_PORT, RemoteAccount, RemoteHost
+from simulators.remote_projects.cloud_backend import CloudBackend
 from simulators.remote_projects.desktop import RemoteProjectsDesktop
 from simulators.remote_projects.mac import Mac
 
 ALIAS = "devbox"
+SKELETON_BASHRC = Path("/etc/skel/.bashrc")
 
 
 @dataclass
@@ -32,6 +35,9 @@ class RemoteProjectsLab:
     install_dir: str | None = None  # CODEX_INSTALL_DIR in the desktop's environment
     mac_files: dict[str, str] = field(default_factory=dict)  # more files in the Mac's home (an Include's target)
     thread_id: str | None = None  # the thread a scenario started on devbox
+    signed_in: bool = False  # whether codex on devbox is signed in to ChatGPT (the backend on the cloud host)
+    backend: CloudBackend | None = None
+    last_turn: dict[str, Any] | None = None  # the last turn a scenario ran on devbox, as turn/completed gave it
 
     def open_network(self) -> RemoteProjectsLab:
         self.network = Network.create()
@@ -41,8 +47,15 @@ class RemoteProjectsLab:
     def start_host(self) -> RemoteHost:
         """devbox comes up: the account as the scenario described it, sshd, and the Mac's config naming it."""
         assert self.network is not None and self.mac is not None
+        if self.signed_in:
+            self.backend = CloudBackend(self.network, self.directory).start()
+            bashrc = self.account.rc_files.get(".bashrc", SKELETON_BASHRC.read_text())
+            # Above Debian's interactive-only check: the app-server's non-interactive shell reads it too.
+            self.account.rc_files[".bashrc"] = CloudBackend.ca_line(self.account.home) + bashrc
         self.host = RemoteHost(self.network, self.directory / "devbox", self.account,
                                authorized_key=self.mac.public_key).start()
+        if self.backend is not None:
+            self.backend.sign_in(self.host.home, self.account.uid)
         self.write_mac_config()
         for relative, text in self.mac_files.items():
             self.mac.write_file(relative, text)
@@ -75,8 +88,12 @@ class RemoteProjectsLab:
             if self.desktop is not None:
                 self.desktop.close()
         finally:
-            if self.network is not None:
-                self.network.close()
+            try:
+                if self.backend is not None:
+                    self.backend.stop()
+            finally:
+                if self.network is not None:
+                    self.network.close()
 
 
 def _another_host_key(directory: Path) -> str:

@@ -3,7 +3,9 @@
 Separation beyond the network namespace: sshd runs under `unshare --mount` and, before it starts, binds the
 host's own files over this machine's in that private mount namespace:
 
-    /etc/passwd /etc/shadow /etc/group   this machine's, plus the person's account (a real uid, not root)
+    /etc/passwd /etc/group               this machine's, plus the person's account (a real uid, not root)
+    /etc/shadow                          the person's line only (no hash of this machine is copied)
+    /etc/resolv.conf                     an offline resolver (its own loopback)
     /home                                the host's homes: /home/<user> with the rc files a scenario writes
     /tmp                                 the host's /tmp (the app-server's log lands here)
     /mnt/pairsim-host                    sshd's own config and host key (on a tmpfs, so /mnt itself is untouched)
@@ -119,14 +121,15 @@ class RemoteHost:
         etc.mkdir(parents=True)
         passwd = Path("/etc/passwd").read_text()
         group = Path("/etc/group").read_text()
-        shadow = Path("/etc/shadow").read_text() if Path("/etc/shadow").exists() else ""
         # `*`: no password, yet not locked, so sshd (UsePAM no) lets the key in; `!` would lock the account.
         (etc / "passwd").write_text(
             passwd + f"{account.user}:x:{account.uid}:{account.uid}:{account.user}:{account.home}:"
             f"{account.shell_path}\n")
         (etc / "group").write_text(group + f"{account.user}:x:{account.uid}:\n")
-        (etc / "shadow").write_text(shadow + f"{account.user}:*:20000:0:99999:7:::\n")
-        (etc / "shadow").chmod(0o640)
+        # Only the person's line: this machine's password hashes are never copied anywhere.
+        shadow = etc / "shadow"
+        shadow.touch(mode=0o640)
+        shadow.write_text(f"{account.user}:*:20000:0:99999:7:::\n")
         # An offline host: its resolver asks its own loopback, where nothing answers, so a name lookup fails at
         # once instead of waiting for this machine's nameserver, which the host's network cannot reach.
         (etc / "resolv.conf").write_text("nameserver 127.0.0.1\n")

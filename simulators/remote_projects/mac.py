@@ -86,7 +86,7 @@ class Mac:
     def occupy_port(self, port: int) -> ManagedProcess:
         """Another program on the Mac listens on `port` of its loopback (another tunnel, a dev server)."""
         code = (
-            "import socket,time\n"
+            "import socket\n"
             f"s=socket.socket(); s.bind(('127.0.0.1', {port})); s.listen(8)\n"
             "while True:\n"
             "    s.accept()[0].close()\n"

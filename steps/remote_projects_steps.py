@@ -140,14 +140,17 @@ def remote_port_taken(remote_projects: RemoteProjectsLab, port: int) -> None:
     lab.host.occupy_port(port)
 
 
-@given(parsers.parse('Dana connected to "{alias}" and started a thread there'))
-def connected_with_thread(remote_projects: RemoteProjectsLab, alias: str) -> None:
+@given(parsers.re(r'Dana connected to "(?P<alias>[^"]+)" and started a thread (?P<where>there|in her project there)'))
+def connected_with_thread(remote_projects: RemoteProjectsLab, alias: str, where: str) -> None:
     lab = _ready(remote_projects)
     assert lab.desktop is not None
+    cwd = lab.account.home
+    if where != "there":
+        cwd = f"{lab.account.home}/{lab.seed_project().root.name}"
     lab.desktop.discover()
     row = lab.desktop.connect(alias)
     assert row.status == "Connected", row.message
-    lab.thread_id = lab.desktop.request(alias, "thread/start", {"cwd": lab.account.home})["thread"]["id"]
+    lab.thread_id = lab.desktop.request(alias, "thread/start", {"cwd": cwd})["thread"]["id"]
 
 
 @given(parsers.parse("another program on Dana's Mac listens on port {port:d}"))
@@ -193,6 +196,30 @@ def reconnects(remote_projects: RemoteProjectsLab, alias: str) -> None:
     desktop = remote_projects.desktop
     assert desktop is not None
     desktop.reconnect(alias)
+
+
+@when(parsers.parse('Dana asks Codex on devbox "{request}" and it starts working'))
+def ask_and_go_on(remote_projects: RemoteProjectsLab, request: str) -> None:
+    desktop = remote_projects.desktop
+    assert desktop is not None and remote_projects.thread_id is not None
+    remote_projects.turn = desktop.start_turn(ALIAS, remote_projects.thread_id, request)
+
+
+@when(parsers.parse("Dana {decision} it on her Mac"))
+def decide_on_mac(remote_projects: RemoteProjectsLab, decision: str) -> None:
+    desktop = remote_projects.desktop
+    assert desktop is not None
+    if remote_projects.approvals_seen == 0:  # decided without a step that read the request first
+        remote_projects.approvals_seen = 1
+    asked = desktop.next_approval(ALIAS, remote_projects.approvals_seen - 1)
+    desktop.decide(ALIAS, asked, {"approves": "accept", "declines": "decline"}[decision])
+
+
+@when("Codex on devbox finishes the turn")
+def turn_finishes(remote_projects: RemoteProjectsLab) -> None:
+    desktop = remote_projects.desktop
+    assert desktop is not None and remote_projects.turn is not None
+    remote_projects.last_turn = desktop.wait_turn(ALIAS, *remote_projects.turn)
 
 
 @when(parsers.parse('Dana asks Codex on devbox "{request}"'))
@@ -352,3 +379,27 @@ def answers(remote_projects: RemoteProjectsLab, text: str) -> None:
     assert turn is not None
     said = [item.get("text") for item in turn.get("items", []) if item.get("type") == "agentMessage"]
     assert (turn.get("status"), said) == ("completed", [text]), turn
+
+
+@then(parsers.re(r"Codex on devbox asks Dana's Mac to approve (?:the command \"(?P<command>[^\"]+)\"|a change to a file)"))
+def asks_mac(remote_projects: RemoteProjectsLab, command: str | None) -> None:
+    desktop = remote_projects.desktop
+    assert desktop is not None
+    asked = desktop.next_approval(ALIAS, remote_projects.approvals_seen)
+    remote_projects.approvals_seen += 1
+    if command is None:
+        assert asked.method == "item/fileChange/requestApproval", asked
+    else:
+        assert asked.method == "item/commandExecution/requestApproval" and command in asked.command, asked
+
+
+@then(parsers.parse('Dana\'s project on devbox is on the branch "{branch}"'))
+def project_branch(remote_projects: RemoteProjectsLab, branch: str) -> None:
+    assert remote_projects.project is not None
+    assert remote_projects.project.branch() == branch
+
+
+@then(parsers.parse('"{path}" in Dana\'s project on devbox says "{line}"'))
+def project_file_says(remote_projects: RemoteProjectsLab, path: str, line: str) -> None:
+    assert remote_projects.project is not None
+    assert line in (remote_projects.project.root / path).read_text().splitlines()

@@ -29,6 +29,20 @@ Feature: Opening a project on a remote machine over SSH
       Then Codex on devbox answers "src/login.py waits TIMEOUT = 1 second for the service to answer; under load the service takes up to 3, which is why the login test is flaky."
       And the project on devbox lists 1 threads
 
+    Scenario: Codex on devbox asks Dana's Mac before it runs a command or changes a file in her project there
+      Given Dana's devbox has codex installed in "~/.local/bin"
+      And codex on devbox is signed in to Dana's ChatGPT account
+      And Dana connected to "devbox" and started a thread in her project there
+      When Dana asks Codex on devbox "Fix the flaky login test" and it starts working
+      Then Codex on devbox asks Dana's Mac to approve the command "git switch -c fix-flaky-login"
+      When Dana approves it on her Mac
+      Then Codex on devbox asks Dana's Mac to approve a change to a file
+      When Dana approves it on her Mac
+      And Codex on devbox finishes the turn
+      Then Codex on devbox answers "I raised the login timeout in src/login.py from 1 to 5 seconds."
+      And Dana's project on devbox is on the branch "fix-flaky-login"
+      And "src/login.py" in Dana's project on devbox says "TIMEOUT = 5  # seconds to wait for the service to answer"
+
   Rule: codex in a folder that only .zshrc puts on PATH (openai/codex#19198)
 
     Background:

@@ -26,8 +26,9 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidSta
 from simulators import messages
 from simulators.netns.hosts import run_in_namespace
 from simulators.netns.processes import ManagedProcess, ProcessFailed
-from simulators.real.app_server_client import AppServerClient, AppServerGone
+from simulators.real.app_server_client import AppServerGone
 from simulators.remote_projects import bootstrap
+from simulators.remote_projects.approvals import ApprovalRequest, ApprovingClient
 from simulators.remote_projects.failures import Cause, Failure, fixed_message, legacy_message, ssh_cause
 from simulators.remote_projects.link import RemoteLink
 from simulators.remote_projects.mac import Finished, Mac
@@ -59,7 +60,7 @@ class Connection:
 class OpenProject:
     link: RemoteLink
     tunnel: ManagedProcess
-    client: AppServerClient
+    client: ApprovingClient
     ws: ClientConnection
     initialize: dict[str, Any]
     reused_app_server: bool = False
@@ -282,7 +283,7 @@ class RemoteProjectsDesktop:
                 link = RemoteLink(link.name, link.netns, self._free_local_port(after=link.local_port))
         raise self._failure(Cause.SSH_OTHER, alias, "no local port for the tunnel")
 
-    async def _initialize(self, link: RemoteLink) -> tuple[AppServerClient, ClientConnection, dict[str, Any]]:
+    async def _initialize(self, link: RemoteLink) -> tuple[ApprovingClient, ClientConnection, dict[str, Any]]:
         try:
             ws = await link.open()
         except InvalidStatus as exc:
@@ -293,7 +294,7 @@ class RemoteProjectsDesktop:
             # The tunnel accepted locally, then sshd could not reach the remote port and ssh closed the socket:
             # the WebSocket never opened (close 1006; Node's `ws` reports the reset read).
             raise self._failure(Cause.SOCKET_CLOSED, link.name, f"read ECONNRESET ({type(exc).__name__})") from exc
-        client = AppServerClient(ws)
+        client = ApprovingClient(ws)
         try:
             result = await client.request("initialize", {
                 "clientInfo": {"name": CLIENT_NAME, "title": "Codex Desktop", "version": CLIENT_VERSION},
@@ -317,19 +318,34 @@ class RemoteProjectsDesktop:
 
     def run_turn(self, alias: str, thread_id: str, text: str, *, timeout: float = TURN_TIMEOUT) -> dict[str, Any]:
         """Start a turn with `text` and wait for the app-server's `turn/completed` for it; the completed turn."""
+        turn_id, seen = self.start_turn(alias, thread_id, text)
+        return self.wait_turn(alias, turn_id, seen, timeout=timeout)
+
+    def start_turn(self, alias: str, thread_id: str, text: str) -> tuple[str, int]:
+        """`turn/start`; the turn's id and how many notifications came before it."""
+        client = self.projects[alias].client
+        seen = len(client.notifications)
+        started = self.request(alias, "turn/start", {"threadId": thread_id, "input": [{"type": "text", "text": text}]})
+        return str(started["turn"]["id"]), seen
+
+    def wait_turn(self, alias: str, turn_id: str, seen: int, *, timeout: float = TURN_TIMEOUT) -> dict[str, Any]:
         client = self.projects[alias].client
 
-        async def run() -> dict[str, Any]:
-            seen = len(client.notifications)
-            started = await client.request("turn/start", {"threadId": thread_id,
-                                                          "input": [{"type": "text", "text": text}]})
-            turn_id = started["turn"]["id"]
+        async def completed() -> dict[str, Any]:
             done = await client.wait_for_notification(
                 lambda n: n.method == "turn/completed" and n.params.get("turn", {}).get("id") == turn_id,
                 start=seen, timeout=timeout)
             return dict(done.params["turn"])
 
-        return self._loop_thread().run(run(), timeout=timeout + 10)
+        return self._loop_thread().run(completed(), timeout=timeout + 10)
+
+    def next_approval(self, alias: str, after: int, *, timeout: float = TURN_TIMEOUT) -> ApprovalRequest:
+        """What Codex on the remote asks next (request number `after`), once it asks."""
+        client = self.projects[alias].client
+        return self._loop_thread().run(client.next_approval(after, timeout), timeout=timeout + 10)
+
+    def decide(self, alias: str, request: ApprovalRequest, decision: str) -> None:
+        self._loop_thread().run(self.projects[alias].client.decide(request, decision))
 
     def wait_closed(self, alias: str, timeout: float = 10.0) -> int | None:
         """Wait until the project's WebSocket has closed (its reader saw the end); its close code."""

@@ -5,11 +5,13 @@ and namespace, also when a scenario failed half way."""
 from __future__ import annotations
 
 import contextlib
+import os
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from simulators.daemon.workspace import Workspace
 from simulators.netns.hosts import Network
 from simulators.netns.remote_host import SSH_PORT, RemoteAccount, RemoteHost
 from simulators.remote_projects.cloud_backend import CloudBackend
@@ -38,6 +40,9 @@ class RemoteProjectsLab:
     signed_in: bool = False  # whether codex on devbox is signed in to ChatGPT (the backend on the cloud host)
     backend: CloudBackend | None = None
     last_turn: dict[str, Any] | None = None  # the last turn a scenario ran on devbox, as turn/completed gave it
+    project: Workspace | None = None  # the person's git project on devbox (on this machine's disk)
+    turn: tuple[str, int] | None = None  # the turn under way: its id and the notifications before it
+    approvals_seen: int = 0
 
     def open_network(self) -> RemoteProjectsLab:
         self.network = Network.create()
@@ -77,6 +82,14 @@ class RemoteProjectsLab:
         ])
         # A pattern-only entry, as most configs have: options for every host, not a host one can open.
         self.mac.write_config(f"{self.config_head}\n{block}\n\nHost *\n  ServerAliveInterval 30\n")
+
+    def seed_project(self, name: str = "project") -> Workspace:
+        """The person's git repository in her home on devbox (the tiny project the model's turns work on)."""
+        assert self.host is not None
+        self.project = Workspace.seed(self.host.home / name)
+        for path in [self.project.root, *self.project.root.rglob("*")]:
+            os.lchown(path, self.account.uid, self.account.uid)
+        return self.project
 
     def open_desktop(self, install_dir: str | None = None) -> RemoteProjectsDesktop:
         assert self.mac is not None

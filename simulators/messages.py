@@ -499,6 +499,7 @@ BACKEND_ANSWERS_COPY: dict[str, str] = {
 # Settings › Connections › Control other devices, on a Mac that controls another Mac through the relay (issue 12,
 # simulators/controller). Today's desktop shows the texts users quoted; the fix names the cause.
 
+DESKTOP_CONTROL_OTHER_DEVICES = "Control other devices"
 CONTROL_ONLINE = "Online"
 CONTROL_OFFLINE = "Offline"
 CONTROL_CONNECTING = "Connecting…"
@@ -542,6 +543,7 @@ CONTROL_CAUSES: dict[str, str] = {
 def control_catalogue() -> dict[str, str]:
     """The Control other devices entries of `catalogue()`."""
     entries = {
+        "desktop.setting.control_other_devices": DESKTOP_CONTROL_OTHER_DEVICES,
         "desktop.control.online": CONTROL_ONLINE,
         "desktop.control.offline": CONTROL_OFFLINE,
         "desktop.control.connecting": CONTROL_CONNECTING,

@@ -425,6 +425,13 @@ class ControllingMac:
                 lambda n: isinstance(n.params, dict) and isinstance(n.params.get("item"), dict)
                 and n.params["item"].get("id") == item_id)
 
+    async def close_host(self, host_name: str) -> None:
+        """Leave the host: its connection closes; its pairing and its manager stay."""
+        manager = self.managers.get(HOST_ID_PREFIX + self._paired(host_name).environment_id)
+        if manager is not None:
+            await manager.close()
+        self.screens.pop(host_name, None)
+
     async def wait_host_status(self, host_name: str, status: str) -> str:
         """Until the relay says the open host is `status` ("online"/"offline"); the row's presence then."""
         environment_id = self._paired(host_name).environment_id

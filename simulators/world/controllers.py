@@ -91,6 +91,10 @@ class ControllingMacDriver:
     def opening_under_way(self, host: str) -> bool:
         return host in self._opening and not self._opening[host].done()
 
+    def close_host(self, host: str) -> None:
+        """The person leaves the host on this Mac (closes its window): its relay connection ends."""
+        self._runner.run(self.app.close_host(host))
+
     def start_turn(self, host: str, text: str) -> str:
         return self._runner.run(self.app.start_turn(host, text))
 

@@ -504,7 +504,6 @@ CONTROL_ONLINE = "Online"
 CONTROL_OFFLINE = "Offline"
 CONTROL_CONNECTING = "Connecting…"
 CONTROL_CONNECTED = "Connected to {server_name}"
-CONTROL_THREADS = "{thread_count} threads"
 
 # What today's desktop says, verbatim from the reports.
 CONTROL_LEGACY: dict[str, str] = {
@@ -535,8 +534,8 @@ CONTROL_CAUSES: dict[str, str] = {
     "rate_limited": "Too many pairing attempts. Wait a minute and try again.",
     "offline": "This Mac is offline. Check its internet connection and try again.",
     "host_offline": "{server_name} is offline. Your pairing is kept: it opens once {server_name} is back online.",
-    "code_not_valid": "This code does not pair with any of your devices. Check the code to type shown on the other "
-                      "Mac and try again.",
+    "code_not_valid": "This code is no longer valid: it expired or another device used it. Show a new code to type "
+                      "on the other Mac and try again.",
 }
 
 
@@ -548,7 +547,6 @@ def control_catalogue() -> dict[str, str]:
         "desktop.control.offline": CONTROL_OFFLINE,
         "desktop.control.connecting": CONTROL_CONNECTING,
         "desktop.control.connected": CONTROL_CONNECTED,
-        "desktop.control.threads": CONTROL_THREADS,
     }
     entries.update({f"desktop.control.legacy.{key}": text for key, text in CONTROL_LEGACY.items()})
     entries.update({f"desktop.control.cause.{key}": text for key, text in CONTROL_CAUSES.items()})

@@ -68,6 +68,7 @@ Feature: One Mac controlling another through the relay
         | the relay refuses Dana's MacBook Air's next 2 connections with HTTP 503           | connected to her Mac                                                                                       |
         | the relay closes Dana's MacBook Air's connection with code 1011 after 1 message   | connected to her Mac                                                                                       |
         | Dana's MacBook Air loses its internet connection for 30 seconds                   | on "This Mac is offline. Check its internet connection and try again."                                   |
+        | 11 minutes pass                                                                   | on "This code is no longer valid: it expired or another device used it. Show a new code to type on the other Mac and try again." |
         | Dana's Mac loses its internet connection for 30 seconds                           | on "{server name} is offline. Your pairing is kept: it opens once {server name} is back online."          |
 
     @daemon
@@ -93,7 +94,7 @@ Feature: One Mac controlling another through the relay
       Given Dana shows the code to type on her Mac
       And Dana pairs her MacBook Air with her Mac using that code
 
-    # openai/codex#23933, #23915: her Mac is listed and online, but the MacBook Air's pairing is no longer accepted.
+    # openai/codex#23933, openai/codex#23915: her Mac is listed and online, but the MacBook Air's pairing is no longer accepted.
     @legacy @daemon
     Scenario: A day later, today's desktop lists her Mac online but cannot open it
       Given Dana closes her Mac on her MacBook Air
@@ -140,7 +141,7 @@ Feature: One Mac controlling another through the relay
 
   Rule: Her phone reaches her Mac while her MacBook Air's connection to the relay never opens
 
-    # openai/codex#27231, #34010
+    # openai/codex#27231, openai/codex#34010
     Background:
       Given Dana shows the pairing code on her Mac
       And Dana scans the pairing code with her phone

@@ -128,12 +128,6 @@ class HandshakeTimedOut(RelayUnreachable):
     """The relay socket's opening handshake did not finish in time on this Mac's clock."""
 
 
-class NoAppServerManager(PairsimError):
-    """A message to a host for which no app-server manager is registered."""
-
-    code = ErrorCode.PROTOCOL_VIOLATION
-
-
 class AppServerManager:
     """One host's app-server, reached through the relay: its socket, opened on demand and initialized once."""
 

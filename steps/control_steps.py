@@ -180,9 +180,10 @@ def controller_still_connecting(world: World) -> None:
     assert controller.opening_under_way(host), controller.app.screens.get(host)
 
 
-@then(parsers.re(quotes_copy(rf'"(?P<copy_setting>[^"]+)" on {PRONOUN} Mac says "(?P<copy>[^"]+)"')))
+@then(parsers.re(quotes_copy(
+    rf'"(?P<copy_setting>{messages.DESKTOP_CONTROL_OTHER_DEVICES})" on {PRONOUN} Mac says "(?P<copy>[^"]+)"'
+)))
 def control_setting_says(ctx: ScenarioContext, copy_setting: str, copy: str) -> None:
-    assert copy_setting == messages.DESKTOP_CONTROL_OTHER_DEVICES, copy_setting
     screen = ctx.control_screen
     assert screen is not None and screen.message == copy, screen
 

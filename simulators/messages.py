@@ -503,6 +503,7 @@ DESKTOP_CONTROL_OTHER_DEVICES = "Control other devices"
 CONTROL_ONLINE = "Online"
 CONTROL_OFFLINE = "Offline"
 CONTROL_CONNECTING = "Connecting…"
+CONTROL_NOT_CONNECTED = "Not connected"
 CONTROL_CONNECTED = "Connected to {server_name}"
 
 # What today's desktop says, verbatim from the reports.
@@ -546,6 +547,7 @@ def control_catalogue() -> dict[str, str]:
         "desktop.control.online": CONTROL_ONLINE,
         "desktop.control.offline": CONTROL_OFFLINE,
         "desktop.control.connecting": CONTROL_CONNECTING,
+        "desktop.control.not_connected": CONTROL_NOT_CONNECTED,
         "desktop.control.connected": CONTROL_CONNECTED,
     }
     entries.update({f"desktop.control.legacy.{key}": text for key, text in CONTROL_LEGACY.items()})

@@ -103,7 +103,7 @@ class LoopbackForwarder:
         # (the controlling Mac's "Opening handshake has timed out", openai/codex#34010).
         self._stalls_upgrades = False
         self.stalled_upgrades = 0
-        self._stalled = asyncio.Event()
+        self._stalled = asyncio.Event()  # replaced by a fresh one at every held upgrade, after waking its waiters
 
     # ----------------------------------------------------------------------------------------- observation
 
@@ -131,9 +131,10 @@ class LoopbackForwarder:
         server and gets no answer, while other requests pass."""
         self._stalls_upgrades = stalled
 
-    async def wait_upgrade_stalled(self) -> None:
-        """Until this path holds at least one upgrade request."""
-        await self._stalled.wait()
+    async def wait_upgrade_stalled(self, beyond: int = 0) -> None:
+        """Until this path has held more than `beyond` upgrade requests."""
+        while self.stalled_upgrades <= beyond:
+            await self._stalled.wait()
 
     # ----------------------------------------------------------------------------------------- lifecycle
 
@@ -244,7 +245,8 @@ class LoopbackForwarder:
                 head = await _request_head(reader)
                 if _is_websocket_upgrade(head):
                     self.stalled_upgrades += 1
-                    self._stalled.set()
+                    stalled, self._stalled = self._stalled, asyncio.Event()
+                    stalled.set()
                     await asyncio.Event().wait()  # held until the path is cut or closed (which cancels this task)
             try:
                 up_reader, up_writer = await asyncio.open_connection(*self.target)

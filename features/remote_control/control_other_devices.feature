@@ -109,7 +109,7 @@ Feature: One Mac controlling another through the relay
       When 25 hours pass
       And Dana opens her Mac on her MacBook Air
       Then her MacBook Air lists her Mac as "Online"
-      And her MacBook Air says "Offline" and "This Mac's pairing with {server name} has expired. Show a code to type on {server name} and pair again." for her Mac
+      And her MacBook Air says "Not connected" and "This Mac's pairing with {server name} has expired. Show a code to type on {server name} and pair again." for her Mac
 
     # openai/codex#26193: Dana removes her MacBook Air on her Mac, then adds it again.
     @legacy @daemon
@@ -161,7 +161,7 @@ Feature: One Mac controlling another through the relay
     Scenario: The fix says that something on her MacBook Air's network holds the connection
       When Dana pairs her MacBook Air with her Mac using that code
       And 30 seconds pass
-      Then her MacBook Air says "Offline" and "{server name} is online, but this Mac's connection to the relay did not open within 30 seconds. Something on this Mac's network, such as a proxy or firewall, is holding WebSocket connections." for her Mac
+      Then her MacBook Air says "Not connected" and "{server name} is online, but this Mac's connection to the relay did not open within 30 seconds. Something on this Mac's network, such as a proxy or firewall, is holding WebSocket connections." for her Mac
       And her phone is connected to her Mac
 
   Rule: Turning on "Control other devices" says what failed

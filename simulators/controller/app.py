@@ -519,7 +519,8 @@ class ControllingMac:
         """The failure as this profile's desktop shows it: today's words, or the cause."""
         if self.behaviour.names_causes:
             text = messages.CONTROL_CAUSES[cause].format(**values)
-            shown = ControlScreen(messages.CONTROL_OFFLINE, text)
+            status = messages.CONTROL_OFFLINE if cause == "host_offline" else messages.CONTROL_NOT_CONNECTED
+            shown = ControlScreen(status, text)
         else:
             shown = ControlScreen(title or messages.CONTROL_CONNECTING, messages.CONTROL_LEGACY[legacy])
         return ControlFailed(detail, code=code, shown=shown)

@@ -63,8 +63,9 @@ class ControllingMacDriver:
         it shows meanwhile; `screen` waits for the outcome."""
 
         async def run() -> ControlScreen | None:
+            held_before = self._path.stalled_upgrades
             task = asyncio.ensure_future(action)
-            stalled = asyncio.ensure_future(self._path.wait_upgrade_stalled())
+            stalled = asyncio.ensure_future(self._path.wait_upgrade_stalled(beyond=held_before))
             try:
                 await asyncio.wait({task, stalled}, return_when=asyncio.FIRST_COMPLETED)
             finally:

@@ -150,6 +150,19 @@ class AppServerManager:
             await self.socket.notify("initialized")
         return self.socket
 
+    async def request(self, method: str, params: Any = None) -> Any:
+        """One message to the host. A socket the relay ended before this Mac read the end (a dropped connection)
+        is opened again once, as a reconnect, before the message is sent again."""
+        reused = self.socket is not None and self.socket.is_open
+        socket = await self.connected()
+        try:
+            return await socket.request(method, params)
+        except PairsimError:
+            if not reused or socket.closed_with is None:
+                raise
+        self.socket = None
+        return await (await self.connected()).request(method, params)
+
     async def close(self) -> None:
         if self.socket is not None:
             await self.socket.close()
@@ -325,8 +338,7 @@ class ControllingMac:
             raise ControlFailed(text, code=ErrorCode.PROTOCOL_VIOLATION,
                                 shown=ControlScreen(messages.CONTROL_CONNECTING, text))
         try:
-            socket = await manager.connected()
-            return await socket.request(method, params)
+            return await manager.request(method, params)
         except HandshakeTimedOut:
             raise self._failure(ErrorCode.RELAY_UNREACHABLE, "the opening handshake timed out", "handshake_timeout",
                                 "handshake_timeout", title=messages.CONTROL_LEGACY["connection_failed"],

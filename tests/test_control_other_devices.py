@@ -191,3 +191,29 @@ def test_a_path_that_holds_upgrades_passes_plain_http_and_never_answers_an_upgra
             await mac.close()
 
     run(body)
+
+
+def test_cutting_a_path_resets_the_upgrades_it_holds_and_restoring_it_carries_upgrades_again() -> None:
+    async def body(s: Setup) -> None:
+        host, port = s.server.base_url.removeprefix("http://").split(":")
+        async with LoopbackForwarder(host, int(port), name="air") as path:
+            path.stall_websocket_upgrades()
+            request = (b"GET /backend-api/wham/remote/control/client HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+                       b"Connection: Upgrade\r\n\r\n")
+            reader, writer = await asyncio.open_connection("127.0.0.1", path.port)
+            writer.write(request)
+            await path.wait_upgrade_stalled()
+            await path.cut()
+            with pytest.raises(ConnectionResetError):  # reset as a dropped link is, never answered
+                await reader.read()
+            writer.close()
+            await path.restore()
+            path.stall_websocket_upgrades(False)
+            reader, writer = await asyncio.open_connection("127.0.0.1", path.port)
+            writer.write(request)
+            status_line = await reader.readline()
+            assert status_line.startswith(b"HTTP/1.1 4"), status_line  # the relay answers (refuses a bare upgrade)
+            assert path.stalled_upgrades == 1
+            writer.close()
+
+    run(body)

@@ -31,6 +31,8 @@ pytest_plugins = [
     "steps.live_view",
     # The real Codex TUI in a pseudo-terminal (features/tui).
     "steps.tui_steps",
+    # One Mac controlling another through the relay (issue 12).
+    "steps.control_steps",
     # The daemon features (features/daemon) run against `--daemon mock|codex`; the option and fixtures live here.
     "simulators.real.pytest_plugin",
     # Every report (Allure, JUnit XML, Cucumber JSON, the terminal) masks the secrets each test's fixtures held.
@@ -65,6 +67,7 @@ TAGS: dict[str, str] = {
     "login": "codex login: browser callback, device code, access token, credential stores",
     "real_login": "also runs against the installed real codex 0.169.0 (fails if it is absent)",
     "tui": "the real Codex TUI (codex 0.169.0 --remote) in a pseudo-terminal, on the daemon --daemon names",
+    "control_other_devices": "one Mac controlling another through the relay (Settings › Connections)",
 }
 
 _CUCUMBER_KEY = "pairsim_cucumber_features"

@@ -464,6 +464,7 @@ def catalogue() -> dict[str, str]:
         if key.startswith("CLI_") and isinstance(value, str):
             entries.setdefault(f"cli.{key[len('CLI_'):].lower()}", value)
     entries.update(BACKEND_ANSWERS_COPY)
+    entries.update(control_catalogue())
     return entries
 
 
@@ -539,3 +540,63 @@ BACKEND_ANSWERS_COPY: dict[str, str] = {
     "desktop.connections_failed.security_check_failed": DESKTOP_SECURITY_CHECK_FAILED,
     "phone.legacy.app_server_outdated.body": LEGACY_APP_SERVER_OUTDATED.body,
 }
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Settings › Connections › Control other devices, on a Mac that controls another Mac through the relay (issue 12,
+# simulators/controller). Today's desktop shows the texts users quoted; the fix names the cause.
+
+DESKTOP_CONTROL_OTHER_DEVICES = "Control other devices"
+CONTROL_ONLINE = "Online"
+CONTROL_OFFLINE = "Offline"
+CONTROL_CONNECTING = "Connecting…"
+CONTROL_NOT_CONNECTED = "Not connected"
+CONTROL_CONNECTED = "Connected to {server_name}"
+
+# What today's desktop says, verbatim from the reports.
+CONTROL_LEGACY: dict[str, str] = {
+    # openai/codex#23915: a saved host whose pairing the backend no longer accepts.
+    "stale_enrollment": "Remote control enrollment requires explicit authorization in settings.",
+    # openai/codex#27231, #34010: the controller's own connection to the relay does not open.
+    "connection_failed": "Connection failed",
+    "handshake_timeout": "Opening handshake has timed out",
+    # openai/codex#26193: adding a Mac again after it was removed, or any pairing call that failed.
+    "update_failed": "Failed to update connections.",
+    # openai/codex#41398: paired on both sides, every message fails.
+    "no_manager": "No AppServerManager registered for hostId: remote-control:{environment_id}",
+    # openai/codex#35351: turning on "Control other devices" when a step after `remoteControl/enable` failed.
+    "state_failed": "Unable to update remote control state",
+}
+
+# What the fix says instead: the cause, and what to do about it.
+CONTROL_CAUSES: dict[str, str] = {
+    "pairing_expired": "This Mac's pairing with {server_name} has expired. Show a code to type on {server_name} and "
+                       "pair again.",
+    "handshake_timeout": "{server_name} is online, but this Mac's connection to the relay did not open within 30 "
+                         "seconds. Something on this Mac's network, such as a proxy or firewall, is holding "
+                         "WebSocket connections.",
+    "hosts_unavailable": "Control other devices is on, but the list of your devices could not be loaded: the "
+                         "ChatGPT service answered HTTP {http_status}. Try again in a moment.",
+    "service_unavailable": "The ChatGPT service could not pair this Mac just now (HTTP {http_status}). Try again in "
+                           "a moment.",
+    "rate_limited": "Too many pairing attempts. Wait a minute and try again.",
+    "offline": "This Mac is offline. Check its internet connection and try again.",
+    "host_offline": "{server_name} is offline. Your pairing is kept: it opens once {server_name} is back online.",
+    "code_not_valid": "This code is no longer valid: it expired or another device used it. Show a new code to type "
+                      "on the other Mac and try again.",
+}
+
+
+def control_catalogue() -> dict[str, str]:
+    """The Control other devices entries of `catalogue()`."""
+    entries = {
+        "desktop.setting.control_other_devices": DESKTOP_CONTROL_OTHER_DEVICES,
+        "desktop.control.online": CONTROL_ONLINE,
+        "desktop.control.offline": CONTROL_OFFLINE,
+        "desktop.control.connecting": CONTROL_CONNECTING,
+        "desktop.control.not_connected": CONTROL_NOT_CONNECTED,
+        "desktop.control.connected": CONTROL_CONNECTED,
+    }
+    entries.update({f"desktop.control.legacy.{key}": text for key, text in CONTROL_LEGACY.items()})
+    entries.update({f"desktop.control.cause.{key}": text for key, text in CONTROL_CAUSES.items()})
+    return entries

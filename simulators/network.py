@@ -99,6 +99,11 @@ class LoopbackForwarder:
         self._serving: set[asyncio.Task[None]] = set()
         self._state = PathState.OPEN
         self._started = False
+        # A middlebox that passes plain HTTP but holds a WebSocket upgrade request forever, never answering it
+        # (the controlling Mac's "Opening handshake has timed out", openai/codex#34010).
+        self._stalls_upgrades = False
+        self.stalled_upgrades = 0
+        self._stalled = asyncio.Event()  # replaced by a fresh one at every held upgrade, after waking its waiters
 
     # ----------------------------------------------------------------------------------------- observation
 
@@ -120,6 +125,16 @@ class LoopbackForwarder:
     @property
     def open_connections(self) -> int:
         return len(self._connections)
+
+    def stall_websocket_upgrades(self, stalled: bool = True) -> None:
+        """From the next connection on, hold (or carry again) every WebSocket upgrade request: it reaches no
+        server and gets no answer, while other requests pass."""
+        self._stalls_upgrades = stalled
+
+    async def wait_upgrade_stalled(self, beyond: int = 0) -> None:
+        """Until this path has held more than `beyond` upgrade requests."""
+        while self.stalled_upgrades <= beyond:
+            await self._stalled.wait()
 
     # ----------------------------------------------------------------------------------------- lifecycle
 
@@ -225,6 +240,14 @@ class LoopbackForwarder:
         connection.tasks.add(asyncio.current_task())  # type: ignore[arg-type]
         self._connections.add(connection)
         try:
+            head = b""
+            if self._stalls_upgrades:
+                head = await _request_head(reader)
+                if _is_websocket_upgrade(head):
+                    self.stalled_upgrades += 1
+                    stalled, self._stalled = self._stalled, asyncio.Event()
+                    stalled.set()
+                    await asyncio.Event().wait()  # held until the path is cut or closed (which cancels this task)
             try:
                 up_reader, up_writer = await asyncio.open_connection(*self.target)
             except OSError:
@@ -232,6 +255,8 @@ class LoopbackForwarder:
                 connection.reset()
                 return
             connection.upstream = up_writer
+            if head:
+                up_writer.write(head)
             loop = asyncio.get_running_loop()
             pipes = {
                 loop.create_task(_copy(reader, up_writer)),
@@ -243,6 +268,22 @@ class LoopbackForwarder:
                 end.close()
         finally:
             self._connections.discard(connection)
+
+
+async def _request_head(reader: asyncio.StreamReader) -> bytes:
+    """The bytes up to the end of the first request's head (or whatever came before the peer stopped sending)."""
+    head = b""
+    while b"\r\n\r\n" not in head and len(head) < CHUNK_BYTES:
+        data = await reader.read(CHUNK_BYTES)
+        if not data:
+            break
+        head += data
+    return head
+
+
+def _is_websocket_upgrade(head: bytes) -> bool:
+    lines = head.split(b"\r\n\r\n", 1)[0].lower().split(b"\r\n")[1:]
+    return any(line.split(b":", 1)[0].strip() == b"upgrade" and b"websocket" in line for line in lines)
 
 
 async def _copy(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:

@@ -23,6 +23,8 @@ class ScenarioContext:
     outcome: PairingOutcome | None = None
     attempts: list[tuple[str, PairingOutcome]] = field(default_factory=list)  # (phone label, outcome), in order
     approval: Any = None
+    manual_code: str | None = None  # the code to type a Mac last showed (Control other devices)
+    control_screen: Any = None  # what "Control other devices" showed when it was last turned on
 
     def remember_person(self, name: str) -> None:
         if name not in self.people:

@@ -25,7 +25,9 @@ if TYPE_CHECKING:
     from steps.context import ScenarioContext
 
 PRONOUN = r"(?:her|his|their)"
-PARTY = r"(?P<party>\w+'s (?:Mac|phone))"
+# "Dana's MacBook Air" is a Mac that controls her Mac (features/remote_control/control_other_devices.feature): a
+# client of the relay, as a phone is, on its own network path.
+PARTY = r"(?P<party>\w+'s (?:Mac|phone|MacBook Air))"
 DURATION = r"(?P<duration>an? (?:second|minute|hour)|\d+ (?:seconds?|minutes?|hours?))"
 
 
@@ -78,6 +80,8 @@ def relay_ignores_pings(world: World, party: str) -> None:
 def party_offline_for(world: World, party: str, duration: str) -> None:
     if party.endswith("Mac"):
         world.mac().offline(for_seconds=seconds_in(duration))
+    elif party.endswith("MacBook Air"):
+        world.controlling_mac(party).offline(seconds_in(duration))
     else:
         world.network.cut(PHONES, for_seconds=seconds_in(duration))
 

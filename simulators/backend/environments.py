@@ -161,6 +161,9 @@ class Client:
     last_seen_at: float
     revoked: bool = False
     credentials_generation: int = 0  # the user's password generation when the phone claimed
+    # A controlling Mac paired with a code to type is `pending_enrollment` until its device key is first proven on
+    # the relay; lists leave such clients out (real-failure-reports, "(unverified)" client pairing).
+    enrollment_status: str = "active"
 
     def session_live_at(self, now: float) -> bool:
         return not self.revoked and now < self.session_expires_at
@@ -194,6 +197,8 @@ class ClaimRequest:
     credentials_generation: int = 0
     # The oldest Codex (`app_server_version`) the backend accepts on a Mac a phone pairs with; None: any.
     minimum_app_server_version: str | None = None
+    # A controlling Mac names its own client id (`client/pair`); a phone's is made by the backend.
+    client_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -506,13 +511,22 @@ class RemoteControlStore:
         if env.remote_control_disabled:
             raise ClaimError("remote control is disabled on the desktop", code=ErrorCode.REMOTE_CONTROL_DISABLED,
                              status=409)
+        if request.client_id is not None:
+            named = self._clients.get(request.client_id)
+            if named is not None and named.revoked:
+                # The id a controlling Mac kept from before it was removed: today's backend never lets it pair
+                # again (openai/codex#26193); the Mac must come back under a new id.
+                raise ClientRevoked(CLIENT_REVOKED_DETAIL)
+            if named is not None and named.environment_id != env.environment_id:
+                raise ClaimError("this client id is paired with another computer", code=ErrorCode.PROTOCOL_VIOLATION,
+                                 status=409)
         if code.claimed and code.claimed_by is not None:
             existing = self._clients[code.claimed_by]
             if existing.session_live_at(now):
                 return existing
             # Its session ended (removed, or signed out by a password change): the same phone gets a new one.
         client = Client(
-            client_id=_new_id("cli"),
+            client_id=request.client_id or _new_id("cli"),
             environment_id=env.environment_id,
             chatgpt_user_id=request.chatgpt_user_id,
             chatgpt_account_id=request.chatgpt_account_id,
@@ -522,6 +536,7 @@ class RemoteControlStore:
             created_at=now,
             last_seen_at=now,
             credentials_generation=request.credentials_generation,
+            enrollment_status="active" if request.client_id is None else "pending_enrollment",
         )
         self._clients[client.client_id] = client
         self._sequence += 1
@@ -563,6 +578,12 @@ class RemoteControlStore:
             raise ClientRevoked(CLIENT_REVOKED_DETAIL)
         return client
 
+    def activate_client(self, client_id: str) -> None:
+        """The client proved its device key on the relay: a pending controller is enrolled from now on."""
+        client = self._clients.get(client_id)
+        if client is not None and client.enrollment_status != "active":
+            self._clients[client_id] = replace(client, enrollment_status="active")
+
     def touch_client(self, client_id: str) -> None:
         client = self._clients.get(client_id)
         if client is not None:
@@ -577,7 +598,8 @@ class RemoteControlStore:
         if order not in ("asc", "desc"):
             raise InvalidRequest("order must be asc or desc")
         clients = sorted(
-            (c for c in self._clients.values() if c.environment_id == environment_id and not c.revoked),
+            (c for c in self._clients.values()
+             if c.environment_id == environment_id and not c.revoked and c.enrollment_status != "pending_enrollment"),
             key=lambda c: self._client_order[c.client_id],
             reverse=order == "desc",
         )

@@ -649,6 +649,7 @@ class RelayHub:
             if client.revoked:
                 socket.close_later(CLOSE_REVOKED, "revoked")
                 return ws
+            self.store.activate_client(client.client_id)
             env = self._env(client.environment_id)
             phone = _Phone(socket, client, _uuid7(self.clock.now_ms()))
             env.phones[(client.client_id, phone.stream_id)] = phone

@@ -70,6 +70,9 @@ PAIR_STATUS_PATH = RC_PREFIX + "server/pair/status"
 SERVER_SOCKET_PATH = RC_PREFIX + "server"
 CLIENT_SOCKET_PATH = RC_PREFIX + "client"
 CLAIM_PATH = RC_PREFIX + "client/claim"
+CLIENT_PAIR_PATH = RC_PREFIX + "client/pair"
+# The computers a controlling Mac runs on (Settings › Connections › Control other devices).
+CONTROLLER_PLATFORMS = ("macos", "windows", "linux")
 # What the desktop reads before it explains a refused enrollment: whether the account has MFA [T: #31110].
 MFA_INFO_PATH = "accounts/mfa_info"
 CLIENTS_PATH = RC_PREFIX + "environments/{environment_id}/clients"
@@ -224,6 +227,7 @@ class RemoteControlService:
             ("POST", PAIR_PATH, "rc.server.pair", self._pair),
             ("POST", PAIR_STATUS_PATH, "rc.server.pair_status", self._pair_status),
             ("POST", CLAIM_PATH, "rc.client.claim", self._claim),
+            ("POST", CLIENT_PAIR_PATH, "rc.client.pair", self._pair_client),
             ("GET", MFA_INFO_PATH, "accounts.mfa_info", self._mfa_info),
             ("GET", CLIENTS_PATH, "rc.environment.clients", self._list_clients),
             ("DELETE", CLIENT_PATH, "rc.environment.client", self._revoke_client),
@@ -496,7 +500,7 @@ class RemoteControlService:
         return ClientListItem(
             client_id=client.client_id,
             account_user_id=client.chatgpt_user_id,
-            enrollment_status="active",
+            enrollment_status=client.enrollment_status,
             display_name=client.device.display_name,
             device_type=client.device.device_type,
             platform=client.device.platform,
@@ -568,6 +572,21 @@ class RemoteControlService:
         if (pairing_code is None) == (manual is None):
             raise ApiError(400, ErrorCode.PROTOCOL_VIOLATION, "give exactly one of pairing_code or "
                            "manual_pairing_code")
+        return await self._claim_for(request, body, pairing_code=pairing_code, manual=manual, client_id=None)
+
+    async def _pair_client(self, request: web.Request) -> web.Response:
+        """`POST …/client/pair` `{client_id, manual_pairing_code}`: a controlling Mac (Settings › Connections ›
+        Control other devices) pairs with a host under its own client id, with the code to type the host shows,
+        and the same device key and relay socket as a phone. The client is `pending_enrollment` until its first
+        device proof on the relay. Field names as third-party analysis of the desktop app shows them
+        (real-failure-reports, "(unverified)"); the device fields are the phone's claim's."""
+        body = await self._json_body(request)
+        client_id = _str_field(body, "client_id", max_len=128)
+        manual = _str_field(body, "manual_pairing_code", max_len=64)
+        return await self._claim_for(request, body, pairing_code=None, manual=manual, client_id=client_id)
+
+    async def _claim_for(self, request: web.Request, body: dict[str, Any], *, pairing_code: str | None,
+                         manual: str | None, client_id: str | None) -> web.Response:
         environment_id = _str_field(body, "environment_id", required=False)
         public_key = _str_field(body, "device_public_key", max_len=4096)
         assert public_key is not None
@@ -577,8 +596,9 @@ class RemoteControlService:
             raise ApiError(400, ErrorCode.PROTOCOL_VIOLATION, "device_public_key must be a base64 DER P-256 key") \
                 from None
         platform = _str_field(body, "platform", max_len=16)
-        if platform not in ("ios", "android"):
-            raise ApiError(400, ErrorCode.PROTOCOL_VIOLATION, "platform must be ios or android")
+        platforms = ("ios", "android") if client_id is None else CONTROLLER_PLATFORMS
+        if platform not in platforms:
+            raise ApiError(400, ErrorCode.PROTOCOL_VIOLATION, f"platform must be {' or '.join(platforms)}")
         device = DeviceInfo(
             device_public_key=public_key,
             display_name=_str_field(body, "display_name", max_len=128) or "",
@@ -619,6 +639,7 @@ class RemoteControlService:
             # Today's backend does not look at the Mac's enrollment when a phone claims (the phone then fails
             # later, in secure setup); the fix refuses the claim with the cause the Mac was refused for.
             enrollment_refusal_blocks=self.typed_errors,
+            client_id=client_id,
         ))
         env = self.store.environment(client.environment_id)
         self.events.emit(RelayEvent("claimed", client.environment_id, client.client_id))

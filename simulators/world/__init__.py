@@ -26,6 +26,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from simulators.controller.app import ControllingMac
 from simulators.daemon.desktop import QrShown, Remediation
 from simulators.daemon.profiles import Profile
 from simulators.phone.app import Approval, PhoneApp, PhoneProfile
@@ -36,6 +37,7 @@ from simulators.real.target import DaemonKind
 from simulators.runtime import LoopThread
 from simulators.tls import make_world_tls
 from simulators.world.backend import BackendDriver
+from simulators.world.controllers import ControllingMacDriver, control_profile
 from simulators.world.daemons import MacPlace, one_mac_only, reads_the_macs_clock
 from simulators.world.macs import MacDriver, MacNeighbours, doctor_lines_of_a_folder_without_codex
 from simulators.world.network import PHONES, Network
@@ -83,6 +85,7 @@ class World:
         self._loop: LoopThread | None = None
         self._macs: list[MacDriver] = []
         self._phones: dict[str, PhoneDriver] = {}
+        self._controllers: dict[str, ControllingMacDriver] = {}
         self._started = False
 
     @property
@@ -175,6 +178,9 @@ class World:
         for phone in self._phones.values():
             with contextlib.suppress(Exception):
                 await phone.close()
+        for controller in self._controllers.values():
+            with contextlib.suppress(Exception):
+                await controller.close()
         with contextlib.suppress(Exception):
             await self.terminals.close()
         for mac in self._macs:
@@ -227,6 +233,37 @@ class World:
                            replaces_stored_connection=fixed)
             self._phones[label] = PhoneDriver(label, app, self._runner, self.people, self.root / "camera", self.time)
         return self._phones[label]
+
+    # -- Settings › Connections › Control other devices (issue 12) ----------------------------------------------
+
+    def controlling_mac(self, name: str | None = None) -> ControllingMacDriver:
+        """A Mac that controls others through the relay, by its name ("Dana's MacBook Air"), made on first use;
+        without a name, the first one made. A name that is one of this world's Macs makes that Mac a controller too
+        (turning on "Control other devices" turns on its own remote control first); any other name is a Mac with
+        Codex that hosts nothing, on its own clock and network path."""
+        if name is None:
+            if not self._controllers:
+                raise ValueError("this world has no controlling Mac yet")
+            return next(iter(self._controllers.values()))
+        if name not in self._controllers:
+            self._controllers[name] = self._runner.run(self._new_controller(name))
+        return self._controllers[name]
+
+    async def _new_controller(self, name: str) -> ControllingMacDriver:
+        own = next((mac for mac in self._macs if name in (mac.name, mac.server_name)), None)
+        party = own.label if own is not None else machine_party(name)
+        try:
+            path = self.network.path(party)
+        except ValueError:
+            path = await self.network.open(party)
+        app = ControllingMac(own.server_name if own is not None else name, self.time.of(party), path.url,
+                             profile=control_profile(self.profile is Profile.FIXED))
+
+        def cut(for_seconds: float | None) -> None:
+            self.network.cut(party, for_seconds=for_seconds)
+
+        enable = None if own is None else (lambda: own.switch_connections(True))
+        return ControllingMacDriver(name, party, app, self._runner, self.people, path, self.time, cut, enable)
 
     @property
     def backend_url(self) -> str:
@@ -360,6 +397,9 @@ class World:
             # The phone's own entries say which of its parts spoke (`phone` or its `browser`); keep that as
             # `via` so `party` can name which phone it was.
             entries.extend({**entry, "party": f"phone:{label}", "via": entry.get("party")} for entry in phone.trace())
+        for label, controller in self._controllers.items():
+            entries.extend({**entry, "party": f"controller:{label}", "via": entry.get("party")}
+                           for entry in controller.trace())
         for mac in self._macs:
             entries.extend({"party": f"{mac.label}:daemon-log", "line": line} for line in mac.daemon_log())
         for name, terminal in self.terminals.open_terminals().items():
@@ -376,5 +416,7 @@ class World:
             yield from mac.issued_secrets()
         for phone in self._phones.values():
             yield from phone.issued_secrets()
+        for controller in self._controllers.values():
+            yield from controller.issued_secrets()
         yield from self.terminals.issued_secrets()
         yield from self.backend.issued_secrets()

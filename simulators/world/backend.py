@@ -31,6 +31,8 @@ class Operation(StrEnum):
     PAIR = "rc.server.pair"
     PAIRING_STATUS = "rc.server.pair_status"
     CLAIM = "rc.client.claim"
+    CONTROLLER_PAIR = "rc.client.pair"
+    DEVICE_LIST = "rc.environments"
     SECURITY_CHECK = "accounts.mfa_info"
     TOKEN_EXCHANGE = "oauth.token"
     TOKEN_REFRESH = "oauth.token:refresh_token"
@@ -54,6 +56,9 @@ OPERATION_NAMES: dict[str, Operation] = {
     "the Mac's pairing request": Operation.PAIR,
     "the Mac's pairing status check": Operation.PAIRING_STATUS,
     "the phone's pairing claim": Operation.CLAIM,
+    # A Mac that controls another (Settings › Connections › Control other devices).
+    "the controlling Mac's pairing request": Operation.CONTROLLER_PAIR,
+    "the list of devices": Operation.DEVICE_LIST,
     "the Mac's security check": Operation.SECURITY_CHECK,
     "the sign-in token exchange": Operation.TOKEN_EXCHANGE,
     "the token refresh": Operation.TOKEN_REFRESH,

@@ -152,6 +152,10 @@ class MacDriver:
     def allow_connections(self, allowed: bool = True) -> None:
         self._n.runner.run(self._switch_connections(allowed))
 
+    async def switch_connections(self, allowed: bool) -> None:
+        """`allow_connections` on the world's loop, for a party that does it as part of its own action."""
+        await self._switch_connections(allowed)
+
     async def _switch_connections(self, allowed: bool) -> None:
         # The switch returns once the daemon has the backend's answer. While the backend holds the enrollment there
         # is none yet; the Settings window does not wait for it either, and shows "connecting" meanwhile.

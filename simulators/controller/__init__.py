@@ -1,0 +1,1 @@
+"""A Mac that controls another Mac through the relay (Settings › Connections › Control other devices)."""

@@ -31,6 +31,8 @@ pytest_plugins = [
     "steps.live_view",
     # The real Codex TUI in a pseudo-terminal (features/tui).
     "steps.tui_steps",
+    # SSH remote projects: a project on another computer, from the Mac and through it from the phone (issue 12).
+    "steps.remote_projects",
     # The daemon features (features/daemon) run against `--daemon mock|codex`; the option and fixtures live here.
     "simulators.real.pytest_plugin",
     # Every report (Allure, JUnit XML, Cucumber JSON, the terminal) masks the secrets each test's fixtures held.
@@ -58,6 +60,8 @@ TAGS: dict[str, str] = {
     "daemon": "runs against --daemon mock|codex: the listener (features/daemon), remote control (features/remote_control)",
     "remote_control": "remote control through our backend and relay, with the mock or the real daemon behind it",
     "conformance": "what crosses the wire (bodies, status values, log lines), beside the product features",
+    "remote_projects": "SSH remote projects: the Mac's session with the real Codex on another computer, and the phone "
+                       "through the Mac (runs in the mock run; the remote is the real Codex either way)",
     "remote_login": "signing in with the CLI on a remote machine (SSH port forwarding)",
     "netns": "needs separate network namespaces (root) and OpenSSH",
     "login": "codex login: browser callback, device code, access token, credential stores",

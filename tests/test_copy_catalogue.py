@@ -20,6 +20,7 @@ import steps.desktop
 import steps.phone
 import steps.processes_faults
 import steps.remote_control_steps
+import steps.remote_projects
 import steps.session  # noqa: F401  (registers its copy steps)
 from simulators import messages
 from simulators.daemon.remote_control import EnrollmentStatus

@@ -8,6 +8,9 @@ new WebSocket to the remote app-server, so the session can open it again after i
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from websockets.asyncio.client import ClientConnection
@@ -32,3 +35,47 @@ class RemoteLinkLost(PairsimError):
     """The link to the remote app-server dropped before the remote answered."""
 
     code = ErrorCode.RELAY_UNREACHABLE
+
+
+@dataclass(frozen=True)
+class RemoteAccess:
+    """How a remote computer reaches the world: the backend as it sees it (for its Codex's config.toml and the
+    model), and the world's CA (the model's HTTPS origin is signed by it)."""
+
+    chatgpt_base_url: str  # e.g. http://127.0.0.1:PORT/backend-api/
+    issuer_url: str
+    ca_file: Path | None
+
+
+class RemoteHost(Protocol):
+    """A remote computer with one project and Codex installed, as a scenario needs it: the link the desktop opens,
+    the project as the remote sees it and as this machine can read it, and the connection to drop and restore."""
+
+    alias: str  # the SSH alias the desktop lists it by
+
+    @property
+    def project_cwd(self) -> str:
+        """The project's folder on the remote, as its app-server sees it (the thread's cwd)."""
+        ...
+
+    @property
+    def project_dir(self) -> Path:
+        """Where this machine reads the remote project's files (its repository on disk)."""
+        ...
+
+    def link(self) -> RemoteLink: ...
+
+    async def drop_connection(self) -> None:
+        """The desktop's connection to the remote drops and stays down; the remote app-server keeps running."""
+        ...
+
+    async def restore_connection(self) -> None: ...
+
+    def log_lines(self) -> tuple[str, ...]: ...
+
+    async def stop(self) -> None: ...
+
+
+# Makes a started remote host: (alias, a folder of its own, how it reaches the world, the CODEX_HOME whose sign-in
+# the person copied there or None). The one thing that changes when the SSH lab replaces the loopback host.
+RemoteHostFactory = Callable[[str, Path, RemoteAccess, "Path | None"], Awaitable[RemoteHost]]

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-from dataclasses import dataclass
 from pathlib import Path
 
 from websockets.asyncio.client import ClientConnection, connect
@@ -21,21 +20,13 @@ from simulators.daemon.workspace import PROJECT, Workspace
 from simulators.network import LoopbackForwarder
 from simulators.real.codex import write_config_toml
 from simulators.real.target import DaemonKind, DaemonTarget, RunningDaemon
+from simulators.remote_projects.link import RemoteAccess
 from simulators.tls import CA_ENVIRONMENT_VARIABLE
 
 AUTH_FILE = "auth.json"
 OPEN_TIMEOUT = 10.0
 # What the remote app-server logs: warnings, without the plugin and model managers' noise about our backend.
 RUST_LOG = "warn,codex_core_plugins=error,codex_models_manager=off"
-
-
-@dataclass(frozen=True)
-class RemoteAccess:
-    """How the remote computer reaches the world: the backend as it sees it, and the world's CA."""
-
-    chatgpt_base_url: str  # e.g. http://127.0.0.1:PORT/backend-api/
-    issuer_url: str
-    ca_file: Path | None
 
 
 class LoopbackLink:
@@ -72,6 +63,14 @@ class LoopbackRemoteHost:
     def project(self) -> Path:
         return self.workspace.root
 
+    @property
+    def project_cwd(self) -> str:
+        return str(self.workspace.root)
+
+    @property
+    def project_dir(self) -> Path:
+        return self.workspace.root
+
     async def start(self) -> LoopbackRemoteHost:
         env = {"RUST_LOG": RUST_LOG, "TERM": "xterm",
                "CODEX_REFRESH_TOKEN_URL_OVERRIDE": self.access.issuer_url.rstrip("/") + "/oauth/token"}
@@ -102,3 +101,9 @@ class LoopbackRemoteHost:
         if self.tunnel is not None:
             await self.tunnel.close()
         await asyncio.to_thread(self._target.stop)
+
+
+async def start_loopback_host(alias: str, directory: Path, access: RemoteAccess,
+                              sign_in_from: Path | None) -> LoopbackRemoteHost:
+    """A `RemoteHostFactory`: the remote computer as a real app-server on this machine."""
+    return await LoopbackRemoteHost(alias, directory, access, sign_in_from=sign_in_from).start()

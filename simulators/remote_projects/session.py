@@ -245,6 +245,20 @@ class RemoteProjectSession:
         when the remote asks again after a reconnect."""
         for message in self.core.decide(key, decision):
             await self._send(message)
+        async with self._changed:
+            self._changed.notify_all()
+
+    async def wait_decided(self, item_id: str, timeout: float = WAIT_TIMEOUT) -> str:
+        """Until the person's decision on the item has reached this session; the decision."""
+        def decided() -> str | None:
+            return next((self.core.decision(a.key) for a in self.approvals
+                         if a.key.item_id == item_id and self.core.decision(a.key) is not None), None)
+
+        async with self._changed:
+            await asyncio.wait_for(self._changed.wait_for(lambda: decided() is not None), timeout)
+        result = decided()
+        assert result is not None
+        return result
 
     # -- waiting -------------------------------------------------------------------------------------------------
 

@@ -61,6 +61,12 @@ class RemoteRpcError(PairsimError):
         self.rpc_code = rpc_code
 
 
+class RemoteUnreachable(PairsimError):
+    """The desktop could not open the link to the remote project's computer."""
+
+    code = ErrorCode.RELAY_UNREACHABLE
+
+
 class RemoteProjectClosed(PairsimError):
     """The desktop closed the remote project."""
 
@@ -117,8 +123,12 @@ class RemoteProjectSession:
         return self._ws is not None
 
     async def open(self) -> RemoteProjectSession:
-        """Open the link and initialize. Raises what the link raises when the remote cannot be reached."""
-        await self._connect()
+        """Open the link and initialize. Raises RemoteUnreachable when the remote cannot be reached."""
+        try:
+            await self._connect()
+        except _UNREACHABLE as exc:
+            await self.close()
+            raise RemoteUnreachable(f"cannot reach {self.link.name} ({type(exc).__name__})") from None
         return self
 
     async def _connect(self) -> None:

@@ -73,9 +73,10 @@ def test_a_killed_socket_mid_approval_reconnects_resumes_and_applies_each_decisi
     world._runner.run(session.drop())
     world.remote_projects.wait_dropped(session, 1)
     world.remote_projects.wait_reconnected(session, 2)
-    assert [a.kind for a in session.approvals] == ["command", "file_change"]
+    world._runner.run(session.wait_asked(file_change.key))
     world._runner.run(session.decide(file_change.key, "accept"))
     assert work.wait_turn_completed(turn_id)["status"] == "completed"
+    assert [a.kind for a in session.approvals] == ["command", "file_change"]
     assert branch_switches(host.project_dir, BRANCH) == 1
     assert (host.project_dir / "src" / "login.py").read_text(encoding="utf-8") == edited_login_file()
     assert session.core.answers_sent(file_change.key) == 1

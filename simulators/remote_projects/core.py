@@ -240,6 +240,11 @@ class RemoteSessionCore:
         item = self._items.get(key)
         return 0 if item is None else item.answers_sent
 
+    def asking(self, key: ItemKey) -> bool:
+        """Whether the remote asks about the item on the current connection and has no answer there yet."""
+        item = self._items.get(key)
+        return item is not None and item.live_request is not None and not item.answered_here and not item.settled
+
     def waiting(self) -> list[ItemKey]:
         """Items the remote is waiting on and the person has not decided."""
         return [key for key, item in self._items.items() if item.asked and item.decision is None and not item.settled]

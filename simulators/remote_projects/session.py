@@ -258,6 +258,11 @@ class RemoteProjectSession:
         async with self._changed:
             self._changed.notify_all()
 
+    async def wait_asked(self, key: ItemKey, timeout: float = WAIT_TIMEOUT) -> None:
+        """Until the remote asks about the item on the current connection (again, after a reconnect)."""
+        async with self._changed:
+            await asyncio.wait_for(self._changed.wait_for(lambda: self.core.asking(key)), timeout)
+
     async def wait_decided(self, item_id: str, timeout: float = WAIT_TIMEOUT) -> str:
         """Until the person's decision on the item has reached this session; the decision."""
         def decided() -> str | None:

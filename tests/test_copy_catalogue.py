@@ -76,6 +76,9 @@ PLACEHOLDER_VALUES = {
     "code": r"[a-z_]+",
     # How far a clock is off, as the desktop words it ("2 hours").
     "how_far": r"\d+ (?:minute|hour|day)s?",
+    # A remote project's folder name and the SSH alias of its computer (issue 12): one word each.
+    "project": r"[\w.-]+",
+    "host": r"[\w.-]+",
 }
 
 

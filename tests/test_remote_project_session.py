@@ -12,6 +12,7 @@ import pytest
 
 from simulators.backend.model_scripts import BRANCH, EDITED, FIX_FLAKY_TEST, edited_login_file
 from simulators.daemon.workspace import PROJECT
+from simulators.real.app_server_client import AppServerRpcError
 from simulators.remote_projects.link import RemoteHost, RemoteLink
 from simulators.remote_projects.loopback import LoopbackRemoteHost, start_loopback_host
 from simulators.remote_projects.session import RemoteProject, RemoteProjectSession, RemoteUnreachable
@@ -91,3 +92,35 @@ def test_a_remote_out_of_reach_is_a_typed_error_and_the_desktop_keeps_nothing_op
     with pytest.raises(RemoteUnreachable, match="cannot reach devbox"):
         world._runner.run(RemoteProjectSession(project, host.link()).open())
     assert world.mac().desktop.remote_projects == {}
+
+
+def test_the_macs_daemon_serves_its_remote_projects_and_refuses_while_the_link_is_down(world: World,
+                                                                                       host: RemoteHost) -> None:
+    # A client of the Mac's own daemon (the phone's requests arrive the same way, through the relay).
+    session = world.remote_projects.open_on(world.mac(), DEV_SERVER, PROJECT)
+    listed = world.mac().request("remoteProjects/list", {})
+    assert listed == {"data": [{"id": f"ssh:{DEV_SERVER}:{host.project_cwd}", "name": PROJECT, "host": DEV_SERVER,
+                                "cwd": host.project_cwd, "transport": "ssh-websocket-v0", "connected": True}]}
+    thread = world.mac().request("thread/start", {"remoteProjectId": listed["data"][0]["id"]})["thread"]
+    assert thread["cwd"] == host.project_cwd
+    # A thread of the remote, not of the Mac: the Mac's own list does not hold it.
+    assert thread["id"] not in [t["id"] for t in world.mac().request("thread/list", {})["data"]]
+    with pytest.raises(AppServerRpcError, match="unknown remote project: ssh:elsewhere"):
+        world.mac().request("thread/start", {"remoteProjectId": "ssh:elsewhere"})
+    world.remote_projects.drop(DEV_SERVER)
+    world.remote_projects.wait_dropped(session, 1)
+    with pytest.raises(AppServerRpcError, match=r"^devbox is not connected$") as refused:
+        world.mac().request("turn/start", {"threadId": thread["id"], "input": [{"type": "text", "text": "hi"}]})
+    assert refused.value.rpc_code == -32600
+    assert world.mac().request("remoteProjects/list", {})["data"][0]["connected"] is False
+
+
+def test_todays_macs_daemon_does_not_know_the_desktops_remote_projects(tmp_path: Path) -> None:
+    with World(root=tmp_path, profile="legacy") as world:
+        world.people.create("Dana", mfa=True)
+        world.mac().sign_in("Dana")
+        world.remote_projects.add_host(DEV_SERVER, start_loopback_host, sign_in_from=world.mac().home)
+        world.remote_projects.open_on(world.mac(), DEV_SERVER, PROJECT)
+        with pytest.raises(AppServerRpcError) as refused:
+            world.mac().request("remoteProjects/list", {})
+        assert refused.value.rpc_code == -32600 and "remoteProjects/list" in refused.value.message

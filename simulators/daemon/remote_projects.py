@@ -111,8 +111,8 @@ class RemoteProjectBridge:
             return await call
         except RemoteRpcError as exc:
             raise RpcMethodError(exc.rpc_code, exc.message) from None
-        except RemoteLinkLost as exc:
-            raise invalid_request(f"{session.project.host} is not connected: {exc.message}") from None
+        except RemoteLinkLost:
+            raise invalid_request(f"{session.project.host} is not connected") from None
 
     def _follow(self, thread_id: str, connection: AppServerConnection) -> None:
         followers = self._followers.setdefault(thread_id, [])

@@ -7,9 +7,9 @@ A story reproduces one failure people reported (or a path that works), end to en
 from __future__ import annotations
 
 from simulators.reproduce import Story, UnknownScenario
-from simulators.stories import backend, clocks, network, pairing, processes, remote_projects
+from simulators.stories import backend, clocks, network, pairing, processes, remote_projects_phone
 
-STORY_MODULES = (pairing, backend, network, clocks, processes, remote_projects)
+STORY_MODULES = (pairing, backend, network, clocks, processes, remote_projects_phone)
 
 STORIES: dict[str, Story] = {story.name: story for module in STORY_MODULES for story in module.STORIES}
 

@@ -20,6 +20,7 @@ from simulators.world import World
 from simulators.world.remote_projects import branch, branch_switches
 
 DEV_SERVER = "devbox"
+GONE_THREAD = "019a0000-0000-7000-8000-000000000000"
 
 
 @pytest.fixture
@@ -69,6 +70,8 @@ def test_a_killed_socket_mid_approval_reconnects_resumes_and_applies_each_decisi
     turn_id = work.ask(FIX_FLAKY_TEST)
     work.decide("command", "accept")
     file_change = world._runner.run(session.wait_approval("file_change"))
+    # A thread the remote does not know (its home was wiped since) must not keep the others from resuming.
+    session.core.follow(GONE_THREAD)
     # The socket dies (the tunnel stays up): the desktop opens the link again at once and resumes the thread; the
     # remote asks again for the file change, which is not handed to the person a second time.
     world._runner.run(session.drop())
@@ -83,6 +86,8 @@ def test_a_killed_socket_mid_approval_reconnects_resumes_and_applies_each_decisi
     assert session.core.answers_sent(file_change.key) == 1
     assert session.record.dropped == 1 and session.record.opened == 2
     assert any(line.startswith("resumed thread") for line in session.record.log)
+    assert any(line.startswith(f"could not resume thread {GONE_THREAD}: ") for line in session.record.log), \
+        session.record.log
 
 
 def test_a_remote_out_of_reach_is_a_typed_error_and_the_desktop_keeps_nothing_open(world: World,

@@ -114,6 +114,7 @@ class RemoteProjectSession:
         self._reconnecting: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._closing = False
+        self._ready = 0  # the connection (by count) that finished initializing and resuming its threads
         self.initialize_result: dict[str, Any] = {}
 
     # -- the link ------------------------------------------------------------------------------------------------
@@ -145,12 +146,19 @@ class RemoteProjectSession:
         self.initialize_result = result if isinstance(result, dict) else {}
         await self._send(self.core.notification("initialized"))
         for thread_id in list(self.core.threads):
-            resumed = await self.request("thread/resume", {"threadId": thread_id})
+            try:
+                resumed = await self.request("thread/resume", {"threadId": thread_id})
+            except RemoteRpcError as exc:
+                # A thread the remote no longer knows (its Codex was reinstalled, its home wiped) is gone; the
+                # connection and the other threads are not.
+                self._note(f"could not resume thread {thread_id}: {exc.message}")
+                continue
             thread = resumed.get("thread") if isinstance(resumed, dict) else None
             if isinstance(thread, dict):
                 self.core.resumed(thread)
             self._note(f"resumed thread {thread_id}")
         async with self._changed:
+            self._ready = self.core.connections
             self._changed.notify_all()
 
     async def _read(self, ws: ClientConnection) -> None:
@@ -189,7 +197,7 @@ class RemoteProjectSession:
             try:
                 await self._connect()
                 return
-            except _UNREACHABLE as exc:
+            except (*_UNREACHABLE, RemoteRpcError) as exc:
                 self.record.failed_attempts += 1
                 pause = self._backoff[min(attempt, len(self._backoff) - 1)]
                 log.info("reconnecting to %s failed (%s); again in %.2f s", self.link.name, type(exc).__name__, pause)
@@ -200,7 +208,7 @@ class RemoteProjectSession:
         """Until the session has opened the link `connections` times in all (and resumed its threads then)."""
         async with self._changed:
             await asyncio.wait_for(self._changed.wait_for(
-                lambda: self.core.connections >= connections and self._ws is not None), timeout)
+                lambda: self._ready >= connections and self._ws is not None), timeout)
 
     async def wait_dropped(self, drops: int, timeout: float = WAIT_TIMEOUT) -> None:
         async with self._changed:

@@ -33,6 +33,9 @@ pytest_plugins = [
     "steps.tui_steps",
     # One Mac controlling another through the relay (issue 12).
     "steps.control_steps",
+    # SSH remote projects: a project on another computer, from the Mac and through it from the phone (issue 12).
+    "steps.remote_projects",
+    "steps.remote_projects_steps",
     # The daemon features (features/daemon) run against `--daemon mock|codex`; the option and fixtures live here.
     "simulators.real.pytest_plugin",
     # Every report (Allure, JUnit XML, Cucumber JSON, the terminal) masks the secrets each test's fixtures held.
@@ -60,10 +63,10 @@ TAGS: dict[str, str] = {
     "daemon": "runs against --daemon mock|codex: the listener (features/daemon), remote control (features/remote_control)",
     "remote_control": "remote control through our backend and relay, with the mock or the real daemon behind it",
     "conformance": "what crosses the wire (bodies, status values, log lines), beside the product features",
+    "remote_projects": "SSH remote projects: the Mac's session with the real Codex on another computer, and the phone "
+                       "through the Mac (runs in the mock run; the remote is the real Codex either way)",
     "remote_login": "signing in with the CLI on a remote machine (SSH port forwarding)",
     "netns": "needs separate network namespaces (root) and OpenSSH",
-    # SSH remote projects (issue 12, helper "ssh")
-    "remote_projects": "Codex on a Mac opening a project on a remote host over SSH, the real codex on the host",
     "login": "codex login: browser callback, device code, access token, credential stores",
     "real_login": "also runs against the installed real codex 0.169.0 (fails if it is absent)",
     "tui": "the real Codex TUI (codex 0.169.0 --remote) in a pseudo-terminal, on the daemon --daemon names",

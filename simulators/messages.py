@@ -37,6 +37,9 @@ PHONE_SCREENS: dict[str, ScreenCopy] = {
     # A paired phone whose Mac is not connected waits for it. Today's app waits on this screen however long the Mac
     # stays errored (openai/codex#27167, #24046, #23289, #22715); with the fix it waits only while no cause is known.
     "waiting_for_host": ScreenCopy("Waiting for desktop", "Waiting for computer response", ()),
+    # issue 12: the Mac's SSH remote projects, one row per project, below its threads. Today's phone lists none of
+    # them (openai/codex#23527); with the fix it lists each, and Codex works in it through the Mac.
+    "remote_projects": ScreenCopy("Remote projects on {server_name}", "{project} on {host}, over SSH", ("Open",)),
 }
 
 DECISION_TEXT: dict[str, str] = {

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 # The features a product person reviews: product language only, copy quoted verbatim, no wire details.
-PRODUCT_FEATURE_AREAS = ("pairing", "mfa", "enrollment", "remote_control")
+PRODUCT_FEATURE_AREAS = ("pairing", "mfa", "enrollment", "remote_control", "remote_projects")
 
 
 class QuoteIn(StrEnum):

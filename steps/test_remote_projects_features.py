@@ -1,8 +1,8 @@
-"""Binds features/remote_projects: Codex on a Mac opening a project on a remote host over SSH, between real
-network namespaces with the real codex on the host (needs root; fails, never skips, without it)."""
+"""Binds features/remote_projects (issue 12): Codex on a Mac opening a project on a remote computer over SSH, and
+the phone through the Mac. The remote computer runs the real Codex whatever `--daemon` says, so these scenarios are
+not `@daemon`: they run in the mock run. The SSH ones need network namespaces (root); they fail, never skip,
+without them."""
 
 from pytest_bdd import scenarios
-
-from steps.remote_projects_steps import *  # noqa: F403  (the steps must be visible in this module to bind)
 
 scenarios("remote_projects")

@@ -16,10 +16,13 @@ from pathlib import Path
 import pytest
 from pytest_bdd.feature import get_features
 
+import steps.control_steps
 import steps.desktop
 import steps.phone
 import steps.processes_faults
 import steps.remote_control_steps
+import steps.remote_projects
+import steps.remote_projects_steps
 import steps.session  # noqa: F401  (registers its copy steps)
 from simulators import messages
 from simulators.daemon.remote_control import EnrollmentStatus
@@ -75,6 +78,9 @@ PLACEHOLDER_VALUES = {
     "code": r"[a-z_]+",
     # How far a clock is off, as the desktop words it ("2 hours").
     "how_far": r"\d+ (?:minute|hour|day)s?",
+    # A remote project's folder name and the SSH alias of its computer (issue 12): one word each.
+    "project": r"[\w.-]+",
+    "host": r"[\w.-]+",
 }
 
 

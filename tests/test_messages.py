@@ -51,7 +51,8 @@ def test_mfa_copy_says_what_to_do_on_every_surface() -> None:
 def test_phone_screens_fill_their_placeholders(name: str) -> None:
     # Every screen must render with the fields the phone has; a typo'd placeholder would raise KeyError here.
     fields = {"server_name": "Dana's MacBook Pro", "thread_count": 3, "command": "pytest", "cwd": "/repo",
-              "path": "src/app.py", "decision_text": "You approved this request."}
+              "path": "src/app.py", "decision_text": "You approved this request.", "project": "login-service",
+              "host": "devbox"}
     copy = messages.PHONE_SCREENS[name]
     rendered = [copy.title.format(**fields), copy.body.format(**fields)]
     assert all("{" not in text for text in rendered)

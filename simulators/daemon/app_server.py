@@ -298,6 +298,11 @@ class AppServer:
     def handler(self, name: str) -> Handler:
         return self._handlers[name]
 
+    def wrap_handler(self, name: str, wrap: Callable[[Handler], Handler]) -> None:
+        """Serve a registered method through `wrap(current handler)`: its params checks stay as registered (issue
+        12: the desktop's remote projects take over the thread methods for their own threads)."""
+        self._handlers[name] = wrap(self._handlers[name])
+
     def set_remote_control_status_provider(self, provider: RemoteControlStatusProvider) -> None:
         self._remote_control_status = provider
 

@@ -57,6 +57,8 @@ from simulators.protocol.oauth import (
 )
 from simulators.protocol.pairing_link import PairingLink
 from simulators.qr import render_png, render_terminal
+from simulators.remote_projects.link import RemoteLink
+from simulators.remote_projects.session import RemoteProject, RemoteProjectSession
 from simulators.timers import elapse, moved
 
 AUTH_FILENAME = "auth.json"
@@ -239,6 +241,8 @@ class DesktopApp:
         self._owns_http = http is None
         self.timeout = timeout
         self._controller: Any = None  # RemoteControlController, attached once the daemon exists
+        # The SSH remote projects the desktop has open, by id (issue 12).
+        self.remote_projects: dict[str, RemoteProjectSession] = {}
         self._tokens = read_auth_file(self.auth_path)
         self._held: list[str] = []  # every token this app has held, for reports to be checked against
         self._redirect_uri = loopback_redirect_uri()
@@ -256,7 +260,21 @@ class DesktopApp:
             raise PairsimError("the desktop app has no daemon attached")
         return self._controller
 
+    # -- SSH remote projects (issue 12) -----------------------------------------------------------------------
+
+    async def open_remote_project(self, project: RemoteProject, link: RemoteLink) -> RemoteProjectSession:
+        """Open a project on another computer through its link (the SSH tunnel): the desktop's own session with
+        the app-server there, kept (and reconnected) while the desktop runs. Its daemon may carry it to phones."""
+        if project.id in self.remote_projects:
+            raise PairsimError(f"{project.name} on {project.host} is already open")
+        session = await RemoteProjectSession(project, link).open()
+        self.remote_projects[project.id] = session
+        return session
+
     async def aclose(self) -> None:
+        for session in self.remote_projects.values():
+            with contextlib.suppress(Exception):
+                await session.close()
         await self.browser.aclose()
         if self._owns_http:
             await self._http.aclose()

@@ -46,6 +46,10 @@ class ProfileBehaviour:
     # `…until enrollment completes`) while the Mac's clock is ahead of the service's, by the `Date` of the service's
     # answer, says which clock is off, by how much, and what to do, instead of passing on the daemon's words.
     desktop_names_clocks_that_disagree: bool = False
+    # issue 12: the Mac's daemon serves the desktop's SSH remote projects to the phones paired with it (listed, and
+    # their threads, turns and approvals carried through the Mac); today's phone lists none of them
+    # (openai/codex#23527).
+    phone_sees_remote_projects: bool = False
 
 
 _BEHAVIOURS: dict[Profile, ProfileBehaviour] = {
@@ -57,6 +61,7 @@ _BEHAVIOURS: dict[Profile, ProfileBehaviour] = {
         reports_blocked_status=True, desktop_shows_remediation=True, doctor_checks_enrollment=True,
         announces_connections_off=True, desktop_forgets_removed_phones=True, desktop_waits_for_enrollment_to_pair=True,
         desktop_names_why_connections_failed=True, desktop_names_clocks_that_disagree=True,
+        phone_sees_remote_projects=True,
     ),
 }
 

@@ -53,6 +53,7 @@ T = TypeVar("T")
 
 CLAIM_PATH = "wham/remote/control/client/claim"
 COMPUTERS_PATH = "wham/remote/control/environments"
+REMOTE_PROJECTS_LIST = "remoteProjects/list"  # issue 12: the Mac's SSH remote projects (docs/protocol.md §13)
 COMMAND_APPROVAL = "item/commandExecution/requestApproval"
 FILE_CHANGE_APPROVAL = "item/fileChange/requestApproval"
 APPROVAL_METHODS = (COMMAND_APPROVAL, FILE_CHANGE_APPROVAL)
@@ -137,6 +138,8 @@ class HostSession:
     turn_id: str | None = None
     # The thread as the phone last read it (`catch_up`): what happened while it was not watching.
     read_back: dict[str, TurnView] = field(default_factory=dict)
+    # The host's SSH remote projects, as last listed (issue 12).
+    remote_projects: tuple[RemoteProjectRow, ...] = ()
 
     @property
     def name(self) -> str | None:
@@ -204,6 +207,15 @@ class SetupFailed(PairsimError):
 
 class NotReady(PairsimError):
     """A step was called before the step it needs (e.g. `claim()` before `sign_in()`)."""
+
+
+@dataclass(frozen=True)
+class RemoteProjectRow:
+    """One of the Mac's SSH remote projects, as the phone lists it (issue 12)."""
+
+    id: str
+    name: str
+    host: str
 
 
 class PhoneApp:
@@ -687,6 +699,33 @@ class PhoneApp:
             thread_count=len(self.session.threads) if live else None,
             error_detail=machine.error_detail,
         )
+
+    # ----------------------------------------------------------------------------------------- remote projects
+
+    async def list_remote_projects(self) -> tuple[RemoteProjectRow, ...]:
+        """The Mac's SSH remote projects (`remoteProjects/list`, issue 12). A Mac whose Codex does not serve them
+        (today's, openai/codex#23527) refuses the method: the phone then lists none, as today's app does."""
+        try:
+            result = await self._guard(self._socket().request(REMOTE_PROJECTS_LIST, {}), setup=False)
+        except RpcCallFailed:
+            result = {}
+        data = result.get("data") if isinstance(result, dict) else None
+        rows = tuple(RemoteProjectRow(str(item["id"]), str(item["name"]), str(item["host"]))
+                     for item in data or [] if isinstance(item, dict) and {"id", "name", "host"} <= item.keys())
+        self.session.remote_projects = rows
+        return rows
+
+    async def start_remote_turn(self, text: str, project_name: str) -> str:
+        """Start a turn in a new thread of one of the Mac's remote projects (by its name as listed); the Mac
+        carries it to the remote computer. Returns the turn's id."""
+        project = next((row for row in self.session.remote_projects if row.name == project_name), None)
+        if project is None:
+            raise NotReady(f"the phone lists no remote project {project_name!r}")
+        started = await self._guard(self._socket().request("thread/start", {"remoteProjectId": project.id}),
+                                    setup=False)
+        self.session.thread_id = str(started["thread"]["id"])
+        self.session.turn_id = None
+        return await self.start_turn(text, thread_id=self.session.thread_id)
 
     # ----------------------------------------------------------------------------------------- live session
 

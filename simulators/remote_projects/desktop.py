@@ -30,9 +30,9 @@ from simulators.real.app_server_client import AppServerGone
 from simulators.remote_projects import bootstrap
 from simulators.remote_projects.approvals import ApprovalRequest, ApprovingClient
 from simulators.remote_projects.failures import Cause, Failure, fixed_message, legacy_message, ssh_cause
-from simulators.remote_projects.link import RemoteLink
 from simulators.remote_projects.mac import Finished, Mac
 from simulators.remote_projects.ssh_config import DiscoveryFailed, ResolvedHost, collect_aliases
+from simulators.remote_projects.ssh_link import SshTunnelLink
 from simulators.runtime import LoopThread
 
 SSH_OPTIONS = ("-o", "BatchMode=yes", "-o", "ConnectTimeout=10")
@@ -58,7 +58,7 @@ class Connection:
 
 @dataclass
 class OpenProject:
-    link: RemoteLink
+    link: SshTunnelLink
     tunnel: ManagedProcess
     client: ApprovingClient
     ws: ClientConnection
@@ -179,7 +179,7 @@ class RemoteProjectsDesktop:
             local_port = self._free_local_port()
         except OSError as exc:
             raise self._failure(Cause.SSH_OTHER, alias, str(exc)) from exc
-        link = RemoteLink(alias, self.mac.network.laptop.netns, local_port)
+        link = SshTunnelLink(alias, self.mac.network.laptop.netns, local_port)
         self.log.append(f"[WindowContext] [ssh-websocket-v0] selected app-server transport websocketUrl={link.url}")
         self.log.append(
             f"[AppServerTransportSshWebsocket] ssh_websocket_v0.ensure_remote_app_server_and_tunnel "
@@ -222,7 +222,7 @@ class RemoteProjectsDesktop:
                 raise self._failure(Cause.REMOTE_PORT_TAKEN, alias, cause, port=self.remote_port)
             raise self._failure(Cause.APP_SERVER_EXITED, alias, cause)
 
-    def _app_server_ready(self, link: RemoteLink) -> bool:
+    def _app_server_ready(self, link: SshTunnelLink) -> bool:
         """`GET /readyz` through the tunnel: 200 from a codex app-server (observed 0.169.0 §3.2). Nothing
         listening there closes the socket at once (sshd refuses the channel); another program answers otherwise."""
 
@@ -260,7 +260,7 @@ class RemoteProjectsDesktop:
 
         return run_in_namespace(self.mac.network.laptop.netns, pick)
 
-    def _open_tunnel(self, alias: str, link: RemoteLink) -> tuple[ManagedProcess, RemoteLink]:
+    def _open_tunnel(self, alias: str, link: SshTunnelLink) -> tuple[ManagedProcess, SshTunnelLink]:
         """`ssh -N -L`, listening; the link names the port it got (another one if ours was taken meanwhile)."""
         options = [*SSH_OPTIONS, "-o", "ExitOnForwardFailure=yes"]
         if not self.legacy:
@@ -280,10 +280,10 @@ class RemoteProjectsDesktop:
                 if "Address already in use" not in stderr:
                     raise self._failure(ssh_cause(stderr), alias, stderr) from None
                 # Another program took the port between our look and ssh's bind: take another one.
-                link = RemoteLink(link.name, link.netns, self._free_local_port(after=link.local_port))
+                link = SshTunnelLink(link.name, link.netns, self._free_local_port(after=link.local_port))
         raise self._failure(Cause.SSH_OTHER, alias, "no local port for the tunnel")
 
-    async def _initialize(self, link: RemoteLink) -> tuple[ApprovingClient, ClientConnection, dict[str, Any]]:
+    async def _initialize(self, link: SshTunnelLink) -> tuple[ApprovingClient, ClientConnection, dict[str, Any]]:
         try:
             ws = await link.open()
         except InvalidStatus as exc:

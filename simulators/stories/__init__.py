@@ -7,10 +7,19 @@ A story reproduces one failure people reported (or a path that works), end to en
 from __future__ import annotations
 
 from simulators.reproduce import Story, UnknownScenario
-from simulators.stories import backend, clocks, control, network, pairing, processes, remote_projects
+from simulators.stories import (
+    backend,
+    clocks,
+    control,
+    network,
+    pairing,
+    processes,
+    remote_projects,
+    remote_projects_phone,
+)
 
 # remote_projects: SSH remote projects (issue 12); they need root for their namespaces.
-STORY_MODULES = (pairing, backend, network, clocks, processes, remote_projects, control)
+STORY_MODULES = (pairing, backend, network, clocks, processes, remote_projects, remote_projects_phone, control)
 
 STORIES: dict[str, Story] = {story.name: story for module in STORY_MODULES for story in module.STORIES}
 

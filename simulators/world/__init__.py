@@ -43,6 +43,7 @@ from simulators.world.macs import MacDriver, MacNeighbours, doctor_lines_of_a_fo
 from simulators.world.network import PHONES, Network
 from simulators.world.people import People, Persona
 from simulators.world.phones import Linger, PairingOutcome, PhoneDriver, PhoneView
+from simulators.world.remote_projects import RemoteProjects
 from simulators.world.runner import Runner
 from simulators.world.terminals import Computer, TerminalDriver, Terminals, slug
 from simulators.world.time import SERVICE, ClockOutOfReach, WorldTime, machine_party, phone_party
@@ -115,6 +116,8 @@ class World:
         self.network = Network(self._runner, self.backend.url, self.time, self.root, self.backend.https_url)
         await self.network.open(PHONES)
         self.terminals = Terminals(self._runner, self.time, self.profile)
+        # issue 12: remote computers with SSH remote projects, made when a scenario names one.
+        self.remote_projects = RemoteProjects(self._runner, self.network, self.backend, self.tls, self.root)
         await self._start_mac(self._first_mac_name, FIRST_MAC, self.root / "mac", seed=self.seed,
                               threads=self._seeded_threads)
 
@@ -185,6 +188,8 @@ class World:
             await self.terminals.close()
         for mac in self._macs:
             await mac.close()
+        if hasattr(self, "remote_projects"):
+            await self.remote_projects.close()
         await self.backend.stop()
         await self.network.close()
         for mac in self._macs:
@@ -402,6 +407,8 @@ class World:
                            for entry in controller.trace())
         for mac in self._macs:
             entries.extend({"party": f"{mac.label}:daemon-log", "line": line} for line in mac.daemon_log())
+        entries.extend({"party": f"remote:{alias}:app-server-log", "line": line}
+                       for alias, line in self.remote_projects.log_lines())
         for name, terminal in self.terminals.open_terminals().items():
             entries.extend({"party": f"terminal:{name}", "line": line} for line in terminal.session.output)
         # The backend's view: every HTTP exchange any party (Mac, phone, browser) had with it.

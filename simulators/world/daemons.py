@@ -21,8 +21,9 @@ from simulators.daemon.desktop import DesktopApp
 from simulators.daemon.doctor import run_doctor
 from simulators.daemon.listener import AppServerListener
 from simulators.daemon.model_client import ModelAccess
-from simulators.daemon.profiles import Profile
+from simulators.daemon.profiles import Profile, behaviour
 from simulators.daemon.remote_control import EnrollmentStatus, RemoteControlController
+from simulators.daemon.remote_projects import RemoteProjectBridge
 from simulators.daemon.store import DaemonStore
 from simulators.daemon.threads import ThreadService
 from simulators.daemon.tui_surface import install_tui_surface
@@ -172,6 +173,8 @@ class MockDaemon:
             clock=place.clock,
         )
         desktop.attach(self._controller)
+        if behaviour(place.profile).phone_sees_remote_projects:
+            RemoteProjectBridge(self.app_server, lambda: desktop.remote_projects).install()
         await self._controller.start()
         await self.listener.start()
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from simulators import messages
 from simulators.camera import Picture, take
 from simulators.daemon.desktop import QrShown, Remediation
 from simulators.phone.app import Approval, HostSession, PairingResult, PhoneApp
@@ -160,6 +161,20 @@ class PhoneDriver:
 
     def start_turn(self, text: str) -> str:
         return self._runner.run(self.app.start_turn(text))
+
+    def open_remote_projects(self) -> list[str]:
+        """The person looks at the Mac's remote projects on this phone; each row as the phone words it."""
+        rows = self._runner.run(self.app.list_remote_projects())
+        copy = messages.PHONE_SCREENS["remote_projects"]
+        return [copy.body.format(project=row.name, host=row.host) for row in rows]
+
+    def remote_projects_title(self) -> str:
+        return messages.PHONE_SCREENS["remote_projects"].title.format(server_name=self.view().active_host)
+
+    def start_remote_turn(self, text: str, project: str) -> str:
+        """The person asks Codex, from this phone, to do something in one of the Mac's remote projects."""
+        self._runner.run(self.app.list_remote_projects())
+        return self._runner.run(self.app.start_remote_turn(text, project))
 
     def wait_for_approval(self, kind: str) -> Approval:
         return self._runner.run(self.app.wait_for_approval(kind))

@@ -1,9 +1,8 @@
 """SSH remote projects (issue 12): a project on Dana's dev server, opened in Codex on her Mac, and followed from her
 phone through the Mac.
 
-The remote computer is made by the `remote_host_factory` fixture: today the real `codex app-server` on this machine
-behind a tunnel that can drop (`simulators/remote_projects/loopback.py`); the SSH lab's host replaces that fixture
-and nothing else. Then steps read the remote project's repository and files on disk, never the phone's view of
+The remote computer is made by the `remote_host_factory` fixture: devbox of the SSH lab, reached over real SSH
+(`simulators/remote_projects/ssh_host.py`). Then steps read the remote project's repository and files on disk, never the phone's view of
 them.
 """
 
@@ -15,7 +14,7 @@ import pytest
 from pytest_bdd import given, parsers, then, when
 
 from simulators.backend.model_scripts import edited_login_file
-from simulators.remote_projects.loopback import start_loopback_host
+from simulators.remote_projects.ssh_host import start_ssh_host
 from simulators.world.remote_projects import branch, branch_switches
 from steps.context import phone_label
 from steps.copy import quotes_copy
@@ -32,9 +31,9 @@ _DECISIONS = {"approves": "accept", "declines": "decline"}
 
 @pytest.fixture
 def remote_host_factory() -> RemoteHostFactory:
-    """What makes Dana's dev server: the real codex app-server on loopback, behind a tunnel. The one fixture the SSH
-    lab's host (real sshd, real login shell, real codex installed on it) replaces."""
-    return start_loopback_host
+    """What makes Dana's dev server: devbox of the SSH lab (real sshd, her login shell, the real codex installed
+    there), which the Mac's desktop reaches over real SSH and a tunnel."""
+    return start_ssh_host
 
 
 @given(parsers.re(

@@ -1,4 +1,4 @@
-@remote_projects
+@remote_projects @netns
 Feature: Working in a project on another computer, from the Mac and from the phone
   Dana keeps the login service on her dev server, devbox. Codex on her Mac opens it as a remote project: the desktop
   app starts Codex on devbox and talks to it through an SSH tunnel, so commands run and files change on devbox. Her

@@ -47,6 +47,7 @@ BRIDGE = "br0"
 CLONE_NEWNET = 0x40000000
 ROLES = ("cloud", "laptop", "remote")
 _HOST_NUMBER = {"cloud": 1, "laptop": 2, "remote": 3}
+CLOUD_ADDRESS = f"{SUBNET}.{_HOST_NUMBER['cloud']}"  # the same in every network: each has namespaces of its own
 
 
 class NamespacesUnavailable(PairsimError):

@@ -66,6 +66,14 @@ class OpenProject:
     reused_app_server: bool = False
 
 
+class ConnectFailed(OSError):
+    """Opening the way to a remote app-server failed; an OSError, so a reconnecting session tries again later."""
+
+    def __init__(self, failure: Failure) -> None:
+        super().__init__(failure.cause.value)
+        self.failure = failure
+
+
 class _Stop(Exception):
     def __init__(self, failure: Failure) -> None:
         super().__init__(failure.cause.value)
@@ -162,6 +170,24 @@ class RemoteProjectsDesktop:
         return row
 
     def _connect(self, alias: str) -> OpenProject:
+        tunnel, link, reused = self._ensure(alias)
+        try:
+            client, ws, initialize = self._loop_thread().run(self._initialize(link))
+        except _Stop:
+            tunnel.stop()
+            raise
+        return OpenProject(link, tunnel, client, ws, initialize, reused)
+
+    def ensure_remote_app_server_and_tunnel(self, alias: str) -> tuple[ManagedProcess, SshTunnelLink, bool]:
+        """Probe `codex`, start the remote app-server unless one answers, and forward a local port to it: the
+        running tunnel, the link through it, and whether a running app-server was reused. Raises `ConnectFailed`
+        (its `failure` says why) when any step fails; nothing it started is left running then."""
+        try:
+            return self._ensure(alias)
+        except _Stop as stop:
+            raise ConnectFailed(stop.failure) from None
+
+    def _ensure(self, alias: str) -> tuple[ManagedProcess, SshTunnelLink, bool]:
         host = self.hosts[alias]
         probe_command = bootstrap.LEGACY_PROBE if self.legacy else bootstrap.fixed_probe(self.install_dir)
         probe = self._ssh(alias, probe_command)
@@ -202,12 +228,7 @@ class RemoteProjectsDesktop:
                 except _Stop:
                     tunnel.stop()
                     raise
-        try:
-            client, ws, initialize = self._loop_thread().run(self._initialize(link))
-        except _Stop:
-            tunnel.stop()
-            raise
-        return OpenProject(link, tunnel, client, ws, initialize, reused)
+        return tunnel, link, reused
 
     def _start(self, alias: str, codex_path: str) -> None:
         start = self._ssh(alias, bootstrap.start_command(codex_path, self.remote_port))

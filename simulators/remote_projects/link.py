@@ -45,6 +45,10 @@ class RemoteAccess:
     chatgpt_base_url: str  # e.g. http://127.0.0.1:PORT/backend-api/
     issuer_url: str
     ca_file: Path | None
+    # The model's HTTPS origin as this machine's loopback reaches it, and the backend's map from the host a caller
+    # names to the origin discovery gives it: a host on a network of its own forwards both and adds its entry.
+    model_url: str | None = None
+    origins: dict[str, str] | None = None
 
 
 class RemoteHost(Protocol):

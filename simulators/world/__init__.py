@@ -29,13 +29,14 @@ from typing import Any
 from simulators.controller.app import ControllingMac
 from simulators.daemon.desktop import QrShown, Remediation
 from simulators.daemon.profiles import Profile
+from simulators.netns.hosts import CLOUD_ADDRESS
 from simulators.phone.app import Approval, PhoneApp, PhoneProfile
 from simulators.phone.screens import FailureCopy, Screen
 from simulators.phone.storage import PhoneStorage
 from simulators.protocol.redaction import SecretMask, redact_secrets
 from simulators.real.target import DaemonKind
 from simulators.runtime import LoopThread
-from simulators.tls import make_world_tls
+from simulators.tls import LOOPBACK, make_world_tls
 from simulators.world.backend import BackendDriver
 from simulators.world.controllers import ControllingMacDriver, control_profile
 from simulators.world.daemons import MacPlace, one_mac_only, reads_the_macs_clock
@@ -108,7 +109,8 @@ class World:
         return self
 
     async def _start(self) -> None:
-        self.tls = make_world_tls(self.root / "tls")
+        # The leaf also names the cloud host of the SSH lab's namespaces, where a remote host reaches the backend.
+        self.tls = make_world_tls(self.root / "tls", addresses=(LOOPBACK, CLOUD_ADDRESS))
         self.backend = BackendDriver(self._runner, self.time.service, seed=self.seed,
                                      typed_errors=self.profile is Profile.FIXED, tls=self.tls)
         await self.backend.start()

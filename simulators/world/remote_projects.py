@@ -47,7 +47,8 @@ class RemoteProjects:
         if https_url is not None:
             # Discovery names the model's HTTPS origin as this computer reaches it, as for a Mac.
             self._backend.model.workspace_origins[f"127.0.0.1:{route.port}"] = https_url
-        access = RemoteAccess(f"{route.url}/backend-api/", route.url, self._tls.ca_file)
+        access = RemoteAccess(f"{route.url}/backend-api/", route.url, self._tls.ca_file, model_url=https_url,
+                              origins=self._backend.model.workspace_origins)
         slug = re.sub(r"[^a-z0-9]+", "-", alias.lower()).strip("-") or "remote"
         host = await factory(alias, self._root / "remote-hosts" / slug, access, sign_in_from)
         self._hosts[alias] = host
@@ -160,5 +161,6 @@ def branch_switches(project: Path, name: str) -> int:
 
 
 def _git(project: Path, *args: str) -> str:
-    return subprocess.run(["git", "-C", str(project), *args], check=True, capture_output=True, text=True,
-                          timeout=30).stdout
+    # The remote's repository belongs to the person's account there, not to this process: git would refuse it.
+    return subprocess.run(["git", "-c", f"safe.directory={project}", "-C", str(project), *args], check=True,
+                          capture_output=True, text=True, timeout=30).stdout

@@ -5,7 +5,7 @@ host's own files over this machine's in that private mount namespace:
 
     /etc/passwd /etc/group               this machine's, plus the person's account (a real uid, not root)
     /etc/shadow                          the person's line only (no hash of this machine is copied)
-    /etc/resolv.conf                     an offline resolver (its own loopback)
+    /etc/resolv.conf /etc/hosts          an offline resolver (its own loopback); public names to no route
     /home                                the host's homes: /home/<user> with the rc files a scenario writes
     /tmp                                 the host's /tmp (the app-server's log lands here)
     /mnt/pairsim-host                    sshd's own config and host key (on a tmpfs, so /mnt itself is untouched)
@@ -42,6 +42,8 @@ SSH_PORT = 22  # the host's own namespace: nothing else listens there
 HOST_DIR_IN_NAMESPACE = Path("/mnt/pairsim-host")
 APP_SERVER_LOG = "/tmp/codex-app-server-ssh-ws-v0.log"
 READY_TIMEOUT = 10.0
+UNROUTED = "192.0.2.1"  # TEST-NET-1: never routed
+OFFLINE_NAMES = ("chatgpt.com", "api.openai.com", "auth.openai.com", "ab.chatgpt.com")
 SHELLS = {"bash": "/bin/bash", "zsh": "/usr/bin/zsh", "tcsh": "/usr/bin/tcsh", "csh": "/usr/bin/csh"}
 
 
@@ -133,6 +135,10 @@ class RemoteHost:
         # An offline host: its resolver asks its own loopback, where nothing answers, so a name lookup fails at
         # once instead of waiting for this machine's nameserver, which the host's network cannot reach.
         (etc / "resolv.conf").write_text("nameserver 127.0.0.1\n")
+        # Codex's own lookup of chatgpt.com (its model-list refresh) still waited 5 s there, twice, holding
+        # thread/start 10 s: the public names it calls resolve here, as on a host without the Internet, to an
+        # address it has no route to, so the connection fails at once.
+        (etc / "hosts").write_text("127.0.0.1 localhost\n" + "".join(f"{UNROUTED} {name}\n" for name in OFFLINE_NAMES))
         tmp = self.root / "tmp"
         tmp.mkdir()
         tmp.chmod(0o1777)
@@ -210,7 +216,7 @@ class RemoteHost:
             f"mkdir {q(str(HOST_DIR_IN_NAMESPACE))}",
             f"mount --bind {q(str(self.config_dir))} {q(str(HOST_DIR_IN_NAMESPACE))}",
         ]
-        for name in ("passwd", "group", "shadow", "resolv.conf"):
+        for name in ("passwd", "group", "shadow", "resolv.conf", "hosts"):
             lines.append(f"mount --bind {q(str(self.root / 'etc' / name))} /etc/{name}")
         lines.append(f"mount --bind {q(str(self.root / 'home'))} /home")
         prefix = self.account.codex_prefix()

@@ -390,7 +390,8 @@ def asks_mac(remote_projects: RemoteProjectsLab, command: str | None) -> None:
     if command is None:
         assert asked.method == "item/fileChange/requestApproval", asked
     else:
-        assert asked.method == "item/commandExecution/requestApproval" and command in asked.command, asked
+        assert asked.method == "item/commandExecution/requestApproval" and command in str(asked.params.get("command")), \
+            asked
 
 
 @then(parsers.parse('Dana\'s project on devbox is on the branch "{branch}"'))

@@ -20,17 +20,16 @@ import socket
 from dataclasses import dataclass, field
 from typing import Any
 
-from websockets.asyncio.client import ClientConnection
-from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
+from websockets.exceptions import InvalidStatus
 
 from simulators import messages
 from simulators.netns.hosts import run_in_namespace
 from simulators.netns.processes import ManagedProcess, ProcessFailed
-from simulators.real.app_server_client import AppServerGone
 from simulators.remote_projects import bootstrap
-from simulators.remote_projects.approvals import ApprovalRequest, ApprovingClient
+from simulators.remote_projects.core import Approval
 from simulators.remote_projects.failures import Cause, Failure, fixed_message, legacy_message, ssh_cause
 from simulators.remote_projects.mac import Finished, Mac
+from simulators.remote_projects.session import RemoteProject, RemoteProjectSession, RemoteUnreachable
 from simulators.remote_projects.ssh_config import DiscoveryFailed, ResolvedHost, collect_aliases
 from simulators.remote_projects.ssh_link import SshTunnelLink
 from simulators.runtime import LoopThread
@@ -38,8 +37,6 @@ from simulators.runtime import LoopThread
 SSH_OPTIONS = ("-o", "BatchMode=yes", "-o", "ConnectTimeout=10")
 TUNNEL_READY_TIMEOUT = 10.0
 TUNNEL_ATTEMPTS = 3
-CLIENT_NAME = "codex_desktop"
-CLIENT_VERSION = "26.422.30944"
 LOCAL_PORT_SCAN = 1000
 # codex 0.169.0 first refreshes its model list, which our backend does not serve: two 5 s timeouts before a turn.
 TURN_TIMEOUT = 60.0
@@ -58,12 +55,17 @@ class Connection:
 
 @dataclass
 class OpenProject:
+    """An open connection to a host's app-server: the tunnel it goes through and the desktop's one JSON-RPC session
+    (`RemoteProjectSession`: requests, notifications, the remote's approvals, answered by item)."""
+
     link: SshTunnelLink
     tunnel: ManagedProcess
-    client: ApprovingClient
-    ws: ClientConnection
-    initialize: dict[str, Any]
+    session: RemoteProjectSession
     reused_app_server: bool = False
+
+    @property
+    def initialize(self) -> dict[str, Any]:
+        return self.session.initialize_result
 
 
 class ConnectFailed(OSError):
@@ -172,11 +174,11 @@ class RemoteProjectsDesktop:
     def _connect(self, alias: str) -> OpenProject:
         tunnel, link, reused = self._ensure(alias)
         try:
-            client, ws, initialize = self._loop_thread().run(self._initialize(link))
+            session = self._loop_thread().run(self._initialize(link))
         except _Stop:
             tunnel.stop()
             raise
-        return OpenProject(link, tunnel, client, ws, initialize, reused)
+        return OpenProject(link, tunnel, session, reused)
 
     def ensure_remote_app_server_and_tunnel(self, alias: str) -> tuple[ManagedProcess, SshTunnelLink, bool]:
         """Probe `codex`, start the remote app-server unless one answers, and forward a local port to it: the
@@ -304,27 +306,23 @@ class RemoteProjectsDesktop:
                 link = SshTunnelLink(link.name, link.netns, self._free_local_port(after=link.local_port))
         raise self._failure(Cause.SSH_OTHER, alias, "no local port for the tunnel")
 
-    async def _initialize(self, link: SshTunnelLink) -> tuple[ApprovingClient, ClientConnection, dict[str, Any]]:
+    async def _initialize(self, link: SshTunnelLink) -> RemoteProjectSession:
+        # The session is the host's: threads name their project's folder themselves (`thread/start {cwd}`).
+        session = RemoteProjectSession(RemoteProject(link.name, link.name, ""), link)
         try:
-            ws = await link.open()
-        except InvalidStatus as exc:
-            # Node's `ws` words a refused upgrade this way; the legacy desktop shows it as is.
-            status = exc.response.status_code
-            raise self._failure(Cause.HANDSHAKE_REFUSED, link.name, f"Unexpected server response: {status}") from exc
-        except (InvalidHandshake, ConnectionClosed, EOFError, OSError) as exc:
+            return await session.open()
+        except RemoteUnreachable as exc:
+            cause = exc.__cause__
+            if isinstance(cause, InvalidStatus):
+                # Node's `ws` words a refused upgrade this way; the legacy desktop shows it as is.
+                status = cause.response.status_code
+                raise self._failure(Cause.HANDSHAKE_REFUSED, link.name,
+                                    f"Unexpected server response: {status}") from exc
             # The tunnel accepted locally, then sshd could not reach the remote port and ssh closed the socket:
-            # the WebSocket never opened (close 1006; Node's `ws` reports the reset read).
-            raise self._failure(Cause.SOCKET_CLOSED, link.name, f"read ECONNRESET ({type(exc).__name__})") from exc
-        client = ApprovingClient(ws)
-        try:
-            result = await client.request("initialize", {
-                "clientInfo": {"name": CLIENT_NAME, "title": "Codex Desktop", "version": CLIENT_VERSION},
-                "capabilities": {"experimentalApi": True},
-            })
-            await client.notify("initialized")
-        except (AppServerGone, ConnectionClosed) as exc:
-            raise self._failure(Cause.SOCKET_CLOSED, link.name, "read ECONNRESET") from exc
-        return client, ws, result if isinstance(result, dict) else {}
+            # the WebSocket never opened, or closed before `initialize` was answered (close 1006; Node's `ws`
+            # reports the reset read).
+            raise self._failure(Cause.SOCKET_CLOSED, link.name,
+                                f"read ECONNRESET ({type(cause).__name__})") from exc
 
     def _loop_thread(self) -> LoopThread:
         if self._loop is None:
@@ -335,7 +333,7 @@ class RemoteProjectsDesktop:
 
     def request(self, alias: str, method: str, params: dict[str, Any]) -> Any:
         """One JSON-RPC call to the open project's app-server."""
-        return self._loop_thread().run(self.projects[alias].client.request(method, params))
+        return self._loop_thread().run(self.projects[alias].session.request(method, params))
 
     def run_turn(self, alias: str, thread_id: str, text: str, *, timeout: float = TURN_TIMEOUT) -> dict[str, Any]:
         """Start a turn with `text` and wait for the app-server's `turn/completed` for it; the completed turn."""
@@ -344,61 +342,47 @@ class RemoteProjectsDesktop:
 
     def start_turn(self, alias: str, thread_id: str, text: str) -> tuple[str, int]:
         """`turn/start`; the turn's id and how many notifications came before it."""
-        client = self.projects[alias].client
-        seen = len(client.notifications)
-        started = self.request(alias, "turn/start", {"threadId": thread_id, "input": [{"type": "text", "text": text}]})
-        return str(started["turn"]["id"]), seen
+        session = self.projects[alias].session
+        seen = len(session.notifications)
+        turn = self._loop_thread().run(session.start_turn(thread_id, text))
+        return str(turn["id"]), seen
 
     def wait_turn(self, alias: str, turn_id: str, seen: int, *, timeout: float = TURN_TIMEOUT) -> dict[str, Any]:
-        client = self.projects[alias].client
+        session = self.projects[alias].session
+        return self._loop_thread().run(session.wait_turn_completed(turn_id, timeout), timeout=timeout + 10)
 
-        async def completed() -> dict[str, Any]:
-            done = await client.wait_for_notification(
-                lambda n: n.method == "turn/completed" and n.params.get("turn", {}).get("id") == turn_id,
-                start=seen, timeout=timeout)
-            return dict(done.params["turn"])
-
-        return self._loop_thread().run(completed(), timeout=timeout + 10)
-
-    def next_approval(self, alias: str, after: int, *, timeout: float = TURN_TIMEOUT) -> ApprovalRequest:
+    def next_approval(self, alias: str, after: int, *, timeout: float = TURN_TIMEOUT) -> Approval:
         """What Codex on the remote asks next (request number `after`), once it asks."""
-        client = self.projects[alias].client
-        return self._loop_thread().run(client.next_approval(after, timeout), timeout=timeout + 10)
+        session = self.projects[alias].session
+        return self._loop_thread().run(session.wait_approval(start=after, timeout=timeout), timeout=timeout + 10)
 
-    def decide(self, alias: str, request: ApprovalRequest, decision: str) -> None:
-        self._loop_thread().run(self.projects[alias].client.decide(request, decision))
+    def decide(self, alias: str, approval: Approval, decision: str) -> None:
+        self._loop_thread().run(self.projects[alias].session.decide(approval.key, decision))
 
     def wait_closed(self, alias: str, timeout: float = 10.0) -> int | None:
         """Wait until the project's WebSocket has closed (its reader saw the end); its close code."""
-        project = self.projects[alias]
-
-        async def closed() -> int | None:
-            with contextlib.suppress(AppServerGone):
-                await project.client.wait_for_notification(lambda _n: False, start=len(project.client.notifications),
-                                                           timeout=timeout)
-            return project.ws.close_code
-
-        return self._loop_thread().run(closed(), timeout=timeout + 5)
+        session = self.projects[alias].session
+        self._loop_thread().run(session.wait_dropped(1, timeout), timeout=timeout + 5)
+        return session.record.close_codes[0]
 
     def reconnect(self, alias: str) -> Connection:
         """After the connection closed: the old tunnel and socket go, and the desktop connects again."""
         old = self.projects.pop(alias)
         with contextlib.suppress(Exception):
-            self._loop_thread().run(old.client.close(), timeout=5)
+            self._loop_thread().run(old.session.close(), timeout=5)
         old.tunnel.stop()
         self.log.append(f"[AppServerConnection] app_server_connection.reconnecting sshAlias={alias}")
         return self.connect(alias)
 
     def list_threads(self, alias: str) -> list[dict[str, Any]]:
-        project = self.projects[alias]
-        result = self._loop_thread().run(project.client.request("thread/list", {}))
+        result = self._loop_thread().run(self.projects[alias].session.request("thread/list", {}))
         return list(result.get("data", [])) if isinstance(result, dict) else []
 
     def close(self) -> None:
         for project in self.projects.values():
             if self._loop is not None:
                 with contextlib.suppress(Exception):
-                    self._loop.run(project.client.close(), timeout=5)
+                    self._loop.run(project.session.close(), timeout=5)
             with contextlib.suppress(Exception):
                 project.tunnel.stop()
         self.projects.clear()

@@ -1,6 +1,7 @@
 """A remote project's host on this machine: the real `codex app-server` on loopback, behind a tunnel that can drop.
 
-Until the SSH lab joins them, this is the far end of a `RemoteLink`: the pinned real binary started as a user would
+For the session's tests that need no SSH (the scenarios use devbox over SSH, `ssh_host.py`), this is the far end
+of a `RemoteLink`: the pinned real binary started as a user would
 start it on the remote (`codex app-server --listen ws://127.0.0.1:0` in the project's folder), with a CODEX_HOME of
 its own (config.toml naming the world's backend as that computer reaches it, the person's sign-in copied there, the
 world's CA for the model's HTTPS origin). The desktop reaches it through a forwarded local port, as through the SSH

@@ -91,6 +91,7 @@ class LinkRecord:
     opened: int = 0
     dropped: int = 0
     failed_attempts: int = 0
+    close_codes: list[int | None] = field(default_factory=list)  # each dropped WebSocket's close code (1006: none)
     log: list[str] = field(default_factory=list)
 
 
@@ -129,7 +130,8 @@ class RemoteProjectSession:
             await self._connect()
         except _UNREACHABLE as exc:
             await self.close()
-            raise RemoteUnreachable(f"cannot reach {self.link.name} ({type(exc).__name__})") from None
+            # The cause stays: the desktop tells a refused upgrade from a closed socket by it.
+            raise RemoteUnreachable(f"cannot reach {self.link.name} ({type(exc).__name__})") from exc
         return self
 
     async def _connect(self) -> None:
@@ -173,6 +175,7 @@ class RemoteProjectSession:
             pass
         finally:
             if ws is self._ws:
+                self.record.close_codes.append(ws.close_code)
                 await self._lost()
 
     async def _lost(self) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from simulators import messages
 from simulators.daemon.workspace import PROJECT
-from simulators.remote_projects.loopback import start_loopback_host
+from simulators.remote_projects.ssh_host import start_ssh_host
 from simulators.reproduce import PERSON, Play, Story, Surface
 from simulators.world import SEEDED_THREADS, PairingOutcome
 
@@ -17,7 +17,7 @@ REMOTE_PROJECTS = messages.PHONE_SCREENS["remote_projects"]
 def _phone_lists_remote_projects(play: Play) -> PairingOutcome:
     world = play.world
     play.ready_mac()
-    host = world.remote_projects.add_host(DEV_SERVER, start_loopback_host, sign_in_from=world.mac().home)
+    host = world.remote_projects.add_host(DEV_SERVER, start_ssh_host, sign_in_from=world.mac().home)
     play.note(f"{PERSON} keeps the {PROJECT} project on her dev server, {DEV_SERVER}, with Codex installed there and "
               "signed in to her account.", f"Remote   {DEV_SERVER}:{host.project_cwd}")
     session = world.remote_projects.open_on(world.mac(), DEV_SERVER, PROJECT)

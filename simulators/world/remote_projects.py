@@ -1,7 +1,8 @@
 """The remote computers of a world and the SSH remote projects the Macs open on them (issue 12).
 
-A remote host is made by a `RemoteHostFactory` (today the real `codex app-server` on loopback behind a tunnel,
-`simulators/remote_projects/loopback.py`; the SSH lab's host once joined): this driver gives it its own path to
+A remote host is made by a `RemoteHostFactory` (in the scenarios devbox over real SSH,
+`simulators/remote_projects/ssh_host.py`; the real `codex app-server` on loopback, `loopback.py`, in the session's
+tests): this driver gives it its own path to
 the backend (so its Codex reaches the model as the Mac's real daemon does) and its own folder, opens its project in
 a Mac's desktop app, and drops and restores the desktop's connection to it. Every method is synchronous.
 """

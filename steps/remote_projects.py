@@ -100,9 +100,11 @@ def connection_drops(world: World, host: str, name: str) -> None:
     # The remote is waiting on her: the approval has reached her phone through the Mac.
     world.phone(phone_label(name)).wait_for_approval("file_change")
     session = world.remote_projects.session(world.mac(), host)
-    drops = session.record.dropped
+    drops, failed = session.record.dropped, session.record.failed_attempts
     world.remote_projects.drop(host)
     world.remote_projects.wait_dropped(session, drops + 1)
+    # The Mac tried to reach devbox again and could not: the connection is really down, not just one socket.
+    world.remote_projects.wait_unreachable(session, failed + 1)
 
 
 @when(parsers.re(

@@ -201,7 +201,9 @@ class RemoteProjectSession:
                 await self._connect()
                 return
             except (*_UNREACHABLE, RemoteRpcError) as exc:
-                self.record.failed_attempts += 1
+                async with self._changed:
+                    self.record.failed_attempts += 1
+                    self._changed.notify_all()
                 pause = self._backoff[min(attempt, len(self._backoff) - 1)]
                 log.info("reconnecting to %s failed (%s); again in %.2f s", self.link.name, type(exc).__name__, pause)
                 attempt += 1
@@ -212,6 +214,11 @@ class RemoteProjectSession:
         async with self._changed:
             await asyncio.wait_for(self._changed.wait_for(
                 lambda: self._ready >= connections and self._ws is not None), timeout)
+
+    async def wait_failed_attempts(self, attempts: int, timeout: float = WAIT_TIMEOUT) -> None:
+        """Until `attempts` attempts in all to open the link again have failed: the remote is out of reach."""
+        async with self._changed:
+            await asyncio.wait_for(self._changed.wait_for(lambda: self.record.failed_attempts >= attempts), timeout)
 
     async def wait_dropped(self, drops: int, timeout: float = WAIT_TIMEOUT) -> None:
         async with self._changed:

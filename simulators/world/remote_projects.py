@@ -87,6 +87,10 @@ class RemoteProjects:
     def wait_dropped(self, session: RemoteProjectSession, drops: int) -> None:
         self._runner.run(session.wait_dropped(drops, RECONNECT_TIMEOUT))
 
+    def wait_unreachable(self, session: RemoteProjectSession, attempts: int) -> None:
+        """Until the session has failed to open the link again `attempts` times in all."""
+        self._runner.run(session.wait_failed_attempts(attempts, RECONNECT_TIMEOUT))
+
     def wait_decided(self, session: RemoteProjectSession, item_id: str) -> str:
         return self._runner.run(session.wait_decided(item_id, RECONNECT_TIMEOUT))
 

@@ -129,3 +129,17 @@ def test_todays_macs_daemon_does_not_know_the_desktops_remote_projects(tmp_path:
         with pytest.raises(AppServerRpcError) as refused:
             world.mac().request("remoteProjects/list", {})
         assert refused.value.rpc_code == -32600 and "remoteProjects/list" in refused.value.message
+
+
+def test_a_link_that_stays_down_counts_failed_attempts_and_the_dropped_socket_closed_without_a_frame(
+        world: World, host: RemoteHost) -> None:
+    session = world.remote_projects.open_on(world.mac(), DEV_SERVER, PROJECT)
+    world.remote_projects.drop(DEV_SERVER)
+    world.remote_projects.wait_dropped(session, 1)
+    # The way stays cut: every attempt to open it again fails, and the session says so.
+    world.remote_projects.wait_unreachable(session, 2)
+    assert not session.connected
+    assert session.record.close_codes == [1006]
+    world.remote_projects.restore(DEV_SERVER)
+    world.remote_projects.wait_reconnected(session, 2)
+    assert session.record.opened == 2

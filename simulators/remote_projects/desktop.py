@@ -38,7 +38,7 @@ SSH_OPTIONS = ("-o", "BatchMode=yes", "-o", "ConnectTimeout=10")
 TUNNEL_READY_TIMEOUT = 10.0
 TUNNEL_ATTEMPTS = 3
 LOCAL_PORT_SCAN = 1000
-# codex 0.169.0 first refreshes its model list, which our backend does not serve: two 5 s timeouts before a turn.
+# A turn on a loaded 2-core machine: the model answers at once, codex and the tunnel take their time.
 TURN_TIMEOUT = 60.0
 SSH_FAILED = 255  # ssh's own exit status when it, not the remote command, failed
 

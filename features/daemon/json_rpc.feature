@@ -19,7 +19,7 @@ Feature: JSON-RPC over the daemon's WebSocket
     Scenario: initialize answers with the user agent, the home and the platform
       When the client initializes as "probe_codex_ws" version "0.0.1" with id 1
       Then the answer to id 1 is a result with exactly the fields userAgent, codexHome, platformFamily, platformOs
-      And the user agent reads "probe_codex_ws/0.169.0 ({os}; {arch}) xterm (probe_codex_ws; 0.0.1)"
+      And the user agent reads "probe_codex_ws/{version} ({os}; {arch}) xterm (probe_codex_ws; 0.0.1)"
       And codexHome is the daemon's CODEX_HOME
       And platformFamily is "unix" and platformOs is "linux"
 

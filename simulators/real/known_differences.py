@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 
 from simulators.real.target import DaemonKind
+from simulators.real.versions import EVERY_VERSION, VersionRange
 from simulators.world.time import ClockOutOfReach
 
 
@@ -23,8 +24,9 @@ class KnownDifference:
     `step` is the failing step's text as the scenario reads it, without its keyword; `message` is a regular
     expression searched in `str(exception)`. `profile` ("legacy" or "fixed"), when set, scopes the entry to the
     rows of a Scenario Outline tagged with that profile: what today's desktop shows can differ by daemon version
-    while the fix's rows hold on both. (A daemon version range will scope an entry once more than one real version
-    is tested.)
+    while the fix's rows hold on both. `versions` scopes an entry of the real daemon to the Codex releases known to
+    behave so: on a version outside it the scenario runs as any other, and a version inside it that no longer fails
+    says so in one line (see the pytest plugin), which is when the range ends.
     """
 
     name: str
@@ -34,14 +36,20 @@ class KnownDifference:
     message: str
     why: str
     profile: str | None = None
+    versions: VersionRange = EVERY_VERSION
 
     def __post_init__(self) -> None:
         if self.raises is Exception:
             raise ValueError(f"known difference {self.name}: Exception would match any failure; name its type")
+        if self.daemon is DaemonKind.MOCK and self.versions != EVERY_VERSION:
+            raise ValueError(f"known difference {self.name}: the mock imitates one version; a range is the real's")
         re.compile(self.message)
 
-    def applies_to(self, daemon: DaemonKind) -> bool:
-        return daemon is self.daemon
+    def applies_to(self, daemon: DaemonKind, version: str | None = None) -> bool:
+        """Whether a run of `daemon` (the real one at `version`; None: any) is expected to fail so."""
+        if daemon is not self.daemon:
+            return False
+        return version is None or daemon is DaemonKind.MOCK or self.versions.holds(version)
 
     def mismatch(self, step: str | None, exception: BaseException) -> str | None:
         """None when `exception`, raised by the step `step` (None: not from a step), is this difference; otherwise
@@ -86,9 +94,9 @@ KNOWN_DIFFERENCES: dict[str, KnownDifference] = {
             daemon=DaemonKind.CODEX,
             step="Dana's Mac runs Codex 0.128.0",
             raises=ValueError,
-            message=r"^the real daemon is codex 0\.169\.0: it reports that version at enrollment, not 0\.128\.0$",
-            why="the real daemon is the installed binary and reports its own version (0.169.0) when it enrolls; a "
-            "report's older version runs on the mock daemon only (openai/codex#22714)",
+            message=r"^the real daemon is codex [0-9][^:]*: it reports that version at enrollment, not 0\.128\.0$",
+            why="the real daemon is the installed binary and reports its own version when it enrolls; a report's "
+            "older version runs on the mock daemon only (openai/codex#22714)",
         ),
         KnownDifference(
             name="real_daemon_fails_the_enable_request",

@@ -51,6 +51,7 @@ _SELECTION = {
 _DIFFERENCE = pytest.StashKey[KnownDifference]()
 _FAILED_STEP = pytest.StashKey[tuple[str, BaseException]]()
 _MISMATCH = pytest.StashKey[str]()
+_VERSION_BEFORE = pytest.StashKey[str | None]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -83,12 +84,24 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(f"{VERSION_OPTION}: {exc.message}") from None
     # Everything that starts the real daemon (the daemon target, the TUI, the login lab, stories) reads the choice
     # from the environment, as `pairsim reproduce` does; xdist's workers are started with it.
+    config.stash[_VERSION_BEFORE] = os.environ.get(VERSION_ENV)
     os.environ[VERSION_ENV] = version
     if config.getoption(OPTION) == DaemonKind.CODEX.value:
         try:
             locate_real_daemon()
         except PairsimError as exc:
             raise pytest.UsageError(f"{OPTION} codex: {exc.message}") from None
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    # A run inside a run (pytester, in process) must leave the outer run's choice as it was.
+    if _VERSION_BEFORE not in config.stash:
+        return
+    before = config.stash[_VERSION_BEFORE]
+    if before is None:
+        os.environ.pop(VERSION_ENV, None)
+    else:
+        os.environ[VERSION_ENV] = before
 
 
 @pytest.hookimpl(optionalhook=True, tryfirst=True)

@@ -12,7 +12,6 @@ import argparse
 import json
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -81,26 +80,30 @@ def _pytest(kind: str, version: str | None, results: Path, args: argparse.Namesp
     return done.returncode, time.monotonic() - started
 
 
+def _results(kind: str, version: str | None, args: argparse.Namespace, durations: dict[str, float]) -> list[
+        ScenarioResult]:
+    """One run's results, kept in `out/compat-runs/` (with `--reuse`, an earlier run's file stands in for the run)."""
+    name = f"codex-{version}" if version else "mock"
+    path = args.out / "compat-runs" / f"{name}.json"
+    if args.reuse and path.exists():
+        print(f"pairsim: reusing {path}", file=sys.stderr)
+        return load_results(str(path))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.unlink(missing_ok=True)
+    code, durations[version or "mock"] = _pytest(kind, version, path, args)
+    if code not in (0, 1) or not path.exists():
+        label = f"codex {version}" if version else "the mock daemon"
+        raise CodexVersionError(f"the run against {label} did not finish (pytest exit {code})")
+    return load_results(str(path))
+
+
 def run_compat(args: argparse.Namespace) -> int:
     versions = parse_versions(args.versions)
     for version in versions:
         ensure_installed(version)
-    runs: dict[str, list[ScenarioResult]] = {}
     durations: dict[str, float] = {}
-    with tempfile.TemporaryDirectory(prefix="pairsim-compat-") as scratch:
-        for version in versions:
-            path = Path(scratch) / f"codex-{version}.json"
-            code, durations[version] = _pytest("codex", version, path, args)
-            if code not in (0, 1) or not path.exists():
-                raise CodexVersionError(f"the run against codex {version} did not finish (pytest exit {code})")
-            runs[version] = load_results(str(path))
-        mock = None
-        if not args.no_mock:
-            path = Path(scratch) / "mock.json"
-            code, durations["mock"] = _pytest("mock", None, path, args)
-            if code not in (0, 1) or not path.exists():
-                raise CodexVersionError(f"the run against the mock daemon did not finish (pytest exit {code})")
-            mock = load_results(str(path))
+    runs = {version: _results("codex", version, args, durations) for version in versions}
+    mock = None if args.no_mock else _results("mock", None, args, durations)
     report = compare(runs, mock, durations)
     write_reports(report, args.out, args.alluredir)
     if args.json:
@@ -180,5 +183,7 @@ def register(subparsers: argparse._SubParsersAction[OneLineParser]) -> None:
     compat.add_argument("--out", type=Path, default=REPORTS, help="where compat.md and compat.json go (reports/)")
     compat.add_argument("--alluredir", type=Path, default=REPORTS / "allure-results",
                         help="Allure results folder the runs and the report go to (reports/allure-results)")
+    compat.add_argument("--reuse", action="store_true",
+                        help="take a version's (or the mock's) results from an earlier run in OUT/compat-runs/")
     compat.add_argument("--verbose", action="store_true", help="show each pytest run's output on stderr")
     compat.set_defaults(func=run_compat)

@@ -35,7 +35,7 @@ from simulators.protocol.errors import PairsimError
 from simulators.real.codex import chosen_version, locate_real_daemon, pinned_version
 from simulators.real.known_differences import KnownDifference, known_difference
 from simulators.real.target import DaemonKind, DaemonTarget, RunningDaemon, version_under_test
-from simulators.real.versions import VERSION_ENV, requested_version
+from simulators.real.versions import CACHE_ENV, VERSION_ENV, cache_root, requested_version
 
 OPTION = "--daemon"
 VERSION_OPTION = "--codex-version"
@@ -52,6 +52,7 @@ _DIFFERENCE = pytest.StashKey[KnownDifference]()
 _FAILED_STEP = pytest.StashKey[tuple[str, BaseException]]()
 _MISMATCH = pytest.StashKey[str]()
 _VERSION_BEFORE = pytest.StashKey[str | None]()
+_CACHE_BEFORE = pytest.StashKey[str | None]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -85,7 +86,10 @@ def pytest_configure(config: pytest.Config) -> None:
     # Everything that starts the real daemon (the daemon target, the TUI, the login lab, stories) reads the choice
     # from the environment, as `pairsim reproduce` does; xdist's workers are started with it.
     config.stash[_VERSION_BEFORE] = os.environ.get(VERSION_ENV)
+    config.stash[_CACHE_BEFORE] = os.environ.get(CACHE_ENV)
     os.environ[VERSION_ENV] = version
+    # The cache is found from HOME, which a run inside this one (pytester) moves: name it for every child.
+    os.environ[CACHE_ENV] = str(cache_root())
     if config.getoption(OPTION) == DaemonKind.CODEX.value:
         try:
             locate_real_daemon()
@@ -95,13 +99,14 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     # A run inside a run (pytester, in process) must leave the outer run's choice as it was.
-    if _VERSION_BEFORE not in config.stash:
-        return
-    before = config.stash[_VERSION_BEFORE]
-    if before is None:
-        os.environ.pop(VERSION_ENV, None)
-    else:
-        os.environ[VERSION_ENV] = before
+    for name, key in ((VERSION_ENV, _VERSION_BEFORE), (CACHE_ENV, _CACHE_BEFORE)):
+        if key not in config.stash:
+            continue
+        before = config.stash[key]
+        if before is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = before
 
 
 @pytest.hookimpl(optionalhook=True, tryfirst=True)

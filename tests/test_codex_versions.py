@@ -336,3 +336,34 @@ def test_the_report_names_each_difference_and_where_the_mock_no_longer_matches(t
     result = json.loads(written.read_text())
     assert result["status"] == "broken" and result["name"] == "Codex drift report 0.169.0 vs 0.171.0"
     assert (tmp_path / result["attachments"][0]["source"]).read_text() == markdown
+
+
+# -- the command line ------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("argv", "said"),
+    [
+        (["codex", "install", "0.171"], "pairsim: error: '0.171' is not a Codex version; write it as X.Y.Z, e.g. "
+                                        "0.171.0"),
+        (["compat", "--versions", " , "], "pairsim: error: --versions names no version; e.g. --versions "
+                                          "0.169.0,0.171.0"),
+    ],
+)
+def test_bad_versions_on_the_command_line_are_one_line_and_exit_2(
+    argv: list[str], said: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from simulators.cli import main
+
+    assert main(argv) == 2
+    assert capsys.readouterr().err.strip().splitlines() == [said]
+
+
+def test_install_on_the_command_line_names_the_folder(
+    registry: Registry, cache: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from simulators.cli import main
+
+    assert main(["codex", "install", VERSION]) == 0
+    assert capsys.readouterr().out == f"pairsim: @openai/codex {VERSION} is installed in {cache / VERSION} " \
+                                      "(integrity checked)\n"

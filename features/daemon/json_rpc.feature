@@ -81,10 +81,11 @@ Feature: JSON-RPC over the daemon's WebSocket
 
   Rule: Signed out, account/read says so
 
+    @xfail_on_codex:real_daemon_reads_no_user_id_before_0_169
     Scenario: account/read without a sign-in
       When the client initializes as "probe_codex_ws" version "0.0.1" with id 1
-      And the client sends {"id":4,"method":"account/read","params":{}}
-      Then the answer to id 4 is exactly the result {"account":null,"userId":null,"requiresOpenaiAuth":true,"workspaceRouting":null}
+      And the client sends {"id":7,"method":"account/read","params":{}}
+      Then the answer to id 7 is exactly the result {"account":null,"userId":null,"requiresOpenaiAuth":true,"workspaceRouting":null}
 
   Rule: A request's params must be present, even for a method that takes none
 
@@ -104,6 +105,7 @@ Feature: JSON-RPC over the daemon's WebSocket
 
   Rule: params that take no fields may be an empty list
 
+    @xfail_on_codex:real_daemon_reads_no_user_id_before_0_169
     Scenario: account/read with params []
       When the client initializes as "probe_codex_ws" version "0.0.1" with id 1
       And the client sends {"id":7,"method":"account/read","params":[]}

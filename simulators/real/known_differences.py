@@ -88,6 +88,19 @@ KNOWN_DIFFERENCES: dict[str, KnownDifference] = {
             why="with no typed status from the real daemon, the desktop can only show its errored line "
             "(openai/codex#24046)",
         ),
+        # Versions (issue 13): what `pairsim compat` found in other releases than the pin.
+        KnownDifference(
+            name="real_daemon_reads_no_user_id_before_0_169",
+            daemon=DaemonKind.CODEX,
+            step='the answer to id 7 is exactly the result {"account":null,"userId":null,"requiresOpenaiAuth":true,'
+            '"workspaceRouting":null}',
+            raises=AssertionError,
+            message=r"^\{'id': 7, 'result': \{'account': None, 'requiresOpenaiAuth': True, 'workspaceRouting': "
+            r"None\}\}$",
+            why="codex before 0.169.0 answers account/read without `userId` (seen on 0.168.0; 0.169.0 and 0.171.0 "
+            "send it)",
+            versions=VersionRange(until="0.169.0"),
+        ),
         # -- the backend's answers and versions
         KnownDifference(
             name="real_daemon_runs_its_own_version",

@@ -322,14 +322,16 @@ def test_the_report_names_each_difference_and_where_the_mock_no_longer_matches(t
     report = compare({"0.169.0": old, "0.171.0": new}, mock, {"0.169.0": 300.0})
     rows = {row.nodeid: row for row in report.rows}
     assert not rows["same"].changed and rows["same"].mock_matches_newest
-    assert rows["broke"].first_change == "passed → failed: in the step 'it pairs'"
+    assert rows["broke"].first_change == ("passed → failed: in the step 'it pairs': AssertionError: 'errored' == "
+                                          "'connected'")
     assert rows["reworded"].first_change == "failed → failed: E: new words"
     assert rows["fixed"].outcomes == {"0.169.0": "known difference mfa", "0.171.0": "no longer differs mfa",
                                       "mock": "passed"}
     assert {row.nodeid for row in report.mock_mismatches} == {"fixed", "broke", "reworded"}
     assert report.rows[-1].nodeid == "same"  # the differences first
     markdown = report.to_markdown()
-    assert "| feature: broke (mock ≠ newest) | passed | failed | passed | passed → failed: in the step" in markdown
+    assert "| feature: broke (mock ≠ newest) | passed | failed | passed | passed → failed: in the step 'it pairs': " \
+           "AssertionError" in markdown
     assert "Run times: 0.169.0 300 s" in markdown
     assert table_lines(report)[-1] == "… and 1 scenarios with the same outcome on every version (and on the mock)"
     written = attach_to_allure(report, markdown, json.dumps(report.to_json()), tmp_path)

@@ -96,10 +96,10 @@ def _changed(a: ScenarioResult | None, b: ScenarioResult | None) -> str | None:
         return None if a is b else "run in one version only"
     if a.outcome == b.outcome and a.failure == b.failure:
         return None
-    if not b.failure:
-        return f"{a.outcome} → {b.outcome}: " + _clip(a.failure.splitlines()[0] if a.failure else "")
-    if not a.failure:
-        return f"{a.outcome} → {b.outcome}: " + _clip(b.failure.splitlines()[0])
+    if not a.failure or not b.failure:
+        # One side did not fail: the other's failure says what changed, its step and what the step saw.
+        failure = a.failure or b.failure
+        return f"{a.outcome} → {b.outcome}: " + _clip(": ".join(failure.splitlines()[:2]), 240)
     return f"{a.outcome} → {b.outcome}: " + first_changed_line(a.failure, b.failure)
 
 

@@ -117,7 +117,8 @@ KNOWN_DIFFERENCES: dict[str, KnownDifference] = {
             step='Codex on her Mac logged "errorCode=null"',
             raises=AssertionError,
             message=r"errorCode=-32600",
-            why="0.169.0 answers an enable whose enrollment is refused with a JSON-RPC error (-32600), where the "
+            why="codex (0.168.0, 0.169.0 and 0.171.0 checked) answers an enable whose enrollment is refused with a "
+            "JSON-RPC error (-32600), where the "
             "reports' daemon answered with an errored status and the desktop logged errorCode=null "
             "(openai/codex#46449); the desktop's message is the same either way",
         ),
@@ -160,7 +161,7 @@ KNOWN_DIFFERENCES: dict[str, KnownDifference] = {
             'token expired." instead of a pairing code',
             raises=AssertionError,
             message=r"Pairing code unavailable: remote control pairing is unavailable until enrollment completes\.",
-            why="0.169.0 has no words for an expired server token (the text is not in its binary): it refuses to "
+            why="codex (0.168.0, 0.169.0 and 0.171.0 checked) has no words for an expired server token: it refuses to "
             "pair with `remote control pairing is unavailable until enrollment completes` (-32600), as for a token "
             "the service refused, while the codex source that has the text, and the mock, name the expiry",
             profile="legacy",

@@ -333,7 +333,7 @@ def test_the_report_names_each_difference_and_where_the_mock_no_longer_matches(t
     assert "| feature: broke (mock ≠ newest) | passed | failed | passed | passed → failed: in the step 'it pairs': " \
            "AssertionError" in markdown
     assert "Run times: 0.169.0 300 s" in markdown
-    assert table_lines(report)[-1] == "… and 1 scenarios with the same outcome on every version (and on the mock)"
+    assert table_lines(report)[-1] == "… and 1 scenarios that passed on every version (and on the mock)"
     written = attach_to_allure(report, markdown, json.dumps(report.to_json()), tmp_path)
     result = json.loads(written.read_text())
     assert result["status"] == "broken" and result["name"] == "Codex drift report 0.169.0 vs 0.171.0"

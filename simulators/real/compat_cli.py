@@ -87,13 +87,19 @@ def _results(kind: str, version: str | None, args: argparse.Namespace, durations
     path = args.out / "compat-runs" / f"{name}.json"
     if args.reuse and path.exists():
         print(f"pairsim: reusing {path}", file=sys.stderr)
-        return load_results(str(path))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.unlink(missing_ok=True)
-    code, durations[version or "mock"] = _pytest(kind, version, path, args)
-    if code not in (0, 1) or not path.exists():
-        label = f"codex {version}" if version else "the mock daemon"
-        raise CodexVersionError(f"the run against {label} did not finish (pytest exit {code})")
+    else:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.unlink(missing_ok=True)
+        code, seconds = _pytest(kind, version, path, args)
+        if code not in (0, 1) or not path.exists():
+            label = f"codex {version}" if version else "the mock daemon"
+            raise CodexVersionError(f"the run against {label} did not finish (pytest exit {code})")
+        document = json.loads(path.read_text(encoding="utf-8"))
+        document["duration_s"] = round(seconds, 1)  # kept with the results, so a re-tabulation still has it
+        path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+    seconds = json.loads(path.read_text(encoding="utf-8")).get("duration_s")
+    if isinstance(seconds, int | float):
+        durations[version or "mock"] = float(seconds)
     return load_results(str(path))
 
 

@@ -165,9 +165,12 @@ def markdown_lines(report: DriftReport) -> list[str]:
 
 
 def table_lines(report: DriftReport, *, all_rows: bool = False) -> list[str]:
-    """The table for a terminal: the rows that differ (every row with `all_rows`), then a count of the rest."""
+    """The table for a terminal: the rows that differ, or where anything did not simply pass (a known difference
+    on every version is news too); every row with `all_rows`. Then a count of the rest."""
     names = [*report.versions, *([MOCK] if any(MOCK in row.outcomes for row in report.rows) else [])]
-    shown = [row for row in report.rows if all_rows or row.changed or row.mock_matches_newest is False]
+    plain = {PASSED, "not run"}
+    shown = [row for row in report.rows if all_rows or row.changed or row.mock_matches_newest is False
+             or not set(row.outcomes.values()) <= plain]
     width = min(70, max([len("scenario"), *(len(row.label) for row in shown)]))
     columns = {n: max(len(n), *(len(row.outcomes.get(n, "")) for row in shown)) if shown else len(n) for n in names}
     lines = ["  ".join(["scenario".ljust(width), *(n.ljust(columns[n]) for n in names), "first changed line"])]
@@ -178,7 +181,7 @@ def table_lines(report: DriftReport, *, all_rows: bool = False) -> list[str]:
                                                      else "")]).rstrip())
     rest = len(report.rows) - len(shown)
     if rest:
-        lines.append(f"… and {rest} scenarios with the same outcome on every version (and on the mock)")
+        lines.append(f"… and {rest} scenarios that passed on every version (and on the mock)")
     return lines
 
 

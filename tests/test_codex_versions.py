@@ -369,3 +369,9 @@ def test_install_on_the_command_line_names_the_folder(
     assert main(["codex", "install", VERSION]) == 0
     assert capsys.readouterr().out == f"pairsim: @openai/codex {VERSION} is installed in {cache / VERSION} " \
                                       "(integrity checked)\n"
+
+
+def test_the_same_known_difference_on_two_versions_is_no_difference() -> None:
+    a = _result("x", "known difference mfa", "in the step 's'\nAssertionError: port 41000")
+    b = _result("x", "known difference mfa", "in the step 's'\nAssertionError: port 41999")
+    assert not compare({"1.0.0": [a], "1.1.0": [b]}).rows[0].changed

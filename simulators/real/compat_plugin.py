@@ -105,7 +105,8 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
         if report.passed:
             outcome = PASSED
         elif hasattr(report, "wasxfail") and report.skipped:
-            outcome = f"{KNOWN_PREFIX}{difference}"
+            # What the known difference looked like this time: its step and message, compared across versions.
+            outcome, failure = f"{KNOWN_PREFIX}{difference}", _failure_text(report, properties)
         elif report.failed and str(report.longrepr).startswith("[XPASS(strict)]"):
             outcome, failure = f"{NO_LONGER_PREFIX}{difference}", str(report.longrepr)
         elif report.failed:

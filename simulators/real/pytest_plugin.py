@@ -192,10 +192,10 @@ def pytest_runtest_makereport(
     if difference is not None and report.failed and call.when == "call" and call.excinfo is None:
         # A strict xfail that passed: on a real version this is how a release that fixed the behaviour shows.
         kind = difference.daemon
+        scope = f"codex {difference.versions}" if kind is DaemonKind.CODEX else "the mock"
         report.longrepr = (
             f"[XPASS(strict)] {_daemon_label(kind)} no longer has the known difference {difference.name} "
-            f"(expected on {difference.versions if kind is DaemonKind.CODEX else 'the mock'}): if this release "
-            f"changed the behaviour, end the entry's versions before it in simulators/real/known_differences.py; "
+            f"(expected on {scope}): if this release changed the behaviour, end the entry's versions before it in simulators/real/known_differences.py; "
             f"if the mock now matches, remove the entry and its tag"
         )
     mismatch = item.stash.get(_MISMATCH, None)

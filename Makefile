@@ -63,4 +63,5 @@ report:
 
 clean:
 	rm -rf $(VENV) reports/allure-results reports/allure-report reports/reproduce reports/*.json reports/*.xml \
+		reports/compat.md reports/compat-runs \
 		.pytest_cache .hypothesis

@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 WORKERS ?= 2
 
-.PHONY: install real-daemon demo test lint report clean
+.PHONY: install real-daemon demo test lint report clean compat
 
 $(STAMP): pyproject.toml
 	@$(PY) -c 'import sys; assert sys.version_info >= (3, 11), "pairsim needs Python 3.11 or newer"'
@@ -48,6 +48,13 @@ test: lint real-daemon
 	$(BIN)/python -m simulators.report_scan --canary "$$PAIRSIM_SECRET_CANARY" reports || scan=$$?; \
 	scripts/test-verdict mock=$$mock codex=$$codex && [ $$scan -eq 0 ]
 
+# The drift report (issue 13): the daemon-facing tests against each Codex version in COMPAT_VERSIONS, one version at
+# a time, then against the mock; the table goes to reports/compat.md and .json and into reports/allure-results.
+# `pin` is tools/real-daemon's version and `latest` the npm registry's latest tag. Not part of `make test`.
+COMPAT_VERSIONS ?= pin,latest
+compat: install real-daemon
+	$(BIN)/pairsim compat --versions $(COMPAT_VERSIONS) --workers $(WORKERS)
+
 # HTML report with Allure 3 from npm (Node only, no Java).
 report:
 	@test -d reports/allure-results || { echo "pairsim: no reports/allure-results; run make test first" >&2; exit 1; }
@@ -56,4 +63,5 @@ report:
 
 clean:
 	rm -rf $(VENV) reports/allure-results reports/allure-report reports/reproduce reports/*.json reports/*.xml \
+		reports/compat.md reports/compat-runs \
 		.pytest_cache .hypothesis

@@ -38,6 +38,9 @@ pytest_plugins = [
     "steps.remote_projects_steps",
     # The daemon features (features/daemon) run against `--daemon mock|codex`; the option and fixtures live here.
     "simulators.real.pytest_plugin",
+    # `pairsim compat` (issue 13): records each daemon-facing test's outcome for the drift report; inert without
+    # --compat-results.
+    "simulators.real.compat_plugin",
     # Every report (Allure, JUnit XML, Cucumber JSON, the terminal) masks the secrets each test's fixtures held.
     "steps.report_redaction",
 ]

@@ -28,6 +28,7 @@ COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "simulators.login.cli": ("login", "logout"),
     "simulators.login.remote_client": ("connect",),
     "simulators.tui.recorder": ("record",),
+    "simulators.real.compat_cli": ("codex", "compat"),
 }
 
 

@@ -248,9 +248,15 @@ class Story:
     legacy_text_on_codex: str | None = None
 
     def expected(self, profile: str, daemon: str = "mock") -> str | None:
+        """What the person reads, with `{codex version}` and `{next version}` filled from the daemon under test."""
+        from simulators.real.target import DaemonKind, version_under_test
+        from simulators.real.versions import fill_versions
+
         if profile == "legacy" and daemon == "codex" and self.legacy_text_on_codex is not None:
-            return self.legacy_text_on_codex
-        return self.legacy_text if profile == "legacy" else self.fixed_text
+            text: str | None = self.legacy_text_on_codex
+        else:
+            text = self.legacy_text if profile == "legacy" else self.fixed_text
+        return None if text is None else fill_versions(text, version_under_test(DaemonKind(daemon)))
 
     def to_json(self) -> dict[str, Any]:
         return {"name": self.name, "summary": self.summary, "reports": list(self.reports),

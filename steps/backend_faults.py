@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any
 from pytest_bdd import given, parsers, then, when
 
 from simulators.backend.faults import CHALLENGE_PAGE, HTML, path_key
+from simulators.real.target import version_under_test
+from simulators.real.versions import fill_versions
 from simulators.world.backend import Operation
 from simulators.world.time import seconds_in
 from steps.copy import quotes_copy
@@ -119,14 +121,15 @@ def service_as_usual(world: World, operation: str) -> None:
 # ------------------------------------------------------------------------------------------------------- versions
 
 
-@given(parsers.re(rf"{SERVICE} accepts Codex on a Mac from version (?P<version>\S+) on"))
+# A version may be `{codex version}` (the daemon under test's) or `{next version}` (the release after it).
+@given(parsers.re(rf"{SERVICE} accepts Codex on a Mac from version (?P<version>\S+|{{[a-z ]+}}) on"))
 def service_accepts_from(world: World, version: str) -> None:
-    world.backend.accept_codex_from(version)
+    world.backend.accept_codex_from(fill_versions(version, version_under_test(world.daemon)))
 
 
-@given(parsers.re(r"(?P<name>\w+)'s Mac runs Codex (?P<version>\d\S*)"))
+@given(parsers.re(r"(?P<name>\w+)'s Mac runs Codex (?P<version>\d\S*|{[a-z ]+})"))
 def mac_runs_version(world: World, version: str) -> None:
-    world.mac().runs_codex_version(version)
+    world.mac().runs_codex_version(fill_versions(version, version_under_test(world.daemon)))
 
 
 # ---------------------------------------------------------------------------------------- what the Mac shows now

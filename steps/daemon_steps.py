@@ -758,21 +758,23 @@ def answer_error(
         assert answer["error"]["message"] == message, answer
 
 
-def assert_user_agent(client: RpcClient, expected: str) -> None:
-    """`expected` with `{os}` (OS name and version) and `{arch}` (this machine's) standing for machine facts."""
-    pattern = re.escape(expected).replace(r"\{os\}", r"[^;()]+").replace(r"\{arch\}", re.escape(os.uname().machine))
+def assert_user_agent(client: RpcClient, expected: str, version: str) -> None:
+    """`expected` with `{os}` (OS name and version) and `{arch}` (this machine's) standing for machine facts, and
+    `{version}` for the version of the daemon under test (so no feature names one)."""
+    pattern = (re.escape(expected).replace(r"\{os\}", r"[^;()]+")
+               .replace(r"\{arch\}", re.escape(os.uname().machine)).replace(r"\{version\}", re.escape(version)))
     user_agent = client.answer(1)["result"]["userAgent"]
-    assert re.fullmatch(pattern, user_agent), (user_agent, expected)
+    assert re.fullmatch(pattern, user_agent), (user_agent, expected.replace("{version}", version))
 
 
 @then(parsers.parse('the user agent reads "{expected}"'))
 def user_agent_reads(daemon_scenario: DaemonScenario, expected: str) -> None:
-    assert_user_agent(daemon_scenario.client, expected)
+    assert_user_agent(daemon_scenario.client, expected, daemon_scenario.target.version)
 
 
 @then(parsers.parse('the second client\'s user agent reads "{expected}"'))
 def second_user_agent_reads(daemon_scenario: DaemonScenario, expected: str) -> None:
-    assert_user_agent(daemon_scenario.clients[1], expected)
+    assert_user_agent(daemon_scenario.clients[1], expected, daemon_scenario.target.version)
 
 
 @then("codexHome is the daemon's CODEX_HOME")

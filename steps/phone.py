@@ -12,6 +12,8 @@ from pytest_bdd import given, parsers, then, when
 
 from simulators import messages
 from simulators.camera import Picture
+from simulators.real.target import version_under_test
+from simulators.real.versions import fill_versions
 from steps.context import phone_label
 from steps.copy import QuoteIn, quotes_copy
 
@@ -148,7 +150,7 @@ def phone_shows_title_and_body(world: World, ctx: ScenarioContext, copy_title: s
 @then(parsers.re(quotes_copy(rf'{PRONOUN} phone says "(?P<copy>[^"]+)"')))
 def phone_says(world: World, ctx: ScenarioContext, copy: str) -> None:
     screen = world.phone(ctx.last_phone()).view().screen
-    assert screen["body"] == copy, screen
+    assert screen["body"] == fill_versions(copy, version_under_test(world.daemon)), screen
 
 
 @then(parsers.re(quotes_copy(

@@ -70,8 +70,9 @@ PLACEHOLDER_VALUES = {
     "command": r"[^`]+",
     "url": r"[^`]+",
     "reason": r"[^\n]+?",
-    "minimum_version": r"\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?",
-    "current_version": r"\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?",
+    # A version, or the placeholders the steps fill from the daemon under test.
+    "minimum_version": r"(?:\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?|\{codex version\}|\{next version\})",
+    "current_version": r"(?:\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?|\{codex version\}|\{next version\})",
     # A refused request in the terminal (`unexpected status …`): the HTTP status, the body's message, its code.
     "status": r"\d{3} [A-Z][A-Za-z ]+",
     "detail": r"[^,]+",

@@ -19,7 +19,7 @@ Feature: JSON-RPC over the daemon's WebSocket
     Scenario: initialize answers with the user agent, the home and the platform
       When the client initializes as "probe_codex_ws" version "0.0.1" with id 1
       Then the answer to id 1 is a result with exactly the fields userAgent, codexHome, platformFamily, platformOs
-      And the user agent reads "probe_codex_ws/0.169.0 ({os}; {arch}) xterm (probe_codex_ws; 0.0.1)"
+      And the user agent reads "probe_codex_ws/{version} ({os}; {arch}) xterm (probe_codex_ws; 0.0.1)"
       And codexHome is the daemon's CODEX_HOME
       And platformFamily is "unix" and platformOs is "linux"
 
@@ -81,10 +81,11 @@ Feature: JSON-RPC over the daemon's WebSocket
 
   Rule: Signed out, account/read says so
 
+    @xfail_on_codex:real_daemon_reads_no_user_id_before_0_169
     Scenario: account/read without a sign-in
       When the client initializes as "probe_codex_ws" version "0.0.1" with id 1
-      And the client sends {"id":4,"method":"account/read","params":{}}
-      Then the answer to id 4 is exactly the result {"account":null,"userId":null,"requiresOpenaiAuth":true,"workspaceRouting":null}
+      And the client sends {"id":7,"method":"account/read","params":{}}
+      Then the answer to id 7 is exactly the result {"account":null,"userId":null,"requiresOpenaiAuth":true,"workspaceRouting":null}
 
   Rule: A request's params must be present, even for a method that takes none
 
@@ -104,6 +105,7 @@ Feature: JSON-RPC over the daemon's WebSocket
 
   Rule: params that take no fields may be an empty list
 
+    @xfail_on_codex:real_daemon_reads_no_user_id_before_0_169
     Scenario: account/read with params []
       When the client initializes as "probe_codex_ws" version "0.0.1" with id 1
       And the client sends {"id":7,"method":"account/read","params":[]}

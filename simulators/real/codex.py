@@ -21,10 +21,17 @@ from datetime import datetime
 from pathlib import Path
 
 from simulators.protocol.errors import PairsimError
+from simulators.real.versions import (
+    PACKAGE_NAME,
+    check_version,
+    install_command,
+    is_installed,
+    requested_version,
+    version_folder,
+)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 REAL_DAEMON_DIR = REPO_ROOT / "tools" / "real-daemon"
-PACKAGE_NAME = "@openai/codex"
 INSTALL_COMMAND = "scripts/install-real-daemon"
 # Overrides where per-start CODEX_HOME directories are made (default: the user's cache directory).
 CODEX_HOME_BASE_ENV = "PAIRSIM_CODEX_HOME_BASE"
@@ -81,27 +88,50 @@ def native_package() -> tuple[str, str]:
     return _NPM_PLATFORM_PACKAGES[key]
 
 
-def locate_real_daemon(package_dir: Path = REAL_DAEMON_DIR) -> RealDaemonInstall:
-    """The installed binary, checked against the pin. Raises RealDaemonUnavailable saying how to fix it."""
-    wanted = pinned_version(package_dir)
+def chosen_version(package_dir: Path = REAL_DAEMON_DIR) -> str:
+    """The version this process runs: PAIRSIM_CODEX_VERSION (which `pytest --codex-version` sets), else the pin."""
+    return requested_version(None, pinned_version(package_dir))
+
+
+def locate_real_daemon(package_dir: Path = REAL_DAEMON_DIR, version: str | None = None) -> RealDaemonInstall:
+    """The installed binary of `version` (default: the chosen one). The pin is the project-local install in
+    tools/real-daemon; any other version is its folder in the cache (`pairsim codex install`). Raises
+    RealDaemonUnavailable saying how to install it."""
+    pin = pinned_version(package_dir)
+    wanted = check_version(version) if version else requested_version(None, pin)
+    if wanted == pin:
+        found = _install_in(package_dir / "node_modules", wanted)
+        if isinstance(found, RealDaemonInstall):
+            return found
+        cached = _install_in(version_folder(wanted) / "node_modules", wanted)
+        if isinstance(cached, RealDaemonInstall):
+            return cached
+        raise RealDaemonUnavailable(f"{found}; run `{INSTALL_COMMAND}`")
+    folder = version_folder(wanted)
+    if not is_installed(folder):
+        raise RealDaemonUnavailable(
+            f"the real Codex daemon {PACKAGE_NAME}@{wanted} is not installed; run `{install_command(wanted)}`"
+        )
+    found = _install_in(folder / "node_modules", wanted)
+    if isinstance(found, str):
+        raise RealDaemonUnavailable(f"{found} in {folder}; remove that folder and run `{install_command(wanted)}`")
+    return found
+
+
+def _install_in(modules: Path, wanted: str) -> RealDaemonInstall | str:
+    """The install of `wanted` under `modules`, or why there is none (a sentence)."""
     platform_package, triple = native_package()
-    modules = package_dir / "node_modules"
     package_root = modules / PACKAGE_NAME
     vendor = modules / platform_package / "vendor" / triple
     binary = vendor / "bin" / "codex"
     if not binary.is_file() or not os.access(binary, os.X_OK):
-        raise RealDaemonUnavailable(
-            f"the real Codex daemon {PACKAGE_NAME}@{wanted} is not installed; run `{INSTALL_COMMAND}`"
-        )
+        return f"the real Codex daemon {PACKAGE_NAME}@{wanted} is not installed"
     try:
         installed = json.loads((vendor / "codex-package.json").read_text(encoding="utf-8")).get("version")
     except (OSError, ValueError):
         installed = None
     if installed != wanted:
-        raise RealDaemonUnavailable(
-            f"installed {PACKAGE_NAME} is {installed or 'of unknown version'}, the pin is {wanted}; "
-            f"run `{INSTALL_COMMAND}`"
-        )
+        return f"installed {PACKAGE_NAME} is {installed or 'of unknown version'}, the pin is {wanted}"
     return RealDaemonInstall(binary=binary, package_root=package_root.resolve(), version=wanted)
 
 

@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 
 from simulators.real.target import DaemonKind
+from simulators.real.versions import EVERY_VERSION, VersionRange
 from simulators.world.time import ClockOutOfReach
 
 
@@ -23,8 +24,9 @@ class KnownDifference:
     `step` is the failing step's text as the scenario reads it, without its keyword; `message` is a regular
     expression searched in `str(exception)`. `profile` ("legacy" or "fixed"), when set, scopes the entry to the
     rows of a Scenario Outline tagged with that profile: what today's desktop shows can differ by daemon version
-    while the fix's rows hold on both. (A daemon version range will scope an entry once more than one real version
-    is tested.)
+    while the fix's rows hold on both. `versions` scopes an entry of the real daemon to the Codex releases known to
+    behave so: on a version outside it the scenario runs as any other, and a version inside it that no longer fails
+    says so in one line (see the pytest plugin), which is when the range ends.
     """
 
     name: str
@@ -34,14 +36,20 @@ class KnownDifference:
     message: str
     why: str
     profile: str | None = None
+    versions: VersionRange = EVERY_VERSION
 
     def __post_init__(self) -> None:
         if self.raises is Exception:
             raise ValueError(f"known difference {self.name}: Exception would match any failure; name its type")
+        if self.daemon is DaemonKind.MOCK and self.versions != EVERY_VERSION:
+            raise ValueError(f"known difference {self.name}: the mock imitates one version; a range is the real's")
         re.compile(self.message)
 
-    def applies_to(self, daemon: DaemonKind) -> bool:
-        return daemon is self.daemon
+    def applies_to(self, daemon: DaemonKind, version: str | None = None) -> bool:
+        """Whether a run of `daemon` (the real one at `version`; None: any) is expected to fail so."""
+        if daemon is not self.daemon:
+            return False
+        return version is None or daemon is DaemonKind.MOCK or self.versions.holds(version)
 
     def mismatch(self, step: str | None, exception: BaseException) -> str | None:
         """None when `exception`, raised by the step `step` (None: not from a step), is this difference; otherwise
@@ -80,15 +88,28 @@ KNOWN_DIFFERENCES: dict[str, KnownDifference] = {
             why="with no typed status from the real daemon, the desktop can only show its errored line "
             "(openai/codex#24046)",
         ),
+        # Versions (issue 13): what `pairsim compat` found in other releases than the pin.
+        KnownDifference(
+            name="real_daemon_reads_no_user_id_before_0_169",
+            daemon=DaemonKind.CODEX,
+            step='the answer to id 7 is exactly the result {"account":null,"userId":null,"requiresOpenaiAuth":true,'
+            '"workspaceRouting":null}',
+            raises=AssertionError,
+            message=r"^\{'id': 7, 'result': \{'account': None, 'requiresOpenaiAuth': True, 'workspaceRouting': "
+            r"None\}\}$",
+            why="codex before 0.169.0 answers account/read without `userId` (seen on 0.168.0; 0.169.0 and 0.171.0 "
+            "send it)",
+            versions=VersionRange(until="0.169.0"),
+        ),
         # -- the backend's answers and versions
         KnownDifference(
             name="real_daemon_runs_its_own_version",
             daemon=DaemonKind.CODEX,
             step="Dana's Mac runs Codex 0.128.0",
             raises=ValueError,
-            message=r"^the real daemon is codex 0\.169\.0: it reports that version at enrollment, not 0\.128\.0$",
-            why="the real daemon is the installed binary and reports its own version (0.169.0) when it enrolls; a "
-            "report's older version runs on the mock daemon only (openai/codex#22714)",
+            message=r"^the real daemon is codex [0-9][^:]*: it reports that version at enrollment, not 0\.128\.0$",
+            why="the real daemon is the installed binary and reports its own version when it enrolls; a report's "
+            "older version runs on the mock daemon only (openai/codex#22714)",
         ),
         KnownDifference(
             name="real_daemon_fails_the_enable_request",
@@ -96,7 +117,8 @@ KNOWN_DIFFERENCES: dict[str, KnownDifference] = {
             step='Codex on her Mac logged "errorCode=null"',
             raises=AssertionError,
             message=r"errorCode=-32600",
-            why="0.169.0 answers an enable whose enrollment is refused with a JSON-RPC error (-32600), where the "
+            why="codex (0.168.0, 0.169.0 and 0.171.0 checked) answers an enable whose enrollment is refused with a "
+            "JSON-RPC error (-32600), where the "
             "reports' daemon answered with an errored status and the desktop logged errorCode=null "
             "(openai/codex#46449); the desktop's message is the same either way",
         ),
@@ -139,7 +161,7 @@ KNOWN_DIFFERENCES: dict[str, KnownDifference] = {
             'token expired." instead of a pairing code',
             raises=AssertionError,
             message=r"Pairing code unavailable: remote control pairing is unavailable until enrollment completes\.",
-            why="0.169.0 has no words for an expired server token (the text is not in its binary): it refuses to "
+            why="codex (0.168.0, 0.169.0 and 0.171.0 checked) has no words for an expired server token: it refuses to "
             "pair with `remote control pairing is unavailable until enrollment completes` (-32600), as for a token "
             "the service refused, while the codex source that has the text, and the mock, name the expiry",
             profile="legacy",

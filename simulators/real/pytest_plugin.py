@@ -3,6 +3,8 @@
     pytest --daemon mock     # default: every test; the daemon-facing ones against `pairsim daemon serve`
     pytest --daemon codex    # only the daemon-facing tests, against the pinned real binary
                              # (`scripts/install-real-daemon` installs it)
+    pytest --daemon codex --codex-version 0.171.0   # against another published version
+                             # (`pairsim codex install 0.171.0` installs it; PAIRSIM_CODEX_VERSION works too)
 
 A test is daemon-facing when what it checks depends on the daemon `--daemon` names: a `@daemon` scenario or test, a
 `real_daemon` test (needs the real binary; deselected under `--daemon mock`), or a test that starts daemons through
@@ -21,6 +23,7 @@ xfail until the tag and the entry go.
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 from typing import Any
@@ -29,11 +32,13 @@ import allure
 import pytest
 
 from simulators.protocol.errors import PairsimError
-from simulators.real.codex import locate_real_daemon
+from simulators.real.codex import chosen_version, locate_real_daemon, pinned_version
 from simulators.real.known_differences import KnownDifference, known_difference
-from simulators.real.target import DaemonKind, DaemonTarget, RunningDaemon
+from simulators.real.target import DaemonKind, DaemonTarget, RunningDaemon, version_under_test
+from simulators.real.versions import CACHE_ENV, VERSION_ENV, cache_root, requested_version
 
 OPTION = "--daemon"
+VERSION_OPTION = "--codex-version"
 _XFAIL_TAGS = {"xfail_on_codex": DaemonKind.CODEX, "xfail_on_mock": DaemonKind.MOCK}
 _DAEMON_FIXTURES = frozenset({"daemon_target", "shared_daemons"})
 _SELECTION = {
@@ -46,6 +51,8 @@ _SELECTION = {
 _DIFFERENCE = pytest.StashKey[KnownDifference]()
 _FAILED_STEP = pytest.StashKey[tuple[str, BaseException]]()
 _MISMATCH = pytest.StashKey[str]()
+_VERSION_BEFORE = pytest.StashKey[str | None]()
+_CACHE_BEFORE = pytest.StashKey[str | None]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -57,6 +64,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="mock (default): every test, the daemon-facing ones against our mock daemon; "
         "codex: only the daemon-facing tests, against the real codex app-server",
     )
+    group.addoption(
+        VERSION_OPTION,
+        default=None,
+        metavar="X.Y.Z",
+        help=f"the real daemon's version under --daemon codex (default: ${VERSION_ENV}, else the pin in "
+        "tools/real-daemon/package.json); `pairsim codex install X.Y.Z` installs it once into a cache folder",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -64,11 +78,35 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "xfail_on_codex(name): a known difference of the real daemon (strict)")
     config.addinivalue_line("markers", "xfail_on_mock(name): a known difference of our mock daemon (strict)")
     config.addinivalue_line("markers", "real_daemon: needs the real codex binary; runs only with --daemon codex")
+    try:
+        pin = pinned_version()
+        version = requested_version(config.getoption(VERSION_OPTION), pin)
+    except PairsimError as exc:
+        raise pytest.UsageError(f"{VERSION_OPTION}: {exc.message}") from None
+    # Everything that starts the real daemon (the daemon target, the TUI, the login lab, stories) reads the choice
+    # from the environment, as `pairsim reproduce` does; xdist's workers are started with it.
+    config.stash[_VERSION_BEFORE] = os.environ.get(VERSION_ENV)
+    config.stash[_CACHE_BEFORE] = os.environ.get(CACHE_ENV)
+    os.environ[VERSION_ENV] = version
+    # The cache is found from HOME, which a run inside this one (pytester) moves: name it for every child.
+    os.environ[CACHE_ENV] = str(cache_root())
     if config.getoption(OPTION) == DaemonKind.CODEX.value:
         try:
             locate_real_daemon()
         except PairsimError as exc:
             raise pytest.UsageError(f"{OPTION} codex: {exc.message}") from None
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    # A run inside a run (pytester, in process) must leave the outer run's choice as it was.
+    for name, key in ((VERSION_ENV, _VERSION_BEFORE), (CACHE_ENV, _CACHE_BEFORE)):
+        if key not in config.stash:
+            continue
+        before = config.stash[key]
+        if before is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = before
 
 
 @pytest.hookimpl(optionalhook=True, tryfirst=True)
@@ -117,15 +155,19 @@ def _expect_known_difference(item: pytest.Item, kind: DaemonKind) -> None:
         if not marker.args:
             raise pytest.UsageError(f"{item.nodeid}: @{marker_name} names no known difference")
         difference = known_difference(marker.args[0], tagged_for)
-        if not difference.applies_to(kind):
-            continue
+        if not difference.applies_to(kind, version_under_test(kind)):
+            continue  # another daemon's, or a version outside the entry's range: the scenario runs as any other
         if difference.profile is not None and item.get_closest_marker(difference.profile) is None:
             continue  # a row of the other profile: it holds on this daemon too
         item.stash[_DIFFERENCE] = difference
         # Only `check`: the entry decides on the type too, so every way of not matching it is explained.
         expected = pytest.RaisesExc(check=functools.partial(_is_the_difference, item, difference))
-        reason = f"known difference {difference.name} on {kind.value}: {difference.why}"
+        reason = f"known difference {difference.name} on {_daemon_label(kind)}: {difference.why}"
         item.add_marker(pytest.mark.xfail(strict=True, raises=expected, reason=reason))
+
+
+def _daemon_label(kind: DaemonKind) -> str:
+    return kind.value if kind is DaemonKind.MOCK else f"codex {chosen_version()}"
 
 
 def _is_the_difference(item: pytest.Item, difference: KnownDifference, exception: BaseException) -> bool:
@@ -146,6 +188,16 @@ def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     report: pytest.TestReport = yield
+    difference = item.stash.get(_DIFFERENCE, None)
+    if difference is not None and report.failed and call.when == "call" and call.excinfo is None:
+        # A strict xfail that passed: on a real version this is how a release that fixed the behaviour shows.
+        kind = difference.daemon
+        scope = f"codex {difference.versions}" if kind is DaemonKind.CODEX else "the mock"
+        report.longrepr = (
+            f"[XPASS(strict)] {_daemon_label(kind)} no longer has the known difference {difference.name} "
+            f"(expected on {scope}): if this release changed the behaviour, end the entry's versions before it in simulators/real/known_differences.py; "
+            f"if the mock now matches, remove the entry and its tag"
+        )
     mismatch = item.stash.get(_MISMATCH, None)
     if report.failed and mismatch is not None and call.excinfo is not None:
         difference = item.stash[_DIFFERENCE]
@@ -183,7 +235,9 @@ def pytest_bdd_before_scenario(request: pytest.FixtureRequest, feature: object, 
     """`@daemon` scenarios run once per target; the target is a report parameter, so Allure keeps both results
     apart instead of taking the second run for a retry of the first."""
     if request.node.get_closest_marker("daemon") is not None:
-        allure.dynamic.parameter("daemon", str(request.config.getoption(OPTION)))
+        kind = DaemonKind(request.config.getoption(OPTION))
+        # Per version too: the drift report's runs of one scenario against two versions are two results.
+        allure.dynamic.parameter("daemon", _daemon_label(kind))
 
 
 @pytest.fixture(scope="session")

@@ -45,6 +45,22 @@ class DaemonKind(StrEnum):
     CODEX = "codex"
 
 
+def imitated_version() -> str:
+    """The Codex version the mock daemon imitates (and reports in its user agent and at enrollment)."""
+    from simulators.daemon.app_server import APP_SERVER_VERSION  # the mock's module, only when asked
+
+    return APP_SERVER_VERSION
+
+
+def version_under_test(kind: DaemonKind) -> str:
+    """The version a `--daemon` run's daemons report: the chosen real version, or the one the mock imitates."""
+    if kind is DaemonKind.CODEX:
+        from simulators.real.codex import chosen_version
+
+        return chosen_version()
+    return imitated_version()
+
+
 class DaemonStartFailed(PairsimError):
     """The daemon exited, or printed no banner in time, when it was expected to serve."""
 
@@ -215,6 +231,13 @@ class DaemonTarget:
 
     def __repr__(self) -> str:
         return f"DaemonTarget(kind={self.kind.value!r})"
+
+    @property
+    def version(self) -> str:
+        """The Codex version this target's daemons report: the real binary's own, or the one the mock imitates."""
+        if self.install is not None:
+            return self.install.version
+        return imitated_version()
 
     # -- homes -------------------------------------------------------------------------------------------------
 

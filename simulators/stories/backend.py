@@ -10,13 +10,16 @@ from simulators import messages
 from simulators.backend.faults import CHALLENGE_PAGE, HTML
 from simulators.daemon.desktop import PAIRING_START_TIMED_OUT, PAIRING_UNAVAILABLE
 from simulators.protocol.errors import ErrorCode
+from simulators.real.target import version_under_test
+from simulators.real.versions import NEXT_VERSION_PLACEHOLDER, VERSION_PLACEHOLDER, fill_versions
 from simulators.reproduce import PERSON, Play, Story, Surface
 from simulators.world import PairingOutcome, QrShown
 from simulators.world.backend import Operation
 
 # The versions of openai/codex#22714, and the real daemon's own with a minimum above it.
 REPORTED_MINIMUM, REPORTED_VERSION = "0.129.0-alpha.6", "0.128.0"
-REAL_DAEMON_VERSION, ABOVE_THE_REAL_DAEMON = "0.169.0", "0.170.0"
+# The daemon under test's own version, and the next release after it, as the placeholders its texts are filled with.
+REAL_DAEMON_VERSION, ABOVE_THE_REAL_DAEMON = VERSION_PLACEHOLDER, NEXT_VERSION_PLACEHOLDER
 PAIRING_TIMEOUT_S = 2
 
 
@@ -135,17 +138,19 @@ def _mfa_turned_on_too_late(play: Play) -> PairingOutcome | None:
 
 
 def _out_of_date(minimum: str, current: str | None) -> Callable[[Play], PairingOutcome]:
-    """The story of #22714 with these versions (`current=None`: whatever the Mac's daemon is)."""
+    """The story of #22714 with these versions (`current=None`: whatever the Mac's daemon is; a minimum may be
+    `{next version}`, the release after the Mac's daemon's)."""
 
     def play_it(play: Play) -> PairingOutcome:
         world = play.world
-        world.backend.accept_codex_from(minimum)
+        minimum_now = fill_versions(minimum, version_under_test(world.daemon))
+        world.backend.accept_codex_from(minimum_now)
         world.people.create(PERSON, mfa=True)
         if current is not None:
             world.mac().runs_codex_version(current)
         world.mac().sign_in(PERSON)
         world.mac().allow_connections(True)
-        play.note(f"The ChatGPT service accepts Codex on a Mac from {minimum} on. {PERSON}'s Mac runs Codex "
+        play.note(f"The ChatGPT service accepts Codex on a Mac from {minimum_now} on. {PERSON}'s Mac runs Codex "
                   f"{current or 'as installed'}; it signs in with MFA, enrolls, and is ready.", play.mac(),
                   *play.enrollment())
         play.note("Her Mac shows a pairing code.", play.show_code())
@@ -178,15 +183,15 @@ STORIES = (
           "turning on connections still fails, because the Mac's sign-in predates MFA.",
           ("openai/codex#41747", "openai/codex#46601", "openai/codex#46449", "openai/codex#43459"), Surface.DESKTOP,
           messages.DESKTOP_CONNECTIONS_FAILED.body, messages.DESKTOP_SIGNED_IN_WITHOUT_MFA, _mfa_turned_on_too_late),
-    # The report's versions: the real daemon is the installed binary and reports its own version (0.169.0) when it
+    # The report's versions: the real daemon is the installed binary and reports its own version when it
     # enrolls, so this one plays on the mock daemon only; `codex-older-than-accepted` is its twin on both.
     Story("codex-out-of-date", f"Dana's Mac runs Codex {REPORTED_VERSION} and the ChatGPT service accepts Codex from "
           f"{REPORTED_MINIMUM} on: the phone that scans the Mac's code is turned away.", ("openai/codex#22714",),
           Surface.PHONE, _outdated_text(_LEGACY_OUTDATED, REPORTED_MINIMUM, REPORTED_VERSION),
           _outdated_text(_FIXED_OUTDATED, REPORTED_MINIMUM, REPORTED_VERSION),
           _out_of_date(REPORTED_MINIMUM, REPORTED_VERSION), on_real_daemon=False),
-    Story("codex-older-than-accepted", f"The ChatGPT service accepts Codex from {ABOVE_THE_REAL_DAEMON} on, newer "
-          f"than the {REAL_DAEMON_VERSION} on Dana's Mac: the phone that scans its code is turned away.",
+    Story("codex-older-than-accepted", "The ChatGPT service accepts Codex only from the release after the one on "
+          "Dana's Mac: the phone that scans its code is turned away.",
           ("openai/codex#22714",), Surface.PHONE,
           _outdated_text(_LEGACY_OUTDATED, ABOVE_THE_REAL_DAEMON, REAL_DAEMON_VERSION),
           _outdated_text(_FIXED_OUTDATED, ABOVE_THE_REAL_DAEMON, REAL_DAEMON_VERSION),

@@ -145,6 +145,17 @@ def test_tcsh_reads_the_legacy_probe_as_its_own(tmp_path: Path) -> None:
         bootstrap.ProbeResult.SHELL_ERROR
     assert "fi: Command not found." in answer.stderr.splitlines()
     assert "Unknown option: `-l'" in answer.stderr.splitlines()
+    assert "Unmatched '''." in answer.stderr.splitlines()
+
+
+def test_a_bourne_login_shell_reads_the_legacy_probe(tmp_path: Path) -> None:
+    codex = tmp_path / ".local" / "bin" / "codex"
+    codex.parent.mkdir(parents=True)
+    codex.write_text("#!/bin/sh\n")
+    codex.chmod(0o755)
+    (tmp_path / ".profile").write_text('PATH="$HOME/.local/bin:$PATH"\n')
+    answer = _shell("/bin/bash", bootstrap.LEGACY_PROBE, tmp_path)
+    assert bootstrap.read_probe(answer.returncode, answer.stdout, answer.stderr).codex_path == str(codex), answer
 
 
 def test_the_start_command_reports_an_app_server_that_exits(tmp_path: Path) -> None:

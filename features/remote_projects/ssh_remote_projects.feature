@@ -144,6 +144,9 @@ Feature: Opening a project on a remote machine over SSH
         fi: Command not found.
         Unknown option: `-l'
         Usage: <shell> [ -bcdefilmnqstvVxX ] [ argument ... ].
+        p=: Command not found.
+        Unmatched '''.
+        Unmatched '''.
         """
 
       Examples:

@@ -43,7 +43,11 @@ SEED_FILES: dict[str, str] = {
         "def login(user: str, password: str) -> bool:\n"
         "    return bool(user and password)\n"
     ),
+    # The second test takes half a second after the first one's result is printed (and flushed: unittest -v does),
+    # so a run's output streams while the command still runs, whatever order a daemon sends its last chunk and the
+    # command's end in; with one instant test the phone could get all of it only after the end.
     LOGIN_TEST: (
+        "import time\n"
         "import unittest\n"
         "\n"
         "from src.login import TIMEOUT\n"
@@ -53,6 +57,11 @@ SEED_FILES: dict[str, str] = {
         "    def test_waits_long_enough_for_the_service(self) -> None:\n"
         "        # Under load the service takes up to 3 seconds to answer: shorter waits made this test flaky.\n"
         "        self.assertGreaterEqual(TIMEOUT, 3)\n"
+        "\n"
+        "\n"
+        "class ServiceTest(unittest.TestCase):\n"
+        "    def test_the_service_answers_under_load(self) -> None:\n"
+        "        time.sleep(0.5)  # the service's answer under load, shortened\n"
     ),
     # Draws the sign-in flow (three boxes joined by a line) as a PNG, with the standard library only.
     DRAWING_TOOL: (

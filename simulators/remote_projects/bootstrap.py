@@ -7,7 +7,8 @@ zsh or csh/tcsh before anything of ours runs:
 - legacy probe: a Bourne script of several lines that asks the login shell (`$SHELL -l -c`, a login shell that is
   not interactive) for `command -v codex`. zsh then reads `.zprofile` but not `.zshrc` (openai/codex#19198: codex in
   `~/bin`, which only `.zshrc` adds), bash reads `.profile`, whose `.bashrc` stops at its interactive guard before
-  nvm's lines; csh/tcsh read the Bourne lines as their own and refuse `-l` among other flags (#19302).
+  nvm's lines; csh/tcsh read the Bourne lines as their own, refuse `-l` among other flags and a quote left
+  open at a line's end (#19302).
 - fixed probe: one physical line handed to `/bin/sh`, so csh passes it through untouched; it honours
   `CODEX_INSTALL_DIR`, and asks a login *and interactive* shell (`-l -i`), or `$SHELL -c` for csh/tcsh, which read
   `.cshrc` always and take `-l` only alone.
@@ -31,11 +32,16 @@ EXITED_MARK = "app_server_exited"
 # The remote side watches the app-server's log for at most this many 50 ms looks (20 s), then reports it slow.
 START_LOOKS = 400
 
+# The format's line break is a real one inside single quotes, as a script written in a template literal gets it
+# (`\n` there is a newline before any shell sees it). Bourne shells print it; csh/tcsh refuse a quote left open at
+# a line's end, which with the `if`/`fi` lines and `-l` beside `-c` gives the three lines #19302 quotes.
 LEGACY_PROBE = (
     'if [ -z "${SHELL:-}" ]; then\n'
     "  SHELL=/bin/sh\n"
     "fi\n"
-    """exec "$SHELL" -l -c 'printf "codex_path=%s\\n" "$(command -v codex)"'\n"""
+    """p=`"$SHELL" -l -c 'command -v codex' | tail -n 1`\n"""
+    "printf 'codex_path=%s\n"
+    """' "$p"\n"""
 )
 
 

@@ -25,7 +25,10 @@ TCSH_PROBE_WORDS = (
     "SHELL=/bin/sh: Command not found.\n"
     "fi: Command not found.\n"
     "Unknown option: `-l'\n"
-    "Usage: tcsh [ -bcdefilmnqstvVxX ] [ argument ... ]."
+    "Usage: tcsh [ -bcdefilmnqstvVxX ] [ argument ... ].\n"
+    "p=: Command not found.\n"
+    "Unmatched '''.\n"
+    "Unmatched '''."
 )
 
 

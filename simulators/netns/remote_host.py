@@ -14,8 +14,8 @@ host's own files over this machine's in that private mount namespace:
 Every session sshd starts inherits that namespace, so the person's login shell reads the host's rc files and the
 app-server writes the host's /tmp, while nothing on this machine changes. The real `codex` is installed as
 `npm install -g --prefix <dir>` lays it out (`<dir>/bin/codex` -> `../lib/node_modules/@openai/codex/bin/codex.js`),
-its package linked from the pinned install in tools/real-daemon (the once-per-checkout npm install), so a scenario
-copies nothing: the launcher's `#!/usr/bin/env node` and the login shell's PATH are the person's, exactly as on a
+its `@openai` folder bound from the pinned install in tools/real-daemon (the once-per-checkout npm install), so a
+scenario copies nothing: the launcher's `#!/usr/bin/env node` and the login shell's PATH are the person's, exactly as on a
 real host.
 """
 
@@ -176,12 +176,13 @@ class RemoteHost:
 
     @staticmethod
     def _install_codex(prefix: Path) -> None:
-        """The layout `npm install -g --prefix <prefix> @openai/codex@0.169.0` leaves, the package linked in."""
+        """The layout `npm install -g --prefix <prefix> @openai/codex@0.169.0` leaves. `lib/node_modules/@openai`
+        is an empty folder here: the pinned install's (the package and its native sibling) is bound over it inside
+        the host's namespace. A symlink would name a path on this machine, which the host's own /tmp hides when
+        the checkout lives under /tmp."""
         if not (CODEX_PACKAGE / "bin" / "codex.js").exists():
             raise SshSetupFailed(f"the pinned codex package is not installed at {CODEX_PACKAGE}; run `make install`")
-        modules = prefix / "lib" / "node_modules" / "@openai"
-        modules.mkdir(parents=True, exist_ok=True)
-        (modules / "codex").symlink_to(CODEX_PACKAGE.resolve())
+        (prefix / "lib" / "node_modules" / "@openai").mkdir(parents=True, exist_ok=True)
         (prefix / "bin").mkdir(parents=True, exist_ok=True)
         (prefix / "bin" / "codex").symlink_to("../lib/node_modules/@openai/codex/bin/codex.js")
 
@@ -220,6 +221,9 @@ class RemoteHost:
             lines.append(f"mount --bind {q(str(self.root / 'etc' / name))} /etc/{name}")
         lines.append(f"mount --bind {q(str(self.root / 'home'))} /home")
         prefix = self.account.codex_prefix()
+        if prefix is not None:
+            scope = f"{self.account.home}/{prefix}/lib/node_modules/@openai".replace("/./", "/")
+            lines.append(f"mount --bind {q(str(CODEX_PACKAGE.resolve().parent))} {q(scope)}")
         if self.account.codex is CodexPlace.NVM:
             lines.append(f"mount --bind {SYSTEM_NODE} {q(f'{self.account.home}/{prefix}/bin/node')}")
         if not self.account.system_node:

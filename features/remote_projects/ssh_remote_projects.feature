@@ -4,7 +4,7 @@ Feature: Opening a project on a remote machine over SSH
   hosts of that file under Settings › Connections, looks for `codex` on the host through her login shell, starts
   the Codex app-server there with an SSH command and talks to it through a forwarded local port. devbox is a
   machine of its own (its own network, accounts, /home and /tmp) with a real sshd, Dana's account with the login
-  shell and startup files each scenario names, and the real codex 0.169.0 installed the way npm installs it.
+  shell and startup files each scenario names, and the real pinned codex installed the way npm installs it.
 
   Rule: A host whose codex is on PATH opens, and Codex on the Mac reads its threads
 
@@ -194,7 +194,7 @@ Feature: Opening a project on a remote machine over SSH
     Scenario: An Include of a file that is gone fails today's discovery, while ssh itself works
       When Codex on Dana's Mac lists her SSH connections
       Then Settings › Connections says "Failed to discover remote SSH connections" and lists no host
-      And in Terminal on Dana's Mac, "ssh devbox 'codex --version'" prints "codex-cli 0.169.0"
+      And in Terminal on Dana's Mac, "ssh devbox 'codex --version'" prints "codex-cli {codex version}"
 
     @fixed
     Scenario: The fixed discovery skips a missing Include, as ssh does, and follows the ones that exist

@@ -7,21 +7,24 @@ scenario keeps the backend's in-process control (accounts, passwords, MFA) witho
 
 from __future__ import annotations
 
+from typing import Self
+
 from simulators.backend.admin import BackendControl
 from simulators.backend.server import BackendServer
 from simulators.backend.state import BackendState
 from simulators.netns.hosts import Network, enter_namespace
 from simulators.runtime import LoopThread
+from simulators.tls import WorldTls
 
 
 class CloudIssuer:
-    def __init__(self, network: Network, *, seed: int = 0) -> None:
+    def __init__(self, network: Network, *, seed: int = 0, tls: WorldTls | None = None) -> None:
         self.network = network
         self._loop = LoopThread(name=f"pairsim-cloud-{network.network_id}")
-        self.server = BackendServer(BackendState.create(seed=seed), host=network.cloud.address, port=0)
+        self.server = BackendServer(BackendState.create(seed=seed), host=network.cloud.address, port=0, tls=tls)
         self.url = ""
 
-    def start(self) -> CloudIssuer:
+    def start(self) -> Self:
         async def enter_and_start() -> str:
             # Runs on the loop's thread: that thread, and every socket it opens, now lives in the cloud namespace.
             enter_namespace(self.network.cloud.netns)

@@ -1,6 +1,6 @@
 """The ChatGPT backend and its model on the cloud host, for turns the real codex on devbox runs.
 
-The backend's event loop runs on a thread that entered the cloud namespace (as `netns.cloud.CloudIssuer` does),
+The backend is `netns.cloud.CloudIssuer` (its event loop on a thread that entered the cloud namespace),
 with its HTTPS listener under a CA made for this lab and a certificate for the cloud's address, so the codex on
 devbox reaches `https://10.14.55.1:<port>` over the veths and checks it for real. The person's sign-in is put
 where codex keeps it on devbox (`~/.codex/config.toml`, `~/.codex/auth.json`), minted by this backend's issuer,
@@ -14,38 +14,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from simulators.backend.accounts import CreatedAccount
-from simulators.backend.admin import BackendControl
-from simulators.backend.server import BackendServer
-from simulators.backend.state import BackendState
-from simulators.netns.hosts import Network, enter_namespace
+from simulators.netns.cloud import CloudIssuer
+from simulators.netns.hosts import Network
 from simulators.real.codex import ChatGptTokens, write_auth_json, write_config_toml
-from simulators.runtime import LoopThread
 from simulators.tls import CA_ENVIRONMENT_VARIABLE, make_world_tls
 
 
-class CloudBackend:
+class CloudBackend(CloudIssuer):
+    """The cloud host's backend (`CloudIssuer`) with its HTTPS listener, the model's origin, under this lab's CA."""
+
     def __init__(self, network: Network, directory: Path, *, seed: int = 0) -> None:
-        self.network = network
         self.tls = make_world_tls(directory / "cloud-tls", addresses=(network.cloud.address,))
-        self._loop = LoopThread(name=f"pairsim-cloud-model-{network.network_id}")
-        self.server = BackendServer(BackendState.create(seed=seed), host=network.cloud.address, port=0, tls=self.tls)
-        self.url = ""
-
-    def start(self) -> CloudBackend:
-        async def enter_and_start() -> str:
-            enter_namespace(self.network.cloud.netns)
-            return await self.server.start()
-
-        try:
-            self.url = self._loop.run(enter_and_start())
-        except BaseException:
-            self._loop.close()
-            raise
-        return self
-
-    @property
-    def control(self) -> BackendControl:
-        return self.server.control
+        super().__init__(network, seed=seed, tls=self.tls)
 
     def sign_in(self, home: Path, uid: int) -> CreatedAccount:
         """A person's account, signed in to the codex whose home is `home` (devbox's /home/<user>, on disk)."""
@@ -67,9 +47,3 @@ class CloudBackend:
     def ca_line(home_in_host: str) -> str:
         """The line of the person's shell setup that tells codex which CA to trust (every shell reads it)."""
         return f'export {CA_ENVIRONMENT_VARIABLE}="{home_in_host}/.codex/pairsim-ca.pem"\n'
-
-    def stop(self) -> None:
-        try:
-            self._loop.run(self.server.stop())
-        finally:
-            self._loop.close()

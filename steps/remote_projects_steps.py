@@ -18,6 +18,7 @@ from pytest_bdd import given, parsers, then, when
 from simulators.netns.remote_host import CodexPlace
 from simulators.real.codex import pinned_version
 from simulators.real.versions import fill_versions
+from simulators.remote_projects.desktop import RemoteProjectsDesktop
 from simulators.remote_projects.lab import ALIAS, RemoteProjectsLab
 from steps.copy import quotes_copy
 
@@ -52,6 +53,12 @@ def _ready(lab: RemoteProjectsLab) -> RemoteProjectsLab:
         lab.start_host()
         lab.open_desktop(lab.install_dir)
     return lab
+
+
+def _desktop(lab: RemoteProjectsLab) -> RemoteProjectsDesktop:
+    """Codex on the Mac, once a When step has started it."""
+    assert lab.desktop is not None, "Codex on the Mac has not started: no When step started the machines"
+    return lab.desktop
 
 
 # ------------------------------------------------------------------------------------------------ given
@@ -188,29 +195,26 @@ def connect(remote_projects: RemoteProjectsLab, alias: str) -> None:
 
 @when("the SSH connection from Dana's Mac to devbox drops")
 def connection_drops(remote_projects: RemoteProjectsLab) -> None:
-    desktop = remote_projects.desktop
-    assert desktop is not None
+    desktop = _desktop(remote_projects)
     desktop.projects[ALIAS].tunnel.kill()  # as a lid closed or a network gone: ssh ends without a word
 
 
 @when(parsers.parse('Codex on the Mac reconnects to "{alias}"'))
 def reconnects(remote_projects: RemoteProjectsLab, alias: str) -> None:
-    desktop = remote_projects.desktop
-    assert desktop is not None
+    desktop = _desktop(remote_projects)
     desktop.reconnect(alias)
 
 
 @when(parsers.parse('Dana asks Codex on devbox "{request}" and it starts working'))
 def ask_and_go_on(remote_projects: RemoteProjectsLab, request: str) -> None:
-    desktop = remote_projects.desktop
-    assert desktop is not None and remote_projects.thread_id is not None
+    desktop = _desktop(remote_projects)
+    assert remote_projects.thread_id is not None
     remote_projects.turn = desktop.start_turn(ALIAS, remote_projects.thread_id, request)
 
 
 @when(parsers.parse("Dana {decision} it on her Mac"))
 def decide_on_mac(remote_projects: RemoteProjectsLab, decision: str) -> None:
-    desktop = remote_projects.desktop
-    assert desktop is not None
+    desktop = _desktop(remote_projects)
     if remote_projects.approvals_seen == 0:  # decided without a step that read the request first
         remote_projects.approvals_seen = 1
     asked = desktop.next_approval(ALIAS, remote_projects.approvals_seen - 1)
@@ -219,15 +223,15 @@ def decide_on_mac(remote_projects: RemoteProjectsLab, decision: str) -> None:
 
 @when("Codex on devbox finishes the turn")
 def turn_finishes(remote_projects: RemoteProjectsLab) -> None:
-    desktop = remote_projects.desktop
-    assert desktop is not None and remote_projects.turn is not None
+    desktop = _desktop(remote_projects)
+    assert remote_projects.turn is not None
     remote_projects.last_turn = desktop.wait_turn(ALIAS, *remote_projects.turn)
 
 
 @when(parsers.parse('Dana asks Codex on devbox "{request}"'))
 def ask(remote_projects: RemoteProjectsLab, request: str) -> None:
-    desktop = remote_projects.desktop
-    assert desktop is not None and remote_projects.thread_id is not None
+    desktop = _desktop(remote_projects)
+    assert remote_projects.thread_id is not None
     remote_projects.last_turn = desktop.run_turn(ALIAS, remote_projects.thread_id, request)
 
 
@@ -236,23 +240,21 @@ def ask(remote_projects: RemoteProjectsLab, request: str) -> None:
 
 @then(parsers.parse('the connections list "{alias}"'))
 def listed(remote_projects: RemoteProjectsLab, alias: str) -> None:
-    desktop = remote_projects.desktop
-    assert desktop is not None and desktop.discovery_error is None, desktop and desktop.log
+    desktop = _desktop(remote_projects)
+    assert desktop.discovery_error is None, desktop.log
     assert alias in desktop.hosts, f"listed: {list(desktop.hosts)}"
 
 
 @then(parsers.re(quotes_copy(r'Settings › Connections says "(?P<copy>[^"]+)" and lists no host')))
 def discovery_failed(remote_projects: RemoteProjectsLab, copy: str) -> None:
-    desktop = remote_projects.desktop
-    assert desktop is not None
+    desktop = _desktop(remote_projects)
     assert desktop.discovery_error == copy, desktop.log
     assert desktop.hosts == {}
 
 
 @then(parsers.re(quotes_copy(r'the "(?P<alias>[^"]+)" connection shows "(?P<copy_status>[^"]+)"')))
 def row_status(remote_projects: RemoteProjectsLab, alias: str, copy_status: str) -> None:
-    desktop = remote_projects.desktop
-    assert desktop is not None
+    desktop = _desktop(remote_projects)
     row = desktop.connections[alias]
     assert row.status == copy_status, f"{row.status}: {row.message}\n" + "\n".join(desktop.log)
     if copy_status == "Connected":
@@ -262,8 +264,7 @@ def row_status(remote_projects: RemoteProjectsLab, alias: str, copy_status: str)
 @then(parsers.re(quotes_copy(
     r'the "(?P<alias>[^"]+)" connection shows "(?P<copy_status>[^"]+)" with "(?P<copy_message>[^"]+)"')))
 def row_message(remote_projects: RemoteProjectsLab, alias: str, copy_status: str, copy_message: str) -> None:
-    desktop = remote_projects.desktop
-    assert desktop is not None
+    desktop = _desktop(remote_projects)
     row = desktop.connections[alias]
     assert (row.status, row.message) == (copy_status, copy_message), "\n".join(desktop.log)
 
@@ -271,16 +272,14 @@ def row_message(remote_projects: RemoteProjectsLab, alias: str, copy_status: str
 @then(parsers.re(r'the "(?P<alias>[^"]+)" connection shows "Error" with what (?:ssh|the socket) said: "(?P<ssh_says>.+)"'))
 def row_ssh_words(remote_projects: RemoteProjectsLab, alias: str, ssh_says: str) -> None:
     """Words that are not ours (OpenSSH's, Node's `ws`), shown as they came: what today's desktop does."""
-    desktop = remote_projects.desktop
-    assert desktop is not None
+    desktop = _desktop(remote_projects)
     row = desktop.connections[alias]
     assert (row.status, row.message) == ("Error", ssh_says), "\n".join(desktop.log)
 
 
 @then(parsers.parse('the "{alias}" connection shows "Error" with what the login shell said:'))
 def row_shell_words(remote_projects: RemoteProjectsLab, alias: str, docstring: str) -> None:
-    desktop = remote_projects.desktop
-    assert desktop is not None
+    desktop = _desktop(remote_projects)
     row = desktop.connections[alias]
     assert row.status == "Error"
     assert row.message.splitlines() == [line.strip() for line in docstring.splitlines()], row.message
@@ -288,8 +287,7 @@ def row_shell_words(remote_projects: RemoteProjectsLab, alias: str, docstring: s
 
 @then(parsers.parse('ssh\'s whole answer contains "{words}"'))
 def ssh_also_said(remote_projects: RemoteProjectsLab, words: str) -> None:
-    desktop = remote_projects.desktop
-    assert desktop is not None
+    desktop = _desktop(remote_projects)
     failure = desktop.connections[ALIAS].failure
     assert failure is not None and words in failure.detail, failure
 
@@ -305,16 +303,14 @@ def remote_log_says(remote_projects: RemoteProjectsLab, line: str) -> None:
 
 @then("Codex on the Mac found codex on devbox and started the app-server there")
 def probe_passed(remote_projects: RemoteProjectsLab) -> None:
-    desktop = remote_projects.desktop
-    assert desktop is not None
+    desktop = _desktop(remote_projects)
     assert any("codex_path_probe code=0" in line for line in desktop.log), desktop.log
     assert any("ensure_remote_app_server_and_tunnel" in line for line in desktop.log), desktop.log
 
 
 @then("Codex on the Mac talks to the app-server on devbox through a forwarded local port")
 def through_tunnel(remote_projects: RemoteProjectsLab) -> None:
-    desktop = remote_projects.desktop
-    assert desktop is not None
+    desktop = _desktop(remote_projects)
     project = desktop.projects[ALIAS]
     assert project.tunnel.running
     wanted = f"[ssh-websocket-v0] selected app-server transport websocketUrl={project.link.url}"
@@ -324,22 +320,19 @@ def through_tunnel(remote_projects: RemoteProjectsLab) -> None:
 
 @then(parsers.parse('the app-server on devbox says its Codex home is "{path}"'))
 def codex_home(remote_projects: RemoteProjectsLab, path: str) -> None:
-    desktop = remote_projects.desktop
-    assert desktop is not None
+    desktop = _desktop(remote_projects)
     assert desktop.projects[ALIAS].initialize.get("codexHome") == path, desktop.projects[ALIAS].initialize
 
 
 @then(parsers.parse("the project on devbox lists {count:d} threads"))
 def thread_count(remote_projects: RemoteProjectsLab, count: int) -> None:
-    desktop = remote_projects.desktop
-    assert desktop is not None
+    desktop = _desktop(remote_projects)
     assert len(desktop.list_threads(ALIAS)) == count
 
 
 @then(parsers.parse("Codex on the Mac logged \"{line}\""))
 def desktop_logged(remote_projects: RemoteProjectsLab, line: str) -> None:
-    desktop = remote_projects.desktop
-    assert desktop is not None
+    desktop = _desktop(remote_projects)
     assert any(line in entry for entry in desktop.log), "\n".join(desktop.log)
 
 
@@ -356,15 +349,14 @@ def terminal_command(remote_projects: RemoteProjectsLab, command: str, output: s
 
 @then(parsers.parse("Codex on the Mac saw the connection to devbox close with code {code:d}"))
 def closed_with(remote_projects: RemoteProjectsLab, code: int) -> None:
-    desktop = remote_projects.desktop
-    assert desktop is not None
+    desktop = _desktop(remote_projects)
     assert desktop.wait_closed(ALIAS) == code
 
 
 @then("the thread Dana started on devbox is still there")
 def thread_still_there(remote_projects: RemoteProjectsLab) -> None:
-    desktop = remote_projects.desktop
-    assert desktop is not None and remote_projects.thread_id is not None
+    desktop = _desktop(remote_projects)
+    assert remote_projects.thread_id is not None
     answer = desktop.request(ALIAS, "thread/read", {"threadId": remote_projects.thread_id})
     assert answer["thread"]["id"] == remote_projects.thread_id
 
@@ -373,7 +365,7 @@ def thread_still_there(remote_projects: RemoteProjectsLab) -> None:
 def app_servers_running(remote_projects: RemoteProjectsLab, count: int) -> None:
     host = remote_projects.host
     assert host is not None
-    assert len(host.processes_listening(remote_projects.desktop.remote_port if remote_projects.desktop else 0)) == count
+    assert len(host.processes_listening(_desktop(remote_projects).remote_port)) == count
 
 
 @then(parsers.parse('Codex on devbox answers "{text}"'))
@@ -386,8 +378,7 @@ def answers(remote_projects: RemoteProjectsLab, text: str) -> None:
 
 @then(parsers.re(r"Codex on devbox asks Dana's Mac to approve (?:the command \"(?P<command>[^\"]+)\"|a change to a file)"))
 def asks_mac(remote_projects: RemoteProjectsLab, command: str | None) -> None:
-    desktop = remote_projects.desktop
-    assert desktop is not None
+    desktop = _desktop(remote_projects)
     asked = desktop.next_approval(ALIAS, remote_projects.approvals_seen)
     remote_projects.approvals_seen += 1
     if command is None:
